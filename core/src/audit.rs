@@ -1,0 +1,320 @@
+//! Failure events and their sink: one JSON line per authentication failure, written
+//! through `tracing` to daily rolling files (`tracing-appender`, non-blocking).
+//!
+//! Line format (documented in the README; the admin TUI reads it with [`FailureRecord`]):
+//! `{"time":"2026-11-28T15:04:05.123456Z","reason":"expired","hint":"…","kid":"…",
+//! "subject":"alice","subject_verified":true,"fingerprint":"a1b2c3d4e5f6",
+//! "client":"127.0.0.1:51234","method":"GET","path":"/api/products",
+//! "user_agent":"curl/8.5","request_id":"…"}` — absent members are omitted.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use aws_lc_rs::digest;
+use serde::{Deserialize, Serialize};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+
+use crate::config::LogConfig;
+use crate::error::Reason;
+
+/// The `tracing` target of failure events.
+pub const TARGET: &str = "jwtauth::failure";
+/// Suffix of the failure log files: `<prefix>.<YYYY-MM-DD>.jsonl`.
+pub const FILE_SUFFIX: &str = "jsonl";
+
+/// First 12 hex digits of the SHA-256 of a token: enough to correlate log lines,
+/// useless for replaying the token.
+pub fn fingerprint(token: &[u8]) -> String {
+    let d = digest::digest(&digest::SHA256, token);
+    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a request came from; filled in by adapters (the server knows these, the
+/// C API may not).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RequestInfo<'a> {
+    /// Client address, e.g. `127.0.0.1:51234`.
+    pub client: Option<&'a str>,
+    /// HTTP method.
+    pub method: Option<&'a str>,
+    /// Request path (without query string).
+    pub path: Option<&'a str>,
+    /// User-Agent header.
+    pub user_agent: Option<&'a str>,
+    /// Request id.
+    pub request_id: Option<&'a str>,
+}
+
+/// One authentication failure, as it is emitted.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureEvent<'a> {
+    /// Why.
+    pub reason: Reason,
+    /// Hint for humans (never a secret or a whole token).
+    pub hint: &'a str,
+    /// Key id from the token header, if any.
+    pub kid: Option<&'a str>,
+    /// Subject read from the token or request.
+    pub subject: Option<&'a str>,
+    /// Whether `subject` comes from a verified signature.
+    pub subject_verified: bool,
+    /// [`fingerprint`] of the token, if there was one.
+    pub fingerprint: Option<&'a str>,
+    /// Request context.
+    pub request: RequestInfo<'a>,
+}
+
+/// Emits the event on the [`TARGET`] target. Cheap when no subscriber listens.
+pub fn record(e: &FailureEvent<'_>) {
+    tracing::warn!(
+        target: TARGET,
+        reason = e.reason.as_str(),
+        hint = e.hint,
+        kid = e.kid,
+        subject = e.subject,
+        subject_verified = e.subject.map(|_| e.subject_verified),
+        fingerprint = e.fingerprint,
+        client = e.request.client,
+        method = e.request.method,
+        path = e.request.path,
+        user_agent = e.request.user_agent,
+        request_id = e.request.request_id,
+        "authentication failure"
+    );
+}
+
+/// One line of the failure log, as written and as read back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    /// RFC 3339 UTC time.
+    pub time: String,
+    /// A [`Reason`] name.
+    pub reason: String,
+    /// Hint for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Key id from the token header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// Subject, verified or not (see `subject_verified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Whether the subject was read from a verified token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_verified: Option<bool>,
+    /// Token fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Client address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// HTTP method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Request path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// User-Agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Visit for FailureRecord {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let slot = match field.name() {
+            "reason" => {
+                self.reason = value.to_owned();
+                return;
+            }
+            "hint" => &mut self.hint,
+            "kid" => &mut self.kid,
+            "subject" => &mut self.subject,
+            "fingerprint" => &mut self.fingerprint,
+            "client" => &mut self.client,
+            "method" => &mut self.method,
+            "path" => &mut self.path,
+            "user_agent" => &mut self.user_agent,
+            "request_id" => &mut self.request_id,
+            _ => return,
+        };
+        *slot = Some(value.to_owned());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "subject_verified" {
+            self.subject_verified = Some(value);
+        }
+    }
+    fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+}
+
+/// A `tracing` layer that writes failure events as JSON lines; other events pass by.
+pub struct FailureLogLayer<W> {
+    writer: W,
+}
+
+impl<W> FailureLogLayer<W> {
+    /// A layer writing to any `MakeWriter` (a file, a buffer in tests).
+    pub fn new(writer: W) -> Self {
+        FailureLogLayer { writer }
+    }
+}
+
+impl<S, W> Layer<S> for FailureLogLayer<W>
+where
+    S: Subscriber,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != TARGET {
+            return;
+        }
+        let mut rec = FailureRecord {
+            time: now_rfc3339(),
+            ..FailureRecord::default()
+        };
+        event.record(&mut rec);
+        if let Ok(mut line) = serde_json::to_vec(&rec) {
+            line.push(b'\n');
+            // A failing log sink must not fail authentication; the write is best effort.
+            let _ = self.writer.make_writer().write_all(&line);
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Keeps the background writer alive; dropping it flushes pending lines.
+#[must_use = "dropping the guard stops the failure log writer"]
+pub struct FailureLogGuard(#[allow(dead_code)] WorkerGuard);
+
+/// Why the failure log could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the failure log in {dir}: {detail}. Create the directory or set log.dir to a writable one")]
+pub struct LogError {
+    /// The directory.
+    pub dir: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// The file sink: daily files `<prefix>.<YYYY-MM-DD>.jsonl` in `log.dir`, keeping
+/// `log.retention_days` files. The writer is non-blocking but never drops lines.
+pub fn file_layer(cfg: &LogConfig) -> Result<(FailureLogLayer<NonBlocking>, FailureLogGuard), LogError> {
+    let err = |detail: String| LogError {
+        dir: cfg.dir.display().to_string(),
+        detail,
+    };
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| err(e.to_string()))?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix(&cfg.file_prefix)
+        .filename_suffix(FILE_SUFFIX)
+        .max_log_files(usize::try_from(cfg.retention_days).unwrap_or(usize::MAX))
+        .build(&cfg.dir)
+        .map_err(|e| err(e.to_string()))?;
+    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(appender);
+    Ok((FailureLogLayer::new(writer), FailureLogGuard(guard)))
+}
+
+/// Installs a global subscriber: the failure log files plus human-readable lines on
+/// stderr for everything else (filtered by `RUST_LOG`, default `info`). For binaries
+/// and the C library; applications with their own subscriber add [`file_layer`] instead.
+pub fn init(cfg: &LogConfig) -> Result<FailureLogGuard, LogError> {
+    use tracing_subscriber::prelude::*;
+    let (layer, guard) = file_layer(cfg)?;
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| m.target() != TARGET));
+    tracing_subscriber::registry()
+        .with(layer)
+        .with(stderr)
+        .try_init()
+        .map_err(|e| LogError {
+            dir: cfg.dir.display().to_string(),
+            detail: format!("a global tracing subscriber is already set ({e})"),
+        })?;
+    Ok(FailureLogGuard(guard.0))
+}
+
+/// Files of the failure log in `dir`, oldest first (their names sort by date).
+pub fn log_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{prefix}.")) && n.ends_with(&format!(".{FILE_SUFFIX}")))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_twelve_hex_digits_of_sha256() {
+        // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+        assert_eq!(fingerprint(b"abc"), "ba7816bf8f01");
+    }
+
+    #[test]
+    fn only_failure_events_reach_the_file_and_the_line_parses_back() {
+        use tracing_subscriber::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            dir: dir.path().to_path_buf(),
+            retention_days: 3,
+            file_prefix: "failures".into(),
+        };
+        let (layer, guard) = file_layer(&cfg).unwrap();
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!("unrelated");
+            record(&FailureEvent {
+                reason: Reason::Expired,
+                hint: "token expired 5 s ago",
+                kid: Some("k1"),
+                subject: Some("alice"),
+                subject_verified: true,
+                fingerprint: Some("0123456789ab"),
+                request: RequestInfo {
+                    client: Some("127.0.0.1:1"),
+                    path: Some("/api"),
+                    ..RequestInfo::default()
+                },
+            });
+        });
+        drop(guard);
+        let files = log_files(dir.path(), "failures").unwrap();
+        assert_eq!(files.len(), 1);
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let rec: FailureRecord = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(rec.reason, "expired");
+        assert_eq!(rec.subject.as_deref(), Some("alice"));
+        assert_eq!(rec.subject_verified, Some(true));
+        assert_eq!(rec.client.as_deref(), Some("127.0.0.1:1"));
+        assert!(rec.method.is_none());
+        assert!(!lines[0].contains("\"method\""));
+        assert!(rec.time.ends_with('Z') && rec.time.len() >= 20, "{}", rec.time);
+    }
+}

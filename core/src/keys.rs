@@ -1,0 +1,752 @@
+//! The key ring: key id → (algorithm, parsed verifying key, optional signing key,
+//! state). Keys are parsed once when they enter the ring, never per token; the ring
+//! is immutable and swapped whole (see [`crate::JwtAuth`]).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair,
+    VerificationAlgorithm,
+};
+use aws_lc_rs::{digest, hmac};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::config::Secret;
+use crate::encoding::b64;
+
+/// A JWS algorithm jwtauth signs and verifies with. Each key is pinned to exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// HMAC with SHA-256 (shared secret of at least 32 bytes).
+    HS256,
+    /// HMAC with SHA-384 (at least 48 bytes).
+    HS384,
+    /// HMAC with SHA-512 (at least 64 bytes).
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys and up.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// ECDSA on P-521 with SHA-512.
+    ES512,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl Algorithm {
+    /// Every supported algorithm.
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::ES512,
+        Algorithm::EdDSA,
+    ];
+
+    /// The JOSE name (`alg` header value).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Whether this is a shared-secret (HMAC) algorithm.
+    pub const fn is_hmac(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    /// The shortest acceptable HS secret in bytes: the hash's output size (RFC 7518 §3.2).
+    pub const fn min_secret_len(self) -> usize {
+        match self {
+            Algorithm::HS384 => 48,
+            Algorithm::HS512 => 64,
+            _ => 32,
+        }
+    }
+
+    fn hmac_alg(self) -> Option<hmac::Algorithm> {
+        match self {
+            Algorithm::HS256 => Some(hmac::HMAC_SHA256),
+            Algorithm::HS384 => Some(hmac::HMAC_SHA384),
+            Algorithm::HS512 => Some(hmac::HMAC_SHA512),
+            _ => None,
+        }
+    }
+
+    fn verification(self) -> Option<&'static dyn VerificationAlgorithm> {
+        Some(match self {
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
+            Algorithm::EdDSA => &signature::ED25519,
+            _ => return None,
+        })
+    }
+
+    fn rsa_encoding(self) -> Option<&'static dyn signature::RsaEncoding> {
+        Some(match self {
+            Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
+            Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_SHA512,
+            _ => return None,
+        })
+    }
+
+    fn ecdsa(self) -> Option<(&'static EcdsaSigningAlgorithm, &'static str, usize)> {
+        match self {
+            Algorithm::ES256 => Some((&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32)),
+            Algorithm::ES384 => Some((&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48)),
+            Algorithm::ES512 => Some((&signature::ECDSA_P521_SHA512_FIXED_SIGNING, "P-521", 66)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = KeyError;
+    /// Exact, case-sensitive JOSE names (RFC 7515 §4.1.1); `none` is never an algorithm here.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Algorithm::ALL
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| KeyError::UnsupportedAlgorithm(crate::error::clip(s)))
+    }
+}
+
+/// A key id (`kid`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Kid(String);
+
+impl Kid {
+    /// Wraps a key id.
+    pub fn new(s: impl Into<String>) -> Self {
+        Kid(s.into())
+    }
+    /// The key id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Kid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyState {
+    /// Signs new tokens and verifies.
+    Active,
+    /// Verifies what it signed, until its tokens have expired.
+    VerifyOnly,
+    /// Gone from the JWKS; its tokens fail with `unknown_kid`.
+    Retired,
+}
+
+impl KeyState {
+    /// The lowercase name stored and shown (`active`, `verify_only`, `retired`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::VerifyOnly => "verify_only",
+            KeyState::Retired => "retired",
+        }
+    }
+}
+
+impl FromStr for KeyState {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(KeyState::Active),
+            "verify_only" => Ok(KeyState::VerifyOnly),
+            "retired" => Ok(KeyState::Retired),
+            other => Err(KeyError::Invalid(format!(
+                "unknown key state '{}'",
+                crate::error::clip(other)
+            ))),
+        }
+    }
+}
+
+/// A key that cannot be built or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Not one of [`Algorithm::ALL`].
+    #[error("unsupported algorithm '{0}'")]
+    UnsupportedAlgorithm(String),
+    /// The key material does not fit the algorithm or is malformed.
+    #[error("invalid key: {0}")]
+    Invalid(String),
+    /// The ring has no active key to sign with.
+    #[error("no active signing key in the key ring")]
+    NoActiveKey,
+    /// The crypto library failed (e.g. no randomness).
+    #[error("crypto operation failed: {0}")]
+    Crypto(&'static str),
+}
+
+/// The secret part of a key, kept so the store can persist it (encrypted).
+/// Zeroized on drop; never printed.
+#[derive(Clone)]
+pub enum KeyMaterial {
+    /// HS secret bytes.
+    Secret(Zeroizing<Vec<u8>>),
+    /// A PKCS#8 v1 DER private key.
+    Pkcs8(Zeroizing<Vec<u8>>),
+}
+
+impl KeyMaterial {
+    /// The raw bytes (secret or PKCS#8 DER).
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            KeyMaterial::Secret(b) | KeyMaterial::Pkcs8(b) => b,
+        }
+    }
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyMaterial([redacted])")
+    }
+}
+
+enum Verifier {
+    Hmac(Box<hmac::Key>),
+    Public(ParsedPublicKey),
+}
+
+enum Signer {
+    Hmac(Box<hmac::Key>),
+    Rsa(RsaKeyPair, &'static dyn signature::RsaEncoding),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// One key of the ring: pinned to one algorithm, parsed once.
+pub struct Key {
+    kid: Kid,
+    alg: Algorithm,
+    state: KeyState,
+    created_at: i64,
+    verifier: Verifier,
+    signer: Signer,
+    material: KeyMaterial,
+    public_jwk: Option<serde_json::Value>,
+    /// `base64url({"alg":…,"typ":"JWT","kid":…})`, computed once.
+    header_b64: String,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+fn rng_fill(buf: &mut [u8]) -> Result<(), KeyError> {
+    SystemRandom::new()
+        .fill(buf)
+        .map_err(|_| KeyError::Crypto("system randomness unavailable"))
+}
+
+impl Key {
+    /// Generates a fresh key for `alg` (64 random bytes for HS, 2048-bit RSA,
+    /// the algorithm's curve for EC and Ed25519). Its kid is the RFC 7638 thumbprint
+    /// of its public JWK (for HS, derived from the secret by HMAC, revealing nothing).
+    pub fn generate(alg: Algorithm, now: i64) -> Result<Key, KeyError> {
+        if alg.is_hmac() {
+            let mut secret = Zeroizing::new(vec![0u8; 64]);
+            rng_fill(&mut secret)?;
+            return Key::build(alg, KeyMaterial::Secret(secret), None, KeyState::Active, now);
+        }
+        let der = if let Some((ec, _, _)) = alg.ecdsa() {
+            EcdsaKeyPair::generate(ec)
+                .and_then(|k| k.to_pkcs8v1())
+                .map_err(|_| KeyError::Crypto("EC key generation failed"))?
+                .as_ref()
+                .to_vec()
+        } else if alg == Algorithm::EdDSA {
+            Ed25519KeyPair::generate()
+                .and_then(|k| k.to_pkcs8v1())
+                .map_err(|_| KeyError::Crypto("Ed25519 key generation failed"))?
+                .as_ref()
+                .to_vec()
+        } else {
+            let k =
+                RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Crypto("RSA key generation failed"))?;
+            k.as_der()
+                .map_err(|_| KeyError::Crypto("RSA key encoding failed"))?
+                .as_ref()
+                .to_vec()
+        };
+        Key::build(
+            alg,
+            KeyMaterial::Pkcs8(Zeroizing::new(der)),
+            None,
+            KeyState::Active,
+            now,
+        )
+    }
+
+    /// A key from a configured HS secret, used as its UTF-8 bytes (as .NET's
+    /// `Encoding.UTF8.GetBytes` does), so services set up that way interoperate.
+    pub fn from_secret(alg: Algorithm, secret: &Secret, now: i64) -> Result<Key, KeyError> {
+        if !alg.is_hmac() {
+            return Err(KeyError::Invalid(format!("{alg} does not use a shared secret")));
+        }
+        crate::config::check_hs_secret(secret, alg).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let bytes = Zeroizing::new(secret.expose().as_bytes().to_vec());
+        Key::build(alg, KeyMaterial::Secret(bytes), None, KeyState::Active, now)
+    }
+
+    /// A key from a PEM `PRIVATE KEY` (PKCS#8) block, e.g. made with
+    /// `openssl genpkey`. RSA keys must have at least 2048 bits.
+    pub fn from_pkcs8_pem(alg: Algorithm, pem_text: &str, now: i64) -> Result<Key, KeyError> {
+        let block = pem::parse(pem_text).map_err(|e| KeyError::Invalid(format!("not a PEM file: {e}")))?;
+        if block.tag() != "PRIVATE KEY" {
+            return Err(KeyError::Invalid(format!(
+                "PEM block is '{}', expected 'PRIVATE KEY' (PKCS#8; convert with `openssl pkcs8 -topk8 -nocrypt`)",
+                crate::error::clip(block.tag())
+            )));
+        }
+        let der = Zeroizing::new(block.into_contents());
+        Key::build(alg, KeyMaterial::Pkcs8(der), None, KeyState::Active, now)
+    }
+
+    /// Rebuilds a key from stored parts (the store's reload path).
+    pub fn from_parts(
+        kid: Kid,
+        alg: Algorithm,
+        state: KeyState,
+        created_at: i64,
+        material: KeyMaterial,
+    ) -> Result<Key, KeyError> {
+        Key::build(alg, material, Some(kid), state, created_at)
+    }
+
+    fn build(
+        alg: Algorithm,
+        material: KeyMaterial,
+        kid: Option<Kid>,
+        state: KeyState,
+        created_at: i64,
+    ) -> Result<Key, KeyError> {
+        let (verifier, signer, public_jwk) = match (&material, alg) {
+            (KeyMaterial::Secret(s), a) if a.is_hmac() => {
+                let h = a.hmac_alg().ok_or(KeyError::Crypto("hmac"))?;
+                if s.len() < a.min_secret_len() {
+                    return Err(KeyError::Invalid(format!(
+                        "{a} secret is {} bytes, needs at least {}",
+                        s.len(),
+                        a.min_secret_len()
+                    )));
+                }
+                (
+                    Verifier::Hmac(Box::new(hmac::Key::new(h, s))),
+                    Signer::Hmac(Box::new(hmac::Key::new(h, s))),
+                    None,
+                )
+            }
+            (KeyMaterial::Pkcs8(der), a) if !a.is_hmac() => {
+                let verification = a.verification().ok_or(KeyError::Crypto("verification"))?;
+                let rejected = |what: &str, e: aws_lc_rs::error::KeyRejected| {
+                    KeyError::Invalid(format!("not a valid {what} PKCS#8 key for {a}: {e}"))
+                };
+                let (signer, public_bytes, jwk) = if let Some(enc) = a.rsa_encoding() {
+                    let kp = RsaKeyPair::from_pkcs8(der).map_err(|e| rejected("RSA", e))?;
+                    if kp.public_modulus_len() < 256 {
+                        return Err(KeyError::Invalid(format!(
+                            "RSA key has {} bits; {a} needs at least 2048",
+                            kp.public_modulus_len() * 8
+                        )));
+                    }
+                    let pk = kp.public_key();
+                    let jwk = json!({
+                        "kty": "RSA",
+                        "n": b64(pk.modulus().big_endian_without_leading_zero()),
+                        "e": b64(pk.exponent().big_endian_without_leading_zero()),
+                    });
+                    let bytes = pk.as_ref().to_vec();
+                    (Signer::Rsa(kp, enc), bytes, jwk)
+                } else if let Some((ec, crv, len)) = a.ecdsa() {
+                    let kp = EcdsaKeyPair::from_pkcs8(ec, der).map_err(|e| rejected("EC", e))?;
+                    let point = kp.public_key().as_ref().to_vec();
+                    // Uncompressed SEC1 point: 0x04 || x || y.
+                    if point.len() != 1 + 2 * len {
+                        return Err(KeyError::Invalid(format!("unexpected {crv} public key length")));
+                    }
+                    let jwk = json!({
+                        "kty": "EC",
+                        "crv": crv,
+                        "x": b64(&point[1..1 + len]),
+                        "y": b64(&point[1 + len..]),
+                    });
+                    (Signer::Ecdsa(kp), point, jwk)
+                } else {
+                    let kp = Ed25519KeyPair::from_pkcs8(der).map_err(|e| rejected("Ed25519", e))?;
+                    let pk = kp.public_key().as_ref().to_vec();
+                    let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(&pk) });
+                    (Signer::Ed25519(kp), pk, jwk)
+                };
+                let parsed = ParsedPublicKey::new(verification, &public_bytes)
+                    .map_err(|e| KeyError::Invalid(format!("public key rejected: {e}")))?;
+                (Verifier::Public(parsed), signer, Some(jwk))
+            }
+            (KeyMaterial::Secret(_), a) => {
+                return Err(KeyError::Invalid(format!(
+                    "{a} needs a private key, not a shared secret"
+                )));
+            }
+            (KeyMaterial::Pkcs8(_), a) => {
+                return Err(KeyError::Invalid(format!(
+                    "{a} needs a shared secret, not a private key"
+                )));
+            }
+        };
+        let kid = match kid {
+            Some(k) => k,
+            None => Kid(match (&public_jwk, &signer) {
+                (Some(jwk), _) => thumbprint(jwk),
+                (None, Signer::Hmac(k)) => {
+                    let tag = hmac::sign(k, b"jwtauth key id v1");
+                    format!("hs-{}", &b64(tag.as_ref())[..16])
+                }
+                (None, _) => return Err(KeyError::Crypto("kid")),
+            }),
+        };
+        if kid.0.is_empty() || kid.0.len() > 128 {
+            return Err(KeyError::Invalid("kid must be 1 to 128 characters".into()));
+        }
+        let header = json!({ "alg": alg.as_str(), "typ": "JWT", "kid": kid.as_str() });
+        let header_b64 = b64(header.to_string().as_bytes());
+        Ok(Key {
+            kid,
+            alg,
+            state,
+            created_at,
+            verifier,
+            signer,
+            material,
+            public_jwk,
+            header_b64,
+        })
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &Kid {
+        &self.kid
+    }
+    /// The one algorithm this key is used with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+    /// Where the key is in its life.
+    pub fn state(&self) -> KeyState {
+        self.state
+    }
+    /// When the key was made (seconds since the Unix epoch).
+    pub fn created_at(&self) -> i64 {
+        self.created_at
+    }
+    /// The secret material, for the store to persist encrypted.
+    pub fn material(&self) -> &KeyMaterial {
+        &self.material
+    }
+    /// The same key in another state (rotation and retirement).
+    pub fn with_state(&self, state: KeyState) -> Result<Key, KeyError> {
+        Key::build(
+            self.alg,
+            self.material.clone(),
+            Some(self.kid.clone()),
+            state,
+            self.created_at,
+        )
+    }
+
+    /// The public JWK (RFC 7517) with `kid`, `alg` and `use`; `None` for HS keys,
+    /// whose secret must never be published.
+    pub fn public_jwk(&self) -> Option<serde_json::Value> {
+        let mut jwk = self.public_jwk.clone()?;
+        if let Some(obj) = jwk.as_object_mut() {
+            obj.insert("kid".into(), self.kid.as_str().into());
+            obj.insert("alg".into(), self.alg.as_str().into());
+            obj.insert("use".into(), "sig".into());
+        }
+        Some(jwk)
+    }
+
+    pub(crate) fn header_b64(&self) -> &str {
+        &self.header_b64
+    }
+
+    /// Checks `signature` over `message` in constant time (HMAC) or with the parsed public key.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &self.verifier {
+            Verifier::Hmac(k) => hmac::verify(k, message, signature).is_ok(),
+            Verifier::Public(p) => p.verify_sig(message, signature).is_ok(),
+        }
+    }
+
+    /// Signs `message`, appending the base64url signature to `out`.
+    pub(crate) fn sign_into(&self, message: &[u8], out: &mut String) -> Result<(), KeyError> {
+        match &self.signer {
+            Signer::Hmac(k) => crate::encoding::b64_into(hmac::sign(k, message).as_ref(), out),
+            Signer::Ecdsa(k) => {
+                let sig = k
+                    .sign(&SystemRandom::new(), message)
+                    .map_err(|_| KeyError::Crypto("ECDSA signing failed"))?;
+                crate::encoding::b64_into(sig.as_ref(), out);
+            }
+            Signer::Ed25519(k) => crate::encoding::b64_into(k.sign(message).as_ref(), out),
+            Signer::Rsa(k, enc) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(*enc, &SystemRandom::new(), message, &mut sig)
+                    .map_err(|_| KeyError::Crypto("RSA signing failed"))?;
+                crate::encoding::b64_into(&sig, out);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// RFC 7638 JWK thumbprint (SHA-256, base64url) of a public JWK.
+fn thumbprint(jwk: &serde_json::Value) -> String {
+    // Required members only, in lexicographic order, no whitespace.
+    let members: &[&str] = match jwk["kty"].as_str() {
+        Some("RSA") => &["e", "kty", "n"],
+        Some("EC") => &["crv", "kty", "x", "y"],
+        _ => &["crv", "kty", "x"],
+    };
+    let canonical: serde_json::Map<String, serde_json::Value> =
+        members.iter().map(|m| ((*m).to_string(), jwk[*m].clone())).collect();
+    let text = serde_json::Value::Object(canonical).to_string();
+    b64(digest::digest(&digest::SHA256, text.as_bytes()).as_ref())
+}
+
+/// An immutable set of keys; replaced whole, never edited in place.
+#[derive(Debug, Default, Clone)]
+pub struct KeyRing {
+    keys: Vec<Arc<Key>>,
+}
+
+impl KeyRing {
+    /// A ring of these keys. At most one may be active; kids must be unique.
+    pub fn new(keys: Vec<Key>) -> Result<KeyRing, KeyError> {
+        let keys: Vec<Arc<Key>> = keys.into_iter().map(Arc::new).collect();
+        if keys.iter().filter(|k| k.state == KeyState::Active).count() > 1 {
+            return Err(KeyError::Invalid("more than one active key".into()));
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|o| o.kid == k.kid) {
+                return Err(KeyError::Invalid(format!("duplicate kid '{}'", k.kid)));
+            }
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// Every key, retired ones included.
+    pub fn keys(&self) -> &[Arc<Key>] {
+        &self.keys
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> Option<&Arc<Key>> {
+        self.keys.iter().find(|k| k.state == KeyState::Active)
+    }
+
+    /// The usable (not retired) key with this kid.
+    pub fn get(&self, kid: &str) -> Option<&Arc<Key>> {
+        self.keys
+            .iter()
+            .find(|k| k.kid.0 == kid && k.state != KeyState::Retired)
+    }
+
+    /// Usable keys pinned to `alg` (for tokens without a kid).
+    pub fn pinned_to(&self, alg: Algorithm) -> impl Iterator<Item = &Arc<Key>> {
+        self.keys
+            .iter()
+            .filter(move |k| k.alg == alg && k.state != KeyState::Retired)
+    }
+
+    /// The JWKS (RFC 7517 §5): public keys of active and verify-only asymmetric keys.
+    /// HS secrets and private members never appear.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .iter()
+            .filter(|k| k.state != KeyState::Retired)
+            .filter_map(|k| k.public_jwk())
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_generates_signs_and_verifies() {
+        for &alg in Algorithm::ALL {
+            let k = Key::generate(alg, 0).unwrap();
+            let mut sig = String::new();
+            k.sign_into(b"hello", &mut sig).unwrap();
+            let raw = crate::encoding::b64_decode(sig.as_bytes()).unwrap();
+            assert!(k.verify(b"hello", &raw), "{alg}");
+            assert!(!k.verify(b"hellO", &raw), "{alg}");
+            assert_eq!(k.algorithm(), alg);
+            assert_eq!(k.public_jwk().is_none(), alg.is_hmac());
+        }
+    }
+
+    #[test]
+    fn algorithm_names_are_exact_and_none_is_not_one() {
+        assert_eq!("ES512".parse::<Algorithm>().unwrap(), Algorithm::ES512);
+        for bad in ["none", "None", "NONE", "es256", "HS256 ", ""] {
+            assert!(bad.parse::<Algorithm>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kid_is_the_rfc7638_thumbprint() {
+        // RFC 7638 §3.1 example key and thumbprint.
+        let jwk = json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+        });
+        assert_eq!(thumbprint(&jwk), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn jwks_never_contains_secret_or_private_members() {
+        let hs = Key::generate(Algorithm::HS256, 0)
+            .unwrap()
+            .with_state(KeyState::VerifyOnly)
+            .unwrap();
+        let es = Key::generate(Algorithm::ES256, 0)
+            .unwrap()
+            .with_state(KeyState::VerifyOnly)
+            .unwrap();
+        let rsa = Key::generate(Algorithm::RS256, 0).unwrap();
+        let retired = Key::generate(Algorithm::EdDSA, 0)
+            .unwrap()
+            .with_state(KeyState::Retired)
+            .unwrap();
+        let ring = KeyRing::new(vec![hs, es, rsa, retired]).unwrap();
+        let jwks = ring.jwks();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2);
+        for k in keys {
+            for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+                assert!(k.get(private).is_none(), "{private} in {k}");
+            }
+            assert_eq!(k["use"], "sig");
+        }
+    }
+
+    #[test]
+    fn small_rsa_keys_and_wrong_material_are_refused() {
+        let es = Key::generate(Algorithm::ES256, 0).unwrap();
+        let err = Key::from_parts(
+            Kid::new("x"),
+            Algorithm::RS256,
+            KeyState::Active,
+            0,
+            es.material().clone(),
+        );
+        assert!(err.is_err());
+        let err = Key::from_parts(
+            Kid::new("x"),
+            Algorithm::ES384,
+            KeyState::Active,
+            0,
+            es.material().clone(),
+        );
+        assert!(err.is_err(), "a P-256 key must not load as ES384");
+        let hs = Key::generate(Algorithm::HS256, 0).unwrap();
+        assert!(
+            Key::from_parts(
+                Kid::new("x"),
+                Algorithm::ES256,
+                KeyState::Active,
+                0,
+                hs.material().clone()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn ring_refuses_two_active_keys_and_duplicate_kids() {
+        let a = Key::generate(Algorithm::ES256, 0).unwrap();
+        let b = Key::generate(Algorithm::ES256, 0).unwrap();
+        assert!(KeyRing::new(vec![a, b]).is_err());
+        let a = Key::generate(Algorithm::ES256, 0).unwrap();
+        let a2 = a.with_state(KeyState::VerifyOnly).unwrap();
+        assert!(KeyRing::new(vec![a, a2]).is_err());
+    }
+}

@@ -1,0 +1,590 @@
+//! Claims, issuing, strict validation (RFC 8725) and Authorization-header parsing.
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::{Map, Value};
+
+use crate::encoding::{b64_decode, b64_into, parse_object};
+use crate::error::{AuthError, Reason, clip};
+use crate::keys::{Algorithm, Key, KeyError, KeyRing, Kid};
+
+/// Claim names this library sets itself; extra claims may not use them.
+pub const REGISTERED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
+const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// `typ` header values accepted (compared case-insensitively, RFC 7515 §4.1.9).
+const ACCEPTED_TYP: &[&str] = &["JWT", "at+jwt", "application/at+jwt", "application/jwt"];
+
+/// What a token must satisfy besides its signature; derived once from the config.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Required `iss`.
+    pub issuer: String,
+    /// `aud` must contain at least one of these.
+    pub audience: Vec<String>,
+    /// Seconds of clock skew tolerated.
+    pub leeway: i64,
+    /// Largest token accepted, in bytes.
+    pub max_size: usize,
+    /// Claim carrying roles.
+    pub roles_claim: String,
+}
+
+impl Rules {
+    /// The rules a configuration asks for.
+    pub fn from_config(c: &crate::Config) -> Rules {
+        Rules {
+            issuer: c.issuer.clone(),
+            audience: c.audience.clone(),
+            leeway: i64::try_from(c.leeway.as_secs()).unwrap_or(300),
+            max_size: c.max_token_size,
+            roles_claim: c.roles_claim.clone(),
+        }
+    }
+}
+
+/// Claims of a token that passed validation. Only [`crate::JwtAuth::validate`]
+/// makes these, so holding one means the token was verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    /// `sub`.
+    pub subject: String,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud` (always a list here, whether the token had a string or an array).
+    pub audience: Vec<String>,
+    /// `exp`, seconds since the Unix epoch.
+    pub expires_at: i64,
+    /// `nbf`, if present.
+    pub not_before: Option<i64>,
+    /// `iat`, if present.
+    pub issued_at: Option<i64>,
+    /// `jti`, if present.
+    pub jwt_id: Option<String>,
+    /// Roles from the configured roles claim.
+    pub roles: Vec<String>,
+    /// Every other claim.
+    pub extra: Map<String, Value>,
+    /// The key that verified the token.
+    pub kid: Kid,
+}
+
+impl Claims {
+    /// Whether the roles claim contains `role` (exact, case-sensitive, like ASP.NET's `IsInRole`).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Any claim by name, registered ones included, as JSON.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "sub" => self.subject.clone().into(),
+            "iss" => self.issuer.clone().into(),
+            "aud" => self.audience.clone().into(),
+            "exp" => self.expires_at.into(),
+            "nbf" => self.not_before?.into(),
+            "iat" => self.issued_at?.into(),
+            "jti" => self.jwt_id.clone()?.into(),
+            other => self.extra.get(other)?.clone(),
+        })
+    }
+
+    /// The whole claims set as a JSON object; `roles_claim` names the roles member.
+    pub fn to_json(&self, roles_claim: &str) -> Value {
+        let mut m = self.extra.clone();
+        for name in REGISTERED_CLAIMS {
+            if let Some(v) = self.get(name) {
+                m.insert((*name).to_string(), v);
+            }
+        }
+        m.insert(roles_claim.to_string(), self.roles.clone().into());
+        Value::Object(m)
+    }
+}
+
+/// A token just issued.
+#[derive(Clone)]
+pub struct Issued {
+    /// The compact JWS.
+    pub token: String,
+    /// Its `jti`.
+    pub jwt_id: String,
+    /// Its `exp`.
+    pub expires_at: i64,
+    /// The key that signed it.
+    pub kid: Kid,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("token", &crate::audit::fingerprint(self.token.as_bytes()))
+            .field("jwt_id", &self.jwt_id)
+            .field("expires_at", &self.expires_at)
+            .field("kid", &self.kid)
+            .finish()
+    }
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssueError {
+    /// The subject is empty.
+    #[error("subject must not be empty")]
+    EmptySubject,
+    /// An extra claim tried to set a claim the library owns.
+    #[error("extra claim '{0}' is reserved; it is set by jwtauth")]
+    ReservedClaim(String),
+    /// Signing failed or there is no active key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// Issues a compact JWS signed by `key`.
+pub(crate) fn issue(
+    key: &Key,
+    rules: &Rules,
+    now: i64,
+    ttl: i64,
+    subject: &str,
+    roles: &[&str],
+    extra: &Map<String, Value>,
+) -> Result<Issued, IssueError> {
+    if subject.is_empty() {
+        return Err(IssueError::EmptySubject);
+    }
+    if let Some(name) = extra
+        .keys()
+        .find(|k| REGISTERED_CLAIMS.contains(&k.as_str()) || **k == rules.roles_claim)
+    {
+        return Err(IssueError::ReservedClaim(clip(name)));
+    }
+    let mut id = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut id).map_err(|_| KeyError::Crypto("system randomness unavailable"))?;
+    let jwt_id = crate::encoding::b64(&id);
+    let expires_at = now.saturating_add(ttl);
+    let payload = serde_json::to_vec(&OutClaims {
+        rules,
+        subject,
+        now,
+        expires_at,
+        jwt_id: &jwt_id,
+        roles,
+        extra,
+    })
+    .map_err(|_| KeyError::Crypto("claims serialization failed"))?;
+
+    let header = key.header_b64();
+    let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
+    token.push_str(header);
+    token.push('.');
+    b64_into(&payload, &mut token);
+    let signing_input_len = token.len();
+    let mut sig = String::with_capacity(350);
+    key.sign_into(&token.as_bytes()[..signing_input_len], &mut sig)?;
+    token.push('.');
+    token.push_str(&sig);
+    Ok(Issued {
+        token,
+        jwt_id,
+        expires_at,
+        kid: key.kid().clone(),
+    })
+}
+
+struct OutClaims<'a> {
+    rules: &'a Rules,
+    subject: &'a str,
+    now: i64,
+    expires_at: i64,
+    jwt_id: &'a str,
+    roles: &'a [&'a str],
+    extra: &'a Map<String, Value>,
+}
+
+impl Serialize for OutClaims<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(8 + self.extra.len()))?;
+        m.serialize_entry("iss", &self.rules.issuer)?;
+        m.serialize_entry("sub", self.subject)?;
+        match self.rules.audience.as_slice() {
+            [one] => m.serialize_entry("aud", one)?,
+            many => m.serialize_entry("aud", many)?,
+        }
+        m.serialize_entry("iat", &self.now)?;
+        m.serialize_entry("nbf", &self.now)?;
+        m.serialize_entry("exp", &self.expires_at)?;
+        m.serialize_entry("jti", self.jwt_id)?;
+        m.serialize_entry(&self.rules.roles_claim, self.roles)?;
+        for (k, v) in self.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A rejected token, with what could be learnt of it for the failure log.
+#[derive(Debug)]
+pub(crate) struct Rejection {
+    pub error: AuthError,
+    pub kid: Option<String>,
+    /// `sub` as read from the token; verified only when the signature was.
+    pub subject: Option<String>,
+    pub verified: bool,
+}
+
+impl Rejection {
+    fn new(reason: Reason, hint: impl Into<String>) -> Self {
+        Rejection {
+            error: AuthError::new(reason, hint),
+            kid: None,
+            subject: None,
+            verified: false,
+        }
+    }
+}
+
+fn malformed(hint: impl Into<String>) -> Rejection {
+    Rejection::new(Reason::Malformed, hint)
+}
+
+/// Validates a compact JWS against the ring and the rules, strictly:
+/// size first, then structure, header, key and algorithm, signature, and only then
+/// the claims.
+pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) -> Result<Claims, Rejection> {
+    if token.is_empty() {
+        return Err(Rejection::new(Reason::MissingToken, "the token is empty"));
+    }
+    if token.len() > rules.max_size {
+        return Err(Rejection::new(
+            Reason::TooLarge,
+            format!("token is {} bytes; the limit is {}", token.len(), rules.max_size),
+        ));
+    }
+    let dots: Vec<usize> = token
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'.')
+        .map(|(i, _)| i)
+        .take(5)
+        .collect();
+    let (d1, d2) = match dots.as_slice() {
+        [a, b] => (*a, *b),
+        [_, _, _, _] => return Err(malformed("token has 5 parts: encrypted tokens (JWE) are not accepted")),
+        other => {
+            return Err(malformed(format!(
+                "a signed JWT has 3 dot-separated parts; this token has {}",
+                if other.len() >= 5 {
+                    "more than 5".to_string()
+                } else {
+                    (other.len() + 1).to_string()
+                }
+            )));
+        }
+    };
+    let (h64, p64, s64) = (&token[..d1], &token[d1 + 1..d2], &token[d2 + 1..]);
+
+    let header_bytes =
+        b64_decode(h64).ok_or_else(|| malformed("header is not base64url (unpadded, URL-safe alphabet)"))?;
+    let header = parse_object(&header_bytes).map_err(|e| malformed(format!("header {e}")))?;
+    let alg = match header.get("alg") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(malformed("header alg is not a string")),
+        None => return Err(malformed("header has no alg")),
+    };
+    let kid = match header.get("kid") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(malformed("header kid is not a string")),
+        None => None,
+    };
+    let with_kid = |mut r: Rejection| {
+        r.kid = kid.map(clip);
+        r
+    };
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(with_kid(Rejection::new(
+            Reason::AlgNotAllowed,
+            format!("unsigned tokens (alg '{}') are never accepted", clip(alg)),
+        )));
+    }
+    let alg: Algorithm = alg.parse().map_err(|_| {
+        with_kid(Rejection::new(
+            Reason::AlgNotAllowed,
+            format!("algorithm '{}' is not supported", clip(alg)),
+        ))
+    })?;
+    if let Some(crit) = header.get("crit") {
+        return Err(with_kid(malformed(format!(
+            "header has crit {}: no JWS extension is understood here, so the token is refused",
+            clip(&crit.to_string())
+        ))));
+    }
+    if header.contains_key("enc") || header.contains_key("zip") {
+        return Err(with_kid(malformed(
+            "header has enc/zip: encrypted or compressed tokens are not accepted",
+        )));
+    }
+    match header.get("typ") {
+        None => {}
+        Some(Value::String(t)) if ACCEPTED_TYP.iter().any(|a| a.eq_ignore_ascii_case(t)) => {}
+        Some(t) => {
+            return Err(with_kid(malformed(format!(
+                "header typ {} is not a JWT type",
+                clip(&t.to_string())
+            ))));
+        }
+    }
+    // jku, x5u, jwk and x5c are never followed: keys come only from the ring.
+
+    let signature = b64_decode(s64).ok_or_else(|| with_kid(malformed("signature is not base64url")))?;
+    if signature.is_empty() {
+        return Err(with_kid(malformed("signature is missing")));
+    }
+    let signing_input = &token[..d2];
+    let key = match kid {
+        Some(k) => {
+            let key = ring.get(k).ok_or_else(|| {
+                with_kid(Rejection::new(
+                    Reason::UnknownKid,
+                    format!("no usable key has kid '{}'", clip(k)),
+                ))
+            })?;
+            if key.algorithm() != alg {
+                return Err(with_kid(Rejection::new(
+                    Reason::AlgNotAllowed,
+                    format!(
+                        "key '{}' is pinned to {}; the token header says {alg}",
+                        clip(k),
+                        key.algorithm()
+                    ),
+                )));
+            }
+            if !key.verify(signing_input, &signature) {
+                return Err(unverified_subject(with_kid(bad_signature()), p64));
+            }
+            key
+        }
+        None => {
+            let mut candidates = ring.pinned_to(alg).peekable();
+            if candidates.peek().is_none() {
+                return Err(Rejection::new(
+                    Reason::AlgNotAllowed,
+                    format!("no key is pinned to {alg}, and the token names no kid"),
+                ));
+            }
+            candidates
+                .find(|k| k.verify(signing_input, &signature))
+                .ok_or_else(|| unverified_subject(bad_signature(), p64))?
+        }
+    };
+
+    let verified = |mut r: Rejection, sub: Option<&str>| {
+        r.kid = Some(key.kid().to_string());
+        r.subject = sub.map(clip);
+        r.verified = true;
+        r
+    };
+    let payload = b64_decode(p64).ok_or_else(|| verified(malformed("payload is not base64url"), None))?;
+    let map = parse_object(&payload).map_err(|e| verified(malformed(format!("claims {e}")), None))?;
+    let sub_for_log = map.get("sub").and_then(Value::as_str).map(str::to_owned);
+    claims_from(map, rules, now, key.kid()).map_err(|r| verified(r, sub_for_log.as_deref()))
+}
+
+fn bad_signature() -> Rejection {
+    Rejection::new(Reason::BadSignature, "signature does not verify")
+}
+
+/// Reads `sub` from a payload whose signature failed, for the log only.
+fn unverified_subject(mut r: Rejection, p64: &[u8]) -> Rejection {
+    r.subject = b64_decode(p64)
+        .and_then(|p| parse_object(&p).ok())
+        .and_then(|m| m.get("sub").and_then(Value::as_str).map(clip));
+    r
+}
+
+fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
+    match map.remove(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(malformed(format!("claim '{name}' must be a string, got {}", kind(&v)))),
+    }
+}
+
+fn take_strings(map: &mut Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, Rejection> {
+    match map.remove(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(vec![s])),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                other => Err(malformed(format!(
+                    "claim '{name}' must hold strings, found {}",
+                    kind(&other)
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(v) => Err(malformed(format!(
+            "claim '{name}' must be a string or an array of strings, got {}",
+            kind(&v)
+        ))),
+    }
+}
+
+fn take_date(map: &mut Map<String, Value>, name: &str) -> Result<Option<i64>, Rejection> {
+    match map.remove(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(t) if (0..=MAX_NUMERIC_DATE).contains(&t) => Ok(Some(t)),
+            Some(_) => Err(malformed(format!("claim '{name}' = {n} is out of range"))),
+            None if n.is_u64() => Err(malformed(format!("claim '{name}' = {n} is out of range"))),
+            None => Err(malformed(format!(
+                "claim '{name}' must be a whole number of seconds, got {}",
+                clip(&n.to_string())
+            ))),
+        },
+        Some(v) => Err(malformed(format!(
+            "claim '{name}' must be a NumericDate (integer seconds), got {}",
+            kind(&v)
+        ))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn missing(name: &str) -> Rejection {
+    Rejection::new(Reason::MissingClaim, format!("claim '{name}' is required"))
+}
+
+fn claims_from(mut map: Map<String, Value>, rules: &Rules, now: i64, kid: &Kid) -> Result<Claims, Rejection> {
+    // Read every registered claim first, so a wrong type is reported as such
+    // rather than masked by a later check.
+    let exp = take_date(&mut map, "exp")?;
+    let nbf = take_date(&mut map, "nbf")?;
+    let iat = take_date(&mut map, "iat")?;
+    let iss = take_string(&mut map, "iss")?;
+    let sub = take_string(&mut map, "sub")?;
+    let aud = take_strings(&mut map, "aud")?;
+    let jti = take_string(&mut map, "jti")?;
+    let roles = take_strings(&mut map, &rules.roles_claim)?.unwrap_or_default();
+
+    let exp = exp.ok_or_else(|| missing("exp"))?;
+    if now - rules.leeway >= exp {
+        return Err(Rejection::new(
+            Reason::Expired,
+            format!(
+                "token expired {} s ago (exp {exp}, leeway {} s)",
+                now - exp,
+                rules.leeway
+            ),
+        ));
+    }
+    if let Some(nbf) = nbf
+        && nbf > now + rules.leeway
+    {
+        return Err(Rejection::new(
+            Reason::NotYetValid,
+            format!("token is not valid for another {} s (nbf {nbf})", nbf - now),
+        ));
+    }
+    if let Some(iat) = iat
+        && iat > now + rules.leeway
+    {
+        return Err(Rejection::new(
+            Reason::NotYetValid,
+            format!(
+                "token was issued {} s in the future (iat {iat}); check the issuer's clock",
+                iat - now
+            ),
+        ));
+    }
+    let iss = iss.ok_or_else(|| missing("iss"))?;
+    if iss != rules.issuer {
+        return Err(Rejection::new(
+            Reason::WrongIssuer,
+            format!("token iss is '{}', expected '{}'", clip(&iss), clip(&rules.issuer)),
+        ));
+    }
+    let aud = aud.ok_or_else(|| missing("aud"))?;
+    if !aud.iter().any(|a| rules.audience.contains(a)) {
+        return Err(Rejection::new(
+            Reason::WrongAudience,
+            format!(
+                "token aud is '{}', expected '{}'",
+                clip(&aud.join(", ")),
+                clip(&rules.audience.join("' or '"))
+            ),
+        ));
+    }
+    let sub = sub.filter(|s| !s.is_empty()).ok_or_else(|| missing("sub"))?;
+    Ok(Claims {
+        subject: sub,
+        issuer: iss,
+        audience: aud,
+        expires_at: exp,
+        not_before: nbf,
+        issued_at: iat,
+        jwt_id: jti,
+        roles,
+        extra: map,
+        kid: kid.clone(),
+    })
+}
+
+/// Extracts the token from an `Authorization` header value: `Bearer <token>`,
+/// scheme case-insensitive (RFC 6750 §2.1).
+///
+/// ```
+/// use jwtauth_core::{token::bearer_token, Reason};
+/// assert_eq!(bearer_token(Some("Bearer abc.def.ghi")).unwrap(), "abc.def.ghi");
+/// assert_eq!(bearer_token(Some("bearer abc.def.ghi")).unwrap(), "abc.def.ghi");
+/// assert_eq!(bearer_token(Some("abc.def.ghi")).unwrap_err().reason, Reason::BadScheme);
+/// assert_eq!(bearer_token(None).unwrap_err().reason, Reason::MissingToken);
+/// ```
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
+    let value = header.map(str::trim).unwrap_or("");
+    if value.is_empty() {
+        return Err(AuthError::new(Reason::MissingToken, "no Authorization header"));
+    }
+    let (scheme, rest) = match value.split_once([' ', '\t']) {
+        Some((s, r)) => (s, r.trim()),
+        None => (value, ""),
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        let looks_like_jwt = rest.is_empty() && scheme.bytes().filter(|b| *b == b'.').count() == 2;
+        let hint = if looks_like_jwt {
+            "the header holds a bare token; send it as 'Authorization: Bearer <token>'".to_string()
+        } else {
+            format!("scheme is '{}'; expected 'Bearer <token>'", clip(scheme))
+        };
+        return Err(AuthError::new(Reason::BadScheme, hint));
+    }
+    if rest.is_empty() {
+        return Err(AuthError::new(Reason::MissingToken, "'Bearer' is followed by no token"));
+    }
+    // RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    let body = rest.trim_end_matches('=');
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+    {
+        return Err(AuthError::new(
+            Reason::Malformed,
+            "the bearer token has characters a token cannot have",
+        ));
+    }
+    Ok(rest)
+}
