@@ -1,0 +1,147 @@
+//! The boundary every exported function crosses: a panic guard, and checked
+//! conversions of C arguments (NULL, UTF-8, lengths) into Rust values, so no entry
+//! point dereferences a pointer it did not check.
+
+use std::ffi::{CStr, CString, c_char};
+use std::ptr::NonNull;
+
+use crate::status::Failure;
+
+/// Runs `$body` (a block evaluating to `Result<(), Failure>`) behind a panic guard:
+/// clears this thread's last error, turns a `Failure` into its status (storing the
+/// hint) and a caught panic into `Internal`. No panic unwinds into C.
+macro_rules! entry {
+    ($body:block) => {{
+        $crate::status::clear_last_error();
+        let run = || -> Result<(), $crate::status::Failure> { $body };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+            Ok(Ok(())) => $crate::status::jwtauth_status::Ok,
+            Ok(Err(failure)) => failure.report(),
+            Err(_) => $crate::status::Failure::new(
+                $crate::status::jwtauth_status::Internal,
+                "internal error: a panic was caught at the C boundary (please report it)",
+            )
+            .report(),
+        }
+    }};
+}
+pub(crate) use entry;
+
+/// Like [`entry!`] for functions that return nothing (the `_free` functions): a
+/// panic is swallowed, since there is no status to report it through.
+macro_rules! entry_void {
+    ($body:block) => {{
+        let run = || $body;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    }};
+}
+pub(crate) use entry_void;
+
+/// A required, NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid and unchanged
+/// for `'a`.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
+    // SAFETY: forwarded from the caller.
+    unsafe { opt_str_arg(p, name) }?.ok_or_else(|| Failure::invalid(format!("{name} is NULL")))
+}
+
+/// An optional string argument: NULL is `None`; otherwise it must be UTF-8.
+///
+/// # Safety
+/// As for [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    std::str::from_utf8(bytes).map(Some).map_err(|e| {
+        Failure::invalid(format!(
+            "{name} is not valid UTF-8 (bad byte at offset {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// A required NUL-terminated argument taken as bytes (tokens: any bytes are
+/// accepted and judged by the core, so a hostile token is a failure reason, not an
+/// argument error).
+///
+/// # Safety
+/// As for [`str_arg`].
+pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char, name: &str) -> Result<&'a [u8], Failure> {
+    if p.is_null() {
+        return Err(Failure::invalid(format!("{name} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
+/// A required pointer to an object owned by the caller (a handle, claims…).
+///
+/// # Safety
+/// `p` is NULL or points to a live `T` made by this library, not freed during `'a`.
+pub(crate) unsafe fn ref_arg<'a, T>(p: *const T, name: &str) -> Result<&'a T, Failure> {
+    // SAFETY: forwarded from the caller.
+    unsafe { p.as_ref() }.ok_or_else(|| Failure::invalid(format!("{name} is NULL")))
+}
+
+/// An array of `len` strings (`const char *const *`); NULL is allowed when `len` is 0.
+///
+/// # Safety
+/// `p` is NULL or points to `len` pointers, each NULL or a NUL-terminated string,
+/// all valid for `'a`.
+pub(crate) unsafe fn str_array_arg<'a>(
+    p: *const *const c_char,
+    len: usize,
+    name: &str,
+) -> Result<Vec<&'a str>, Failure> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if p.is_null() {
+        return Err(Failure::invalid(format!("{name} is NULL but its length is {len}")));
+    }
+    if len > isize::MAX as usize / size_of::<*const c_char>() {
+        return Err(Failure::invalid(format!("{name} length {len} is out of range")));
+    }
+    // SAFETY: non-NULL, `len` elements per the caller's contract, and the byte size fits isize.
+    let items = unsafe { std::slice::from_raw_parts(p, len) };
+    items
+        .iter()
+        .enumerate()
+        // SAFETY: each element is NULL or a NUL-terminated string per the caller's contract.
+        .map(|(i, s)| unsafe { str_arg(*s, &format!("{name}[{i}]")) })
+        .collect()
+}
+
+/// An out-parameter: checked for NULL before any work, written once on success.
+pub(crate) struct Out<T>(NonNull<T>);
+
+impl<T> Out<T> {
+    /// # Safety
+    /// `p` is NULL or valid for writing a `T` (its current content is not read).
+    pub unsafe fn new(p: *mut T, name: &str) -> Result<Out<T>, Failure> {
+        NonNull::new(p)
+            .map(Out)
+            .ok_or_else(|| Failure::invalid(format!("{name} (out-parameter) is NULL")))
+    }
+
+    /// Writes the result, without reading or dropping what was there.
+    pub fn set(self, value: T) {
+        // SAFETY: `new`'s contract: valid for writes; `write` does not read the old value.
+        unsafe { self.0.as_ptr().write(value) }
+    }
+}
+
+/// A string handed to C, to be freed with `jwtauth_string_free`.
+pub(crate) fn owned_c_string(s: String, what: &str) -> Result<*mut c_char, Failure> {
+    CString::new(s).map(CString::into_raw).map_err(|_| {
+        Failure::new(
+            crate::jwtauth_status::TypeMismatch,
+            format!("{what} holds a NUL character"),
+        )
+    })
+}

@@ -1,0 +1,331 @@
+//! The `jwtauth` handle and the functions that use it: open/close, issue, validate,
+//! require a role, JWKS.
+
+use std::ffi::c_char;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use jwtauth_core::audit::{self, FailureLogGuard};
+use jwtauth_core::{Config, JwtAuth, RequestInfo};
+use serde_json::{Map, Value};
+
+use crate::boundary::{Out, bytes_arg, entry, opt_str_arg, owned_c_string, ref_arg, str_arg, str_array_arg};
+use crate::claims::jwtauth_claims;
+use crate::status::{Failure, jwtauth_status};
+use crate::tokens::jwtauth_tokens;
+
+/// An open jwtauth runtime: configuration, signing keys and (when configured) the
+/// store.
+///
+/// Ownership: made by `jwtauth_open` or `jwtauth_open_json`, freed once by
+/// `jwtauth_close`; objects it hands out (claims, tokens, strings) do not borrow
+/// from it and may outlive it.
+///
+/// Thread safety: every function taking a `const jwtauth *` may be called from any
+/// number of threads at once on the same handle. Only `jwtauth_close` needs
+/// exclusive access: call it when no other call on the handle is running.
+pub struct jwtauth {
+    pub(crate) auth: JwtAuth,
+    pub(crate) roles_claim: Arc<str>,
+}
+
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<jwtauth>();
+};
+
+/// Request context recorded with a failure in the failure log. Every field is
+/// optional (NULL); non-NULL fields must be NUL-terminated UTF-8.
+///
+/// ABI: fields are only ever appended in a new major version.
+#[repr(C)]
+#[derive(Debug)]
+pub struct jwtauth_request {
+    /// Client address, e.g. "203.0.113.7:51234".
+    pub client: *const c_char,
+    /// HTTP method, e.g. "GET".
+    pub method: *const c_char,
+    /// Request path without the query string.
+    pub path: *const c_char,
+    /// The User-Agent header.
+    pub user_agent: *const c_char,
+    /// A request id to correlate log lines.
+    pub request_id: *const c_char,
+}
+
+impl jwtauth_request {
+    /// # Safety
+    /// `p` is NULL or points to a `jwtauth_request` whose non-NULL fields are
+    /// NUL-terminated strings valid for `'a`.
+    pub(crate) unsafe fn read<'a>(p: *const jwtauth_request) -> Result<RequestInfo<'a>, Failure> {
+        // SAFETY: forwarded from the caller.
+        let Some(r) = (unsafe { p.as_ref() }) else {
+            return Ok(RequestInfo::default());
+        };
+        // SAFETY: each field is NULL or a NUL-terminated string per the caller's contract.
+        unsafe {
+            Ok(RequestInfo {
+                client: opt_str_arg(r.client, "request->client")?,
+                method: opt_str_arg(r.method, "request->method")?,
+                path: opt_str_arg(r.path, "request->path")?,
+                user_agent: opt_str_arg(r.user_agent, "request->user_agent")?,
+                request_id: opt_str_arg(r.request_id, "request->request_id")?,
+            })
+        }
+    }
+}
+
+/// The failure log is one per process (a global `tracing` subscriber): the first
+/// handle opened installs it; its writer lives until the process ends.
+static FAILURE_LOG: Mutex<Option<FailureLogGuard>> = Mutex::new(None);
+
+fn install_failure_log(config: &Config) -> Result<(), Failure> {
+    let mut guard = FAILURE_LOG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Already installed by an earlier handle, or the application set its own subscriber
+    // (it can add `jwtauth_core::audit::file_layer` to it): leave it alone.
+    if guard.is_some() || tracing::dispatcher::has_been_set() {
+        return Ok(());
+    }
+    *guard = Some(audit::init(&config.log)?);
+    Ok(())
+}
+
+fn open_with(config: Config) -> Result<jwtauth, Failure> {
+    install_failure_log(&config)?;
+    let roles_claim: Arc<str> = config.roles_claim.as_str().into();
+    let auth = JwtAuth::new(config)?;
+    Ok(jwtauth { auth, roles_claim })
+}
+
+fn handle_out(out: Out<*mut jwtauth>, handle: jwtauth) {
+    out.set(Box::into_raw(Box::new(handle)));
+}
+
+/// Opens a runtime from a configuration file, exactly like the jwtauth binaries:
+/// `config_path`, or if it is NULL the file named by `$JWTAUTH_CONFIG`, else
+/// `./jwtauth.toml` if it exists, else the laptop defaults; then the `JWTAUTH_*`
+/// environment overrides. The first handle of the process also installs the
+/// failure log (`log.dir`) unless the process already has a `tracing` subscriber.
+///
+/// On success `*out` receives a handle to free with `jwtauth_close`.
+/// Errors: `INVALID_ARGUMENT` (`out` NULL, path not UTF-8), `CONFIG` (unreadable
+/// file, unknown key, bad value, weak secret, bad key file, log directory not
+/// writable), `STORE` (the store cannot be opened).
+///
+/// # Safety
+/// `config_path` is NULL or a NUL-terminated string; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_open(config_path: *const c_char, out: *mut *mut jwtauth) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above.
+        let out = unsafe { Out::new(out, "out") }?;
+        // SAFETY: the caller's contract above.
+        let path = unsafe { opt_str_arg(config_path, "config_path") }?;
+        let config = Config::load(path.map(Path::new))?;
+        handle_out(out, open_with(config)?);
+        Ok(())
+    })
+}
+
+/// Opens a runtime from a JSON object with the same keys as `jwtauth.toml`
+/// (e.g. `{"algorithm":"HS256","issuer":"https://auth.example.com"}`); the
+/// `JWTAUTH_*` environment still overrides it. Otherwise like `jwtauth_open`.
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_open_json(config_json: *const c_char, out: *mut *mut jwtauth) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above.
+        let out = unsafe { Out::new(out, "out") }?;
+        // SAFETY: the caller's contract above.
+        let json = unsafe { str_arg(config_json, "config_json") }?;
+        let config = Config::from_json(json)?;
+        handle_out(out, open_with(config)?);
+        Ok(())
+    })
+}
+
+/// Closes a handle and frees it. NULL is a no-op. No other call may be running on
+/// the handle, and it must not be used afterwards; claims, tokens and strings it
+/// handed out stay valid until freed.
+///
+/// # Safety
+/// `handle` is NULL or a handle from `jwtauth_open*` not closed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_close(handle: *mut jwtauth) {
+    crate::boundary::entry_void!({
+        if !handle.is_null() {
+            // SAFETY: made by Box::into_raw in `handle_out`, freed only here.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+    });
+}
+
+/// Issues an access token for `subject`, signed by the active key and valid for
+/// `access_ttl`.
+///
+/// `roles`: `roles_len` NUL-terminated strings (NULL when `roles_len` is 0).
+/// `extra_json`: NULL, or a JSON object of further claims (it may not set `iss`,
+/// `sub`, `aud`, `exp`, `nbf`, `iat`, `jti` or the roles claim).
+/// On success `*out` receives tokens to free with `jwtauth_tokens_free` (no
+/// refresh token: see `jwtauth_session_start`).
+/// Errors: `INVALID_ARGUMENT` (NULL or non-UTF-8 argument, empty subject, extra
+/// claims not an object or reserved), `INTERNAL`.
+///
+/// # Safety
+/// `handle` is a live handle; strings are NULL or NUL-terminated; `roles` holds
+/// `roles_len` pointers; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_issue(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    roles: *const *const c_char,
+    roles_len: usize,
+    extra_json: *const c_char,
+    out: *mut *mut jwtauth_tokens,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, subject, roles, extra, out) = unsafe {
+            (
+                ref_arg(handle, "handle")?,
+                str_arg(subject, "subject")?,
+                str_array_arg(roles, roles_len, "roles")?,
+                opt_str_arg(extra_json, "extra_json")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let extra = extra_claims(extra)?;
+        let issued = h.auth.issue(subject, &roles, &extra)?;
+        out.set(jwtauth_tokens::boxed(&issued, None)?);
+        Ok(())
+    })
+}
+
+/// Parses the optional extra claims of an issue or a session start.
+pub(crate) fn extra_claims(json: Option<&str>) -> Result<Map<String, Value>, Failure> {
+    match json.map(serde_json::from_str::<Value>) {
+        None => Ok(Map::new()),
+        Some(Ok(Value::Object(m))) => Ok(m),
+        Some(Ok(_)) => Err(Failure::invalid("extra_json must be a JSON object")),
+        Some(Err(e)) => Err(Failure::invalid(format!("extra_json is not valid JSON: {e}"))),
+    }
+}
+
+/// Validates a compact JWS strictly (signature, algorithm pinned to the key,
+/// `exp`/`nbf`/`iat` with leeway, `iss`, `aud`, `sub`; see the README). A failure
+/// is recorded in the failure log.
+///
+/// `token`: the token alone, NUL-terminated. Its bytes are untrusted input: they
+/// need not be UTF-8 (such a token fails as `MALFORMED`).
+/// On success `*out` receives the verified claims, to free with `jwtauth_claims_free`.
+/// Errors: a failure reason (1–19: `EXPIRED`, `BAD_SIGNATURE`, …; the hint says
+/// more), `INVALID_ARGUMENT` (a NULL argument).
+///
+/// Thread safety: any number of threads may validate on one handle at once.
+///
+/// # Safety
+/// `handle` is a live handle; `token` is NULL or NUL-terminated; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_validate(
+    handle: *const jwtauth,
+    token: *const c_char,
+    out: *mut *mut jwtauth_claims,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, token, out) = unsafe {
+            (
+                ref_arg(handle, "handle")?,
+                bytes_arg(token, "token")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let claims = h.auth.validate(token)?;
+        out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
+        Ok(())
+    })
+}
+
+/// Validates the token in a whole `Authorization` header value (`"Bearer <token>"`,
+/// scheme case-insensitive), recording `request` with a failure.
+///
+/// `header`: the header value, or NULL when the request had none
+/// (`MISSING_TOKEN`). A bare token fails with `BAD_SCHEME`.
+/// `request`: NULL, or context for the failure log.
+/// On success `*out` receives the verified claims, to free with `jwtauth_claims_free`.
+/// Errors: as `jwtauth_validate`; `INVALID_ARGUMENT` also for a non-UTF-8 header.
+///
+/// # Safety
+/// `handle` is a live handle; `header` is NULL or NUL-terminated; `request` is NULL
+/// or valid; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_validate_header(
+    handle: *const jwtauth,
+    header: *const c_char,
+    request: *const jwtauth_request,
+    out: *mut *mut jwtauth_claims,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, header, request, out) = unsafe {
+            (
+                ref_arg(handle, "handle")?,
+                opt_str_arg(header, "header")?,
+                jwtauth_request::read(request)?,
+                Out::new(out, "out")?,
+            )
+        };
+        let claims = h.auth.validate_header(header, &request)?;
+        out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
+        Ok(())
+    })
+}
+
+/// Checks that verified claims carry `role` (exact, case-sensitive). Returns `OK`,
+/// or `INSUFFICIENT_ROLE` (recorded in the failure log with `request`).
+/// Errors: `INVALID_ARGUMENT` (NULL or non-UTF-8 argument).
+///
+/// # Safety
+/// `handle` and `claims` are live objects; `role` is NULL or NUL-terminated;
+/// `request` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_require_role(
+    handle: *const jwtauth,
+    claims: *const jwtauth_claims,
+    role: *const c_char,
+    request: *const jwtauth_request,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, claims, role, request) = unsafe {
+            (
+                ref_arg(handle, "handle")?,
+                ref_arg(claims, "claims")?,
+                str_arg(role, "role")?,
+                jwtauth_request::read(request)?,
+            )
+        };
+        h.auth.require_role(&claims.claims, role, &request)?;
+        Ok(())
+    })
+}
+
+/// The public keys as a JWKS document (RFC 7517), e.g. to serve at
+/// `/.well-known/jwks.json`. HS secrets never appear (an HS-only setup gives
+/// `{"keys":[]}`).
+///
+/// On success `*out` receives a JSON string to free with `jwtauth_string_free`.
+///
+/// # Safety
+/// `handle` is a live handle; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_jwks(handle: *const jwtauth, out: *mut *mut c_char) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, out) = unsafe { (ref_arg(handle, "handle")?, Out::new(out, "out")?) };
+        out.set(owned_c_string(h.auth.jwks().to_string(), "the JWKS")?);
+        Ok(())
+    })
+}
