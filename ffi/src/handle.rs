@@ -87,8 +87,40 @@ fn install_failure_log(config: &Config) -> Result<(), Failure> {
         return Ok(());
     }
     *guard = Some(audit::init(&config.log)?);
+    stop_failure_log_at_exit();
     Ok(())
 }
+
+/// Flushes and stops the failure log writer when the process exits (or the library
+/// is unloaded), so no line is lost and its thread ends: `__cxa_atexit` with this
+/// object's `__dso_handle`, as C++ static destructors do.
+#[cfg(all(unix, not(test)))]
+fn stop_failure_log_at_exit() {
+    use std::ffi::{c_int, c_void};
+    unsafe extern "C" {
+        fn __cxa_atexit(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void, dso: *mut c_void) -> c_int;
+        static __dso_handle: c_void;
+    }
+    unsafe extern "C" fn stop(_: *mut c_void) {
+        let _ = std::panic::catch_unwind(|| {
+            let guard = FAILURE_LOG
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            drop(guard);
+        });
+    }
+    // SAFETY: `stop` is a valid function for the lifetime of this object, which
+    // `__dso_handle` identifies; it touches only a static and never unwinds.
+    unsafe {
+        __cxa_atexit(stop, std::ptr::null_mut(), (&raw const __dso_handle).cast_mut());
+    }
+}
+
+/// Rust test binaries end without running exit handlers in a useful order; the
+/// writer's thread simply ends with the process.
+#[cfg(any(not(unix), test))]
+fn stop_failure_log_at_exit() {}
 
 fn open_with(config: Config) -> Result<jwtauth, Failure> {
     install_failure_log(&config)?;

@@ -1,0 +1,489 @@
+/*
+ * The whole C API, every error path and NULL arguments, as a C program sees it.
+ * Built against include/jwtauth.h and linked against libjwtauth (shared and static)
+ * by ffi/tests/c_api.rs, which passes: DATA_FILE WORK_DIR.
+ * Prints one line per failed check, then "c_api: N passed, M failed".
+ */
+#include "jwtauth.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                 \
+    do {                                                                            \
+        if (cond) {                                                                 \
+            passed++;                                                               \
+        } else {                                                                    \
+            failed++;                                                               \
+            fprintf(stderr, "FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, \
+                    #cond, jwtauth_last_error());                                   \
+        }                                                                           \
+    } while (0)
+
+#define CHECK_STATUS(call, expected) CHECK((call) == (expected))
+#define OK JWTAUTH_STATUS_OK
+#define INVALID JWTAUTH_STATUS_INVALID_ARGUMENT
+
+static const char *SECRET = "c-api-test-secret-0123456789abcdef-xyz";
+static char work_dir[1024];
+static char config_json[8192];
+
+/* A handle whose config matches the tokens in the data file (HS256). */
+static jwtauth *open_hs256(void) {
+    jwtauth *h = NULL;
+    CHECK_STATUS(jwtauth_open_json(config_json, &h), OK);
+    CHECK(h != NULL);
+    return h;
+}
+
+static void test_static_functions(void) {
+    const char *v = jwtauth_version();
+    CHECK(v != NULL && strchr(v, '.') != NULL);
+    CHECK(strcmp(jwtauth_status_str(JWTAUTH_STATUS_OK), "ok") == 0);
+    CHECK(strcmp(jwtauth_status_str(8), "expired") == 0);
+    CHECK(JWTAUTH_STATUS_EXPIRED == 8 && JWTAUTH_STATUS_RATE_LIMITED == 19);
+    CHECK(strcmp(jwtauth_status_str(JWTAUTH_STATUS_REFRESH_REUSED), "refresh_reused") == 0);
+    CHECK(strcmp(jwtauth_status_str(JWTAUTH_STATUS_INVALID_ARGUMENT), "invalid_argument") == 0);
+    CHECK(strcmp(jwtauth_status_str(JWTAUTH_STATUS_STORE), "store") == 0);
+    CHECK(strcmp(jwtauth_status_str(999), "unknown") == 0);
+    CHECK(strcmp(jwtauth_status_str(0xFFFFFFFFu), "unknown") == 0);
+    /* NULL is a no-op for every destructor. */
+    jwtauth_close(NULL);
+    jwtauth_claims_free(NULL);
+    jwtauth_tokens_free(NULL);
+    jwtauth_string_free(NULL);
+}
+
+static void test_open_errors(void) {
+    jwtauth *sentinel = (jwtauth *)&passed; /* never dereferenced: must stay unchanged */
+    jwtauth *h = sentinel;
+
+    CHECK_STATUS(jwtauth_open_json(NULL, &h), INVALID);
+    CHECK(h == sentinel);
+    CHECK(strstr(jwtauth_last_error(), "config_json") != NULL);
+    CHECK_STATUS(jwtauth_open_json(config_json, NULL), INVALID);
+    CHECK_STATUS(jwtauth_open_json("{not json", &h), JWTAUTH_STATUS_CONFIG);
+    CHECK(h == sentinel);
+    CHECK_STATUS(jwtauth_open_json("{\"no_such_key\": 1}", &h), JWTAUTH_STATUS_CONFIG);
+    CHECK(strstr(jwtauth_last_error(), "no_such_key") != NULL);
+    /* A placeholder secret is refused, and the hint never repeats it. */
+    CHECK_STATUS(jwtauth_open_json("{\"algorithm\":\"HS256\",\"hs_secret\":\"your-256-bit-secret\"}", &h),
+                 JWTAUTH_STATUS_CONFIG);
+    CHECK(strstr(jwtauth_last_error(), "hs_secret") != NULL);
+    CHECK(strstr(jwtauth_last_error(), "your-256-bit-secret") == NULL);
+    CHECK_STATUS(jwtauth_open_json("{\"issuer\":\"\xff\xfe\"}", &h), INVALID);
+    CHECK(strstr(jwtauth_last_error(), "UTF-8") != NULL);
+    CHECK_STATUS(jwtauth_open("/nonexistent/jwtauth.toml", &h), JWTAUTH_STATUS_CONFIG);
+    CHECK_STATUS(jwtauth_open("\xc3\x28", &h), INVALID);
+    CHECK_STATUS(jwtauth_open(NULL, NULL), INVALID);
+    CHECK(h == sentinel);
+
+    /* A TOML file, like the binaries read. */
+    char path[1200], text[4096];
+    snprintf(path, sizeof path, "%s/jwtauth.toml", work_dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        snprintf(text, sizeof text,
+                 "issuer = \"https://auth.test\"\naudience = \"c-api\"\nalgorithm = \"HS256\"\n"
+                 "hs_secret = \"%s\"\n[log]\ndir = \"%s/logs\"\n[store]\nurl = \"sqlite://%s/file.db\"\n",
+                 SECRET, work_dir, work_dir);
+        fputs(text, f);
+        fclose(f);
+        h = NULL;
+        CHECK_STATUS(jwtauth_open(path, &h), OK);
+        CHECK(h != NULL);
+        jwtauth_close(h);
+    }
+    /* The last error is cleared by a call that succeeds. */
+    CHECK(strcmp(jwtauth_last_error(), "") == 0);
+}
+
+static void test_issue_and_claims(jwtauth *h) {
+    const char *roles[] = {"Admin", "reader"};
+    jwtauth_tokens *t = NULL;
+    CHECK_STATUS(jwtauth_issue(h, "alice", roles, 2,
+                               "{\"tenant\":\"acme\",\"tenant_id\":42,\"email_verified\":true,\"scopes\":[\"a\",\"b\"]}",
+                               &t),
+                 OK);
+    if (t == NULL) return;
+
+    const char *token = NULL, *jti = NULL, *kid = NULL, *s = NULL;
+    int64_t exp = 0, i = 0;
+    CHECK_STATUS(jwtauth_tokens_access_token(t, &token), OK);
+    CHECK(token != NULL && strchr(token, '.') != NULL);
+    CHECK_STATUS(jwtauth_tokens_jwt_id(t, &jti), OK);
+    CHECK_STATUS(jwtauth_tokens_kid(t, &kid), OK);
+    CHECK_STATUS(jwtauth_tokens_access_expires_at(t, &exp), OK);
+    CHECK(exp > 1700000000);
+    s = "unchanged";
+    CHECK_STATUS(jwtauth_tokens_refresh_token(t, &s), JWTAUTH_STATUS_NOT_FOUND);
+    CHECK(strcmp(s, "unchanged") == 0);
+    CHECK_STATUS(jwtauth_tokens_refresh_expires_at(t, &i), JWTAUTH_STATUS_NOT_FOUND);
+    CHECK_STATUS(jwtauth_tokens_access_token(NULL, &token), INVALID);
+    CHECK_STATUS(jwtauth_tokens_access_token(t, NULL), INVALID);
+    CHECK_STATUS(jwtauth_tokens_access_expires_at(NULL, &exp), INVALID);
+    CHECK_STATUS(jwtauth_tokens_jwt_id(NULL, &jti), INVALID);
+    CHECK_STATUS(jwtauth_tokens_kid(t, NULL), INVALID);
+    CHECK_STATUS(jwtauth_tokens_refresh_token(NULL, &s), INVALID);
+    CHECK_STATUS(jwtauth_tokens_refresh_expires_at(t, NULL), INVALID);
+
+    jwtauth_claims *c = NULL;
+    CHECK_STATUS(jwtauth_validate(h, token, &c), OK);
+    if (c == NULL) {
+        jwtauth_tokens_free(t);
+        return;
+    }
+    CHECK_STATUS(jwtauth_claims_subject(c, &s), OK);
+    CHECK(strcmp(s, "alice") == 0);
+    CHECK_STATUS(jwtauth_claims_issuer(c, &s), OK);
+    CHECK(strcmp(s, "https://auth.test") == 0);
+    CHECK_STATUS(jwtauth_claims_jwt_id(c, &s), OK);
+    CHECK(strcmp(s, jti) == 0);
+    CHECK_STATUS(jwtauth_claims_kid(c, &s), OK);
+    CHECK(strcmp(s, kid) == 0);
+    CHECK_STATUS(jwtauth_claims_expires_at(c, &i), OK);
+    CHECK(i == exp);
+    CHECK_STATUS(jwtauth_claims_issued_at(c, &i), OK);
+    CHECK(i > 1700000000 && i <= exp);
+    CHECK_STATUS(jwtauth_claims_not_before(c, &i), OK);
+
+    size_t n = 0;
+    bool yes = false;
+    CHECK_STATUS(jwtauth_claims_role_count(c, &n), OK);
+    CHECK(n == 2);
+    CHECK_STATUS(jwtauth_claims_role_at(c, 0, &s), OK);
+    CHECK(strcmp(s, "Admin") == 0);
+    CHECK_STATUS(jwtauth_claims_role_at(c, 1, &s), OK);
+    CHECK(strcmp(s, "reader") == 0);
+    CHECK_STATUS(jwtauth_claims_role_at(c, 2, &s), JWTAUTH_STATUS_NOT_FOUND);
+    CHECK_STATUS(jwtauth_claims_has_role(c, "Admin", &yes), OK);
+    CHECK(yes);
+    CHECK_STATUS(jwtauth_claims_has_role(c, "admin", &yes), OK);
+    CHECK(!yes); /* exact and case-sensitive */
+    CHECK_STATUS(jwtauth_claims_audience_count(c, &n), OK);
+    CHECK(n == 1);
+    CHECK_STATUS(jwtauth_claims_audience_at(c, 0, &s), OK);
+    CHECK(strcmp(s, "c-api") == 0);
+    CHECK_STATUS(jwtauth_claims_audience_at(c, 1, &s), JWTAUTH_STATUS_NOT_FOUND);
+
+    CHECK_STATUS(jwtauth_claims_get_str(c, "tenant", &s), OK);
+    CHECK(strcmp(s, "acme") == 0);
+    CHECK_STATUS(jwtauth_claims_get_str(c, "sub", &s), OK);
+    CHECK(strcmp(s, "alice") == 0);
+    CHECK_STATUS(jwtauth_claims_get_str(c, "tenant_id", &s), JWTAUTH_STATUS_TYPE_MISMATCH);
+    CHECK(strstr(jwtauth_last_error(), "not a string") != NULL);
+    CHECK_STATUS(jwtauth_claims_get_str(c, "nope", &s), JWTAUTH_STATUS_NOT_FOUND);
+    CHECK_STATUS(jwtauth_claims_get_int(c, "tenant_id", &i), OK);
+    CHECK(i == 42);
+    CHECK_STATUS(jwtauth_claims_get_int(c, "exp", &i), OK);
+    CHECK(i == exp);
+    CHECK_STATUS(jwtauth_claims_get_int(c, "tenant", &i), JWTAUTH_STATUS_TYPE_MISMATCH);
+    CHECK_STATUS(jwtauth_claims_get_bool(c, "email_verified", &yes), OK);
+    CHECK(yes);
+    CHECK_STATUS(jwtauth_claims_get_bool(c, "tenant_id", &yes), JWTAUTH_STATUS_TYPE_MISMATCH);
+    CHECK_STATUS(jwtauth_claims_get_bool(c, "nope", &yes), JWTAUTH_STATUS_NOT_FOUND);
+
+    char *json = NULL;
+    CHECK_STATUS(jwtauth_claims_get_json(c, "scopes", &json), OK);
+    CHECK(json && strcmp(json, "[\"a\",\"b\"]") == 0);
+    jwtauth_string_free(json);
+    CHECK_STATUS(jwtauth_claims_get_json(c, "nope", &json), JWTAUTH_STATUS_NOT_FOUND);
+    json = NULL;
+    CHECK_STATUS(jwtauth_claims_to_json(c, &json), OK);
+    CHECK(json && strstr(json, "\"sub\":\"alice\"") && strstr(json, "\"roles\":[\"Admin\",\"reader\"]") &&
+          strstr(json, "\"tenant\":\"acme\""));
+    jwtauth_string_free(json);
+
+    /* NULL arguments of every accessor. */
+    CHECK_STATUS(jwtauth_claims_subject(NULL, &s), INVALID);
+    CHECK_STATUS(jwtauth_claims_subject(c, NULL), INVALID);
+    CHECK_STATUS(jwtauth_claims_issuer(NULL, &s), INVALID);
+    CHECK_STATUS(jwtauth_claims_jwt_id(c, NULL), INVALID);
+    CHECK_STATUS(jwtauth_claims_kid(NULL, &s), INVALID);
+    CHECK_STATUS(jwtauth_claims_expires_at(NULL, &i), INVALID);
+    CHECK_STATUS(jwtauth_claims_issued_at(c, NULL), INVALID);
+    CHECK_STATUS(jwtauth_claims_not_before(NULL, &i), INVALID);
+    CHECK_STATUS(jwtauth_claims_role_count(NULL, &n), INVALID);
+    CHECK_STATUS(jwtauth_claims_role_at(c, 0, NULL), INVALID);
+    CHECK_STATUS(jwtauth_claims_audience_count(c, NULL), INVALID);
+    CHECK_STATUS(jwtauth_claims_audience_at(NULL, 0, &s), INVALID);
+    CHECK_STATUS(jwtauth_claims_has_role(c, NULL, &yes), INVALID);
+    CHECK_STATUS(jwtauth_claims_has_role(c, "\xff", &yes), INVALID);
+    CHECK_STATUS(jwtauth_claims_has_role(NULL, "Admin", &yes), INVALID);
+    CHECK_STATUS(jwtauth_claims_get_str(c, NULL, &s), INVALID);
+    CHECK_STATUS(jwtauth_claims_get_int(c, "exp", NULL), INVALID);
+    CHECK_STATUS(jwtauth_claims_get_bool(NULL, "x", &yes), INVALID);
+    CHECK_STATUS(jwtauth_claims_get_json(c, "\xfe", &json), INVALID);
+    CHECK_STATUS(jwtauth_claims_to_json(NULL, &json), INVALID);
+
+    /* Roles through the handle: recorded as insufficient_role. */
+    CHECK_STATUS(jwtauth_require_role(h, c, "Admin", NULL), OK);
+    jwtauth_request req = {.client = "203.0.113.7:5000", .method = "DELETE", .path = "/api/products/1"};
+    CHECK_STATUS(jwtauth_require_role(h, c, "Owner", &req), JWTAUTH_STATUS_INSUFFICIENT_ROLE);
+    CHECK(strstr(jwtauth_last_error(), "Owner") != NULL);
+    CHECK_STATUS(jwtauth_require_role(NULL, c, "Admin", NULL), INVALID);
+    CHECK_STATUS(jwtauth_require_role(h, NULL, "Admin", NULL), INVALID);
+    CHECK_STATUS(jwtauth_require_role(h, c, NULL, NULL), INVALID);
+
+    /* Claims outlive the tokens they came from. */
+    jwtauth_tokens_free(t);
+    CHECK_STATUS(jwtauth_claims_subject(c, &s), OK);
+    CHECK(strcmp(s, "alice") == 0);
+    jwtauth_claims_free(c);
+}
+
+static void test_issue_errors(jwtauth *h) {
+    jwtauth_tokens *sentinel = (jwtauth_tokens *)&failed, *t = sentinel;
+    const char *roles[] = {"a", NULL};
+    CHECK_STATUS(jwtauth_issue(NULL, "alice", NULL, 0, NULL, &t), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, NULL, NULL, 0, NULL, &t), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, "alice", NULL, 0, NULL, NULL), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, "", NULL, 0, NULL, &t), INVALID);
+    CHECK(strstr(jwtauth_last_error(), "subject") != NULL);
+    CHECK_STATUS(jwtauth_issue(h, "al\xffice", NULL, 0, NULL, &t), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, "alice", NULL, 2, NULL, &t), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, "alice", roles, 2, NULL, &t), INVALID);
+    CHECK(strstr(jwtauth_last_error(), "roles[1]") != NULL);
+    CHECK_STATUS(jwtauth_issue(h, "alice", roles, (size_t)-1, NULL, &t), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, "alice", NULL, 0, "[1,2]", &t), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, "alice", NULL, 0, "{\"a\":", &t), INVALID);
+    CHECK_STATUS(jwtauth_issue(h, "alice", NULL, 0, "{\"sub\":\"mallory\"}", &t), INVALID);
+    CHECK(strstr(jwtauth_last_error(), "reserved") != NULL);
+    CHECK_STATUS(jwtauth_issue(h, "alice", NULL, 0, "{\"roles\":[\"Admin\"]}", &t), INVALID);
+    CHECK(t == sentinel);
+    /* Roles may be given as NULL with length 0. */
+    t = NULL;
+    CHECK_STATUS(jwtauth_issue(h, "bob", NULL, 0, NULL, &t), OK);
+    jwtauth_tokens_free(t);
+}
+
+static int status_by_name(const char *name) {
+    for (uint32_t code = 0; code < 200; code++)
+        if (strcmp(jwtauth_status_str(code), name) == 0) return (int)code;
+    return -1;
+}
+
+static void test_validation_failures(jwtauth *h, const char *data_file) {
+    FILE *f = fopen(data_file, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[8192];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char name[128], expected[64], token[8000];
+        if (sscanf(line, "%127s %63s %7999s", name, expected, token) != 3) continue;
+        rows++;
+        jwtauth_claims *c = NULL;
+        jwtauth_status got = jwtauth_validate(h, token, &c);
+        int want = status_by_name(expected);
+        if ((int)got != want)
+            fprintf(stderr, "FAIL token %s: got %s, expected %s (%s)\n", name, jwtauth_status_str(got), expected,
+                    jwtauth_last_error());
+        CHECK((int)got == want);
+        if (got == OK) {
+            CHECK(c != NULL);
+            CHECK(strcmp(jwtauth_last_error(), "") == 0);
+        } else {
+            CHECK(c == NULL);
+            /* A hint is given, and never the whole token. */
+            CHECK(strlen(jwtauth_last_error()) > 0);
+            CHECK(strstr(jwtauth_last_error(), token) == NULL);
+        }
+        jwtauth_claims_free(c);
+    }
+    fclose(f);
+    CHECK(rows >= 13);
+}
+
+static void test_hostile_tokens(jwtauth *h) {
+    jwtauth_claims *c = NULL;
+    jwtauth_tokens *t = NULL;
+    const char *token = NULL;
+    CHECK_STATUS(jwtauth_validate(h, NULL, &c), INVALID);
+    CHECK_STATUS(jwtauth_validate(NULL, "a.b.c", &c), INVALID);
+    CHECK_STATUS(jwtauth_validate(h, "a.b.c", NULL), INVALID);
+    CHECK_STATUS(jwtauth_validate(h, "", &c), JWTAUTH_STATUS_MISSING_TOKEN);
+    CHECK_STATUS(jwtauth_validate(h, "\xff\xfe.\x80.\x01", &c), JWTAUTH_STATUS_MALFORMED);
+
+    size_t big = 1u << 20;
+    char *huge = malloc(big + 1);
+    if (huge) {
+        memset(huge, 'a', big);
+        huge[big] = '\0';
+        CHECK_STATUS(jwtauth_validate(h, huge, &c), JWTAUTH_STATUS_TOO_LARGE);
+        CHECK_STATUS(jwtauth_issue(h, huge, NULL, 0, NULL, &t), OK); /* a long subject is allowed */
+        jwtauth_tokens_free(t);
+        t = NULL;
+        free(huge);
+    }
+
+    /* One flipped character in the payload: bad_signature. */
+    CHECK_STATUS(jwtauth_issue(h, "alice", NULL, 0, NULL, &t), OK);
+    if (t && jwtauth_tokens_access_token(t, &token) == OK) {
+        char *copy = strdup(token);
+        char *payload = strchr(copy, '.') + 1;
+        payload[3] = payload[3] == 'A' ? 'B' : 'A';
+        CHECK_STATUS(jwtauth_validate(h, copy, &c), JWTAUTH_STATUS_BAD_SIGNATURE);
+        free(copy);
+    }
+    CHECK(c == NULL);
+    jwtauth_tokens_free(t);
+}
+
+static void test_validate_header(jwtauth *h) {
+    jwtauth_tokens *t = NULL;
+    jwtauth_claims *c = NULL;
+    const char *token = NULL, *s = NULL;
+    char header[4096];
+    CHECK_STATUS(jwtauth_issue(h, "carol", NULL, 0, NULL, &t), OK);
+    if (!t) return;
+    CHECK_STATUS(jwtauth_tokens_access_token(t, &token), OK);
+
+    snprintf(header, sizeof header, "Bearer %s", token);
+    jwtauth_request req = {.client = "127.0.0.1:1234", .method = "GET", .path = "/api/products",
+                           .user_agent = "test_api.c", .request_id = "req-1"};
+    CHECK_STATUS(jwtauth_validate_header(h, header, &req, &c), OK);
+    if (c) {
+        CHECK_STATUS(jwtauth_claims_subject(c, &s), OK);
+        CHECK(strcmp(s, "carol") == 0);
+        jwtauth_claims_free(c);
+        c = NULL;
+    }
+    snprintf(header, sizeof header, "bearer %s", token);
+    CHECK_STATUS(jwtauth_validate_header(h, header, NULL, &c), OK);
+    jwtauth_claims_free(c);
+    c = NULL;
+
+    CHECK_STATUS(jwtauth_validate_header(h, NULL, &req, &c), JWTAUTH_STATUS_MISSING_TOKEN);
+    CHECK_STATUS(jwtauth_validate_header(h, "Bearer", NULL, &c), JWTAUTH_STATUS_MISSING_TOKEN);
+    CHECK_STATUS(jwtauth_validate_header(h, token, NULL, &c), JWTAUTH_STATUS_BAD_SCHEME);
+    CHECK(strstr(jwtauth_last_error(), "Bearer") != NULL);
+    CHECK_STATUS(jwtauth_validate_header(h, "Basic dXNlcjpwYXNz", NULL, &c), JWTAUTH_STATUS_BAD_SCHEME);
+    CHECK_STATUS(jwtauth_validate_header(h, "Bearer a.b.c", NULL, &c), JWTAUTH_STATUS_MALFORMED);
+    CHECK_STATUS(jwtauth_validate_header(h, "Bearer \xff", NULL, &c), INVALID);
+    jwtauth_request bad = {.path = "/\xff"};
+    snprintf(header, sizeof header, "Bearer %s", token);
+    CHECK_STATUS(jwtauth_validate_header(h, header, &bad, &c), INVALID);
+    CHECK(strstr(jwtauth_last_error(), "request->path") != NULL);
+    CHECK_STATUS(jwtauth_validate_header(NULL, header, NULL, &c), INVALID);
+    CHECK_STATUS(jwtauth_validate_header(h, header, NULL, NULL), INVALID);
+    CHECK(c == NULL);
+    jwtauth_tokens_free(t);
+}
+
+static void test_jwks(jwtauth *hs) {
+    char *jwks = NULL;
+    CHECK_STATUS(jwtauth_jwks(hs, &jwks), OK);
+    CHECK(jwks && strcmp(jwks, "{\"keys\":[]}") == 0); /* an HS secret is never published */
+    jwtauth_string_free(jwks);
+    CHECK_STATUS(jwtauth_jwks(NULL, &jwks), INVALID);
+    CHECK_STATUS(jwtauth_jwks(hs, NULL), INVALID);
+
+    /* The laptop default: an ES256 key generated at open. */
+    char json[4096];
+    snprintf(json, sizeof json, "{\"log\":{\"dir\":\"%s/logs\"},\"store\":{\"url\":\"sqlite://%s/es.db\"}}", work_dir,
+             work_dir);
+    jwtauth *es = NULL;
+    CHECK_STATUS(jwtauth_open_json(json, &es), OK);
+    jwks = NULL;
+    CHECK_STATUS(jwtauth_jwks(es, &jwks), OK);
+    CHECK(jwks && strstr(jwks, "\"kty\":\"EC\"") && strstr(jwks, "\"crv\":\"P-256\"") && !strstr(jwks, "\"d\""));
+    jwtauth_string_free(jwks);
+
+    /* A token of one handle is foreign to another. */
+    jwtauth_tokens *t = NULL;
+    jwtauth_claims *c = NULL;
+    const char *token = NULL;
+    CHECK_STATUS(jwtauth_issue(es, "dave", NULL, 0, NULL, &t), OK);
+    if (t && jwtauth_tokens_access_token(t, &token) == OK) {
+        jwtauth_status st = jwtauth_validate(hs, token, &c);
+        CHECK(st == JWTAUTH_STATUS_UNKNOWN_KID || st == JWTAUTH_STATUS_WRONG_ISSUER);
+    }
+    jwtauth_tokens_free(t);
+    jwtauth_close(es);
+}
+
+/* ---- 8 threads validating on one handle at once ---- */
+
+#define THREADS 8
+struct worker {
+    jwtauth *h;
+    const char *token;
+    int iterations;
+    int ok;
+    int own_error_seen;
+};
+
+static void *validate_loop(void *arg) {
+    struct worker *w = arg;
+    for (int i = 0; i < w->iterations; i++) {
+        jwtauth_claims *c = NULL;
+        const char *s = NULL;
+        if (jwtauth_validate(w->h, w->token, &c) == JWTAUTH_STATUS_OK && jwtauth_claims_subject(c, &s) == OK &&
+            strcmp(s, "erin") == 0)
+            w->ok++;
+        jwtauth_claims_free(c);
+    }
+    /* Each thread has its own last error. */
+    jwtauth_claims *c = NULL;
+    if (jwtauth_validate(w->h, "", &c) == JWTAUTH_STATUS_MISSING_TOKEN &&
+        strstr(jwtauth_last_error(), "empty") != NULL)
+        w->own_error_seen = 1;
+    return NULL;
+}
+
+static void test_threads(jwtauth *h, int iterations) {
+    jwtauth_tokens *t = NULL;
+    const char *token = NULL;
+    CHECK_STATUS(jwtauth_issue(h, "erin", NULL, 0, NULL, &t), OK);
+    if (!t || jwtauth_tokens_access_token(t, &token) != OK) return;
+    pthread_t ids[THREADS];
+    struct worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){.h = h, .token = token, .iterations = iterations};
+        CHECK(pthread_create(&ids[i], NULL, validate_loop, &w[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(ids[i], NULL);
+        CHECK(w[i].ok == iterations);
+        CHECK(w[i].own_error_seen);
+    }
+    /* This thread's last error was untouched by the others. */
+    CHECK(strcmp(jwtauth_last_error(), "") == 0);
+    jwtauth_tokens_free(t);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s DATA_FILE WORK_DIR [ITERATIONS]\n", argv[0]);
+        return 2;
+    }
+    int iterations = argc > 3 ? atoi(argv[3]) : 2000;
+    snprintf(work_dir, sizeof work_dir, "%s", argv[2]);
+    snprintf(config_json, sizeof config_json,
+             "{\"algorithm\":\"HS256\",\"hs_secret\":\"%s\",\"issuer\":\"https://auth.test\",\"audience\":\"c-api\","
+             "\"log\":{\"dir\":\"%s/logs\"},\"store\":{\"url\":\"sqlite://%s/hs.db\"}}",
+             SECRET, work_dir, work_dir);
+
+    test_static_functions();
+    test_open_errors();
+    jwtauth *h = open_hs256();
+    if (h) {
+        test_issue_and_claims(h);
+        test_issue_errors(h);
+        test_validation_failures(h, argv[1]);
+        test_hostile_tokens(h);
+        test_validate_header(h);
+        test_jwks(h);
+        test_threads(h, iterations);
+        jwtauth_close(h);
+    }
+    printf("c_api: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,172 @@
+//! Compiles the C tests in `tests/c/` with the system C compiler against
+//! `include/jwtauth.h`, links them against the shared and the static library that
+//! cargo built beside this test, and runs them. With `JWTAUTH_VALGRIND=1` (set by
+//! `.ci/run`) the shared build also runs under valgrind memcheck, which must report
+//! no error and no leak.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// System libraries a Rust static library needs on Linux
+/// (`rustc --print native-static-libs`).
+const NATIVE_STATIC_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>`, where cargo puts `libjwtauth.so` and `libjwtauth.a`.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    for lib in ["libjwtauth.so", "libjwtauth.a"] {
+        assert!(dir.join(lib).is_file(), "{} was not built", dir.join(lib).display());
+    }
+    dir.to_path_buf()
+}
+
+fn out_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-tests")
+}
+
+enum Link {
+    Shared,
+    Static,
+}
+
+/// Compiles `tests/c/<name>.c` (warnings are errors) and returns the executable.
+fn compile(name: &str, link: Link) -> PathBuf {
+    let lib = lib_dir();
+    let out = out_dir();
+    std::fs::create_dir_all(&out).expect("create the C test output dir");
+    let suffix = match link {
+        Link::Shared => "shared",
+        Link::Static => "static",
+    };
+    let exe = out.join(format!("{name}-{suffix}"));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let mut cmd = Command::new(&cc);
+    cmd.args([
+        "-std=c11",
+        "-D_POSIX_C_SOURCE=200809L",
+        "-g",
+        "-O1",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+    ])
+    .arg("-I")
+    .arg(crate_dir().join("../include"))
+    .arg(crate_dir().join(format!("tests/c/{name}.c")))
+    .arg("-o")
+    .arg(&exe);
+    match link {
+        Link::Shared => {
+            cmd.arg("-L")
+                .arg(&lib)
+                .arg("-ljwtauth")
+                .arg(format!("-Wl,-rpath,{}", lib.display()));
+            cmd.arg("-lpthread");
+        }
+        Link::Static => {
+            cmd.arg(lib.join("libjwtauth.a")).args(NATIVE_STATIC_LIBS);
+        }
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+    assert!(
+        output.status.success(),
+        "compiling {name}.c failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    exe
+}
+
+/// Runs a C test program (`args` after the data file and work dir); it must exit
+/// 0 and report no failed check. Returns its standard output.
+fn run(mut cmd: Command, what: &str, args: &[&str]) -> String {
+    let work = tempfile::tempdir().expect("temp dir");
+    cmd.arg(crate_dir().join("tests/data/c_api_tokens.txt"))
+        .arg(work.path())
+        .args(args);
+    // The tests choose their configuration; no JWTAUTH_* variable may override it.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("JWTAUTH_") {
+            cmd.env_remove(k);
+        }
+    }
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains(", 0 failed"),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    // The library installed the failure log from the handle's config and flushed it.
+    let logs = work.path().join("logs");
+    let text: String = std::fs::read_dir(&logs)
+        .unwrap_or_else(|e| panic!("{what} wrote no failure log in {}: {e}", logs.display()))
+        .filter_map(Result::ok)
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    for expected in [
+        r#""reason":"expired""#,
+        r#""reason":"insufficient_role""#,
+        r#""client":"203.0.113.7:5000""#,
+        r#""reason":"missing_token""#,
+    ] {
+        assert!(
+            text.contains(expected),
+            "{what}: the failure log lacks {expected}:\n{text}"
+        );
+    }
+    stdout
+}
+
+#[test]
+fn c_api_tests_pass_linked_against_the_shared_library() {
+    let exe = compile("test_api", Link::Shared);
+    let out = run(Command::new(&exe), "test_api (shared)", &[]);
+    let passed: u32 = out
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .expect("the C test prints its count");
+    assert!(passed > 200, "only {passed} checks ran:\n{out}");
+}
+
+#[test]
+fn c_api_tests_pass_linked_against_the_static_library() {
+    let exe = compile("test_api", Link::Static);
+    run(Command::new(&exe), "test_api (static)", &[]);
+}
+
+#[test]
+fn c_api_tests_are_clean_under_valgrind_when_asked() {
+    if std::env::var_os("JWTAUTH_VALGRIND").is_none_or(|v| v != "1") {
+        return; // .ci/run sets JWTAUTH_VALGRIND=1 (valgrind must be installed).
+    }
+    let exe = compile("test_api", Link::Shared);
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--tool=memcheck",
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--num-callers=40",
+        "--show-leak-kinds=definite,indirect,possible",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+    ])
+    .arg(format!(
+        "--suppressions={}",
+        crate_dir().join("tests/valgrind.supp").display()
+    ))
+    .arg(&exe);
+    // Fewer validations per thread (valgrind is ~50x slower); the 8 threads still race.
+    let out = run(cmd, "test_api under valgrind", &["50"]);
+    assert!(out.contains(", 0 failed"));
+}
