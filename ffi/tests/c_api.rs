@@ -4,6 +4,9 @@
 //! `.ci/run`) the shared build also runs under valgrind memcheck, which must report
 //! no error and no leak.
 
+// Test helpers outside #[test] functions: failing loudly is their job.
+#![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

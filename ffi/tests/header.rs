@@ -1,6 +1,9 @@
 //! `include/jwtauth.h` is generated from the sources by cbindgen and committed;
 //! this test fails when it is stale, and rewrites it with `JWTAUTH_BLESS=1`.
 
+// Test helpers outside #[test] functions: failing loudly is their job.
+#![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
+
 use std::path::Path;
 
 #[test]
