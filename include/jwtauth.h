@@ -165,8 +165,9 @@ typedef uint32_t jwtauth_status;
 #endif // __cplusplus
 
 /**
- * An open jwtauth runtime: configuration, signing keys and (when configured) the
- * store.
+ * An open jwtauth runtime: configuration, the store (`store.url`: SQLite file or
+ * PostgreSQL) with sessions and signing keys, and a background thread that keeps
+ * the key ring and revocations fresh.
  *
  * Ownership: made by `jwtauth_open` or `jwtauth_open_json`, freed once by
  * `jwtauth_close`; objects it hands out (claims, tokens, strings) do not borrow
@@ -596,6 +597,94 @@ jwtauth_status jwtauth_require_role(const jwtauth *handle,
  * `handle` is a live handle; `out` is valid for writing.
  */
 jwtauth_status jwtauth_jwks(const jwtauth *handle, char **out);
+
+/**
+ * Starts a session (a login, after the application checked the credentials): an
+ * access token and the first refresh token of a new session, stored in the store.
+ * Roles and extra claims are kept with the session and carried into every access
+ * token that `jwtauth_refresh` issues.
+ *
+ * Arguments as for `jwtauth_issue`. On success `*out` receives tokens with a
+ * refresh token, to free with `jwtauth_tokens_free`.
+ * Errors: `INVALID_ARGUMENT` (NULL or non-UTF-8 argument, empty subject, extra
+ * claims not an object or reserved), `STORE`, `INTERNAL`.
+ *
+ * # Safety
+ * `handle` is a live handle; strings are NULL or NUL-terminated; `roles` holds
+ * `roles_len` pointers; `out` is valid for writing.
+ */
+jwtauth_status jwtauth_session_start(const jwtauth *handle,
+                                     const char *subject,
+                                     const char *const *roles,
+                                     size_t roles_len,
+                                     const char *extra_json,
+                                     jwtauth_tokens **out);
+
+/**
+ * Spends a refresh token and returns a new access token and a new refresh token
+ * (rotation: the one given is spent). Presenting a spent refresh token again
+ * revokes its whole session. Every failure is recorded in the failure log.
+ *
+ * `request`: NULL, or context for the failure log.
+ * On success `*out` receives tokens to free with `jwtauth_tokens_free`.
+ * Errors: `REFRESH_INVALID` (unknown token), `REFRESH_EXPIRED` (idle or absolute
+ * lifetime over: log in again), `REFRESH_REUSED` (a spent token: the session is
+ * now revoked), `REVOKED` (the session was logged out), `INVALID_ARGUMENT`,
+ * `STORE`.
+ *
+ * # Safety
+ * `handle` is a live handle; `refresh_token` is NULL or NUL-terminated; `request`
+ * is NULL or valid; `out` is valid for writing.
+ */
+jwtauth_status jwtauth_refresh(const jwtauth *handle,
+                               const char *refresh_token,
+                               const jwtauth_request *request,
+                               jwtauth_tokens **out);
+
+/**
+ * Logout: revokes the session of `refresh_token` (its refresh tokens stop working;
+ * access tokens already issued run out at their `exp`). Revoking twice is fine.
+ *
+ * `known`: NULL, or receives whether the token belonged to a session.
+ * Errors: `INVALID_ARGUMENT`, `STORE`.
+ *
+ * # Safety
+ * `handle` is a live handle; `refresh_token` is NULL or NUL-terminated; `known` is
+ * NULL or valid for writing.
+ */
+jwtauth_status jwtauth_revoke(const jwtauth *handle, const char *refresh_token, bool *known);
+
+/**
+ * Logout everywhere: revokes every session of `subject`, and access tokens issued
+ * to it up to now fail with `REVOKED` (in this process at once, in other processes
+ * sharing the store within `revocation_staleness`).
+ *
+ * `revoked`: NULL, or receives how many sessions were revoked.
+ * Errors: `INVALID_ARGUMENT`, `STORE`.
+ *
+ * # Safety
+ * `handle` is a live handle; `subject` is NULL or NUL-terminated; `revoked` is
+ * NULL or valid for writing.
+ */
+jwtauth_status jwtauth_revoke_subject(const jwtauth *handle,
+                                      const char *subject,
+                                      uint64_t *revoked);
+
+/**
+ * Rotates the signing key: a new active key (of `algorithm`, e.g. "ES256", or the
+ * configured one when NULL) signs from now on; the previous one keeps verifying
+ * until its tokens have expired. Other processes sharing the store pick it up on
+ * their next reload.
+ *
+ * On success `*kid_out` receives the new key id, to free with `jwtauth_string_free`.
+ * Errors: `INVALID_ARGUMENT` (unknown algorithm name, NULL `kid_out`), `STORE`,
+ * `INTERNAL`.
+ *
+ * # Safety
+ * `handle` is a live handle; `algorithm` is NULL or NUL-terminated; `kid_out` is
+ * valid for writing.
+ */
+jwtauth_status jwtauth_rotate_key(const jwtauth *handle, const char *algorithm, char **kid_out);
 
 /**
  * Frees tokens, overwriting their bytes first. NULL is a no-op.

@@ -14,8 +14,9 @@ use crate::claims::jwtauth_claims;
 use crate::status::{Failure, jwtauth_status};
 use crate::tokens::jwtauth_tokens;
 
-/// An open jwtauth runtime: configuration, signing keys and (when configured) the
-/// store.
+/// An open jwtauth runtime: configuration, the store (`store.url`: SQLite file or
+/// PostgreSQL) with sessions and signing keys, and a background thread that keeps
+/// the key ring and revocations fresh.
 ///
 /// Ownership: made by `jwtauth_open` or `jwtauth_open_json`, freed once by
 /// `jwtauth_close`; objects it hands out (claims, tokens, strings) do not borrow
@@ -125,7 +126,7 @@ fn stop_failure_log_at_exit() {}
 fn open_with(config: Config) -> Result<jwtauth, Failure> {
     install_failure_log(&config)?;
     let roles_claim: Arc<str> = config.roles_claim.as_str().into();
-    let auth = JwtAuth::new(config)?;
+    let auth = JwtAuth::open(config)?;
     Ok(jwtauth { auth, roles_claim })
 }
 

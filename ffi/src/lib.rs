@@ -11,6 +11,7 @@
 mod boundary;
 mod claims;
 mod handle;
+mod sessions;
 mod status;
 mod tokens;
 
@@ -18,6 +19,7 @@ use std::ffi::{CString, c_char};
 
 pub use crate::claims::*;
 pub use crate::handle::*;
+pub use crate::sessions::*;
 pub use crate::status::jwtauth_status;
 pub use crate::tokens::*;
 

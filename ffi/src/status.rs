@@ -195,8 +195,27 @@ impl From<jwtauth_core::ConfigError> for Failure {
 
 impl From<jwtauth_core::InitError> for Failure {
     fn from(e: jwtauth_core::InitError) -> Self {
-        // A key that cannot be read or parsed is a configuration problem too.
-        Failure::new(jwtauth_status::Config, e.to_string())
+        use jwtauth_core::InitError as E;
+        let status = match &e {
+            // A key that cannot be read or parsed is a configuration problem too.
+            E::Config(_) | E::Key { .. } => jwtauth_status::Config,
+            E::Store(_) => jwtauth_status::Store,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+impl From<jwtauth_core::Error> for Failure {
+    fn from(e: jwtauth_core::Error) -> Self {
+        use jwtauth_core::Error as E;
+        match e {
+            E::Auth(a) => a.into(),
+            E::Issue(i) => i.into(),
+            E::Store(s) => Failure::new(jwtauth_status::Store, s.to_string()),
+            E::Refused(why) => Failure::invalid(why),
+            E::NoStore => Failure::new(jwtauth_status::Config, E::NoStore.to_string()),
+            E::Key(k) => Failure::new(jwtauth_status::Internal, k.to_string()),
+        }
     }
 }
 

@@ -18,13 +18,12 @@ fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>`, where cargo puts `libjwtauth.so` and `libjwtauth.a`.
+/// `target/<profile>/deps`: `cargo test` builds `libjwtauth.so` and `libjwtauth.a`
+/// there, beside this test, fresh from the current sources (it does not copy them
+/// up to `target/<profile>`, where they may be stale).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
+    let dir = exe.parent().expect("target/<profile>/deps/<test>");
     for lib in ["libjwtauth.so", "libjwtauth.a"] {
         assert!(dir.join(lib).is_file(), "{} was not built", dir.join(lib).display());
     }
@@ -97,6 +96,8 @@ fn run(mut cmd: Command, what: &str, args: &[&str]) -> String {
     cmd.arg(crate_dir().join("tests/data/c_api_tokens.txt"))
         .arg(work.path())
         .args(args);
+    // Load the library this test was built with, never a stale copy cargo put on the path.
+    cmd.env_remove("LD_LIBRARY_PATH");
     // The tests choose their configuration; no JWTAUTH_* variable may override it.
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("JWTAUTH_") {
@@ -172,4 +173,36 @@ fn c_api_tests_are_clean_under_valgrind_when_asked() {
     // Fewer validations per thread (valgrind is ~50x slower); the 8 threads still race.
     let out = run(cmd, "test_api under valgrind", &["50"]);
     assert!(out.contains(", 0 failed"));
+}
+
+#[test]
+fn shared_library_exports_only_the_c_api() {
+    let so = lib_dir().join("libjwtauth.so");
+    let output = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&so)
+        .output()
+        .expect("nm (binutils) runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let exported: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .filter(|name| !name.starts_with('_') || name.starts_with("__rust"))
+        .collect();
+    let header = std::fs::read_to_string(crate_dir().join("../include/jwtauth.h")).expect("header");
+    for name in &exported {
+        assert!(name.starts_with("jwtauth_"), "unexpected exported symbol {name}");
+        let declared = header.contains(&format!(" {name}(")) || header.contains(&format!("*{name}("));
+        assert!(declared, "{name} is exported but not in the header");
+    }
+    for name in [
+        "jwtauth_open",
+        "jwtauth_validate",
+        "jwtauth_refresh",
+        "jwtauth_rotate_key",
+        "jwtauth_last_error",
+    ] {
+        assert!(exported.contains(&name), "{name} is not exported");
+    }
 }

@@ -459,6 +459,149 @@ static void test_threads(jwtauth *h, int iterations) {
     jwtauth_tokens_free(t);
 }
 
+/* ---- sessions through the store: login, refresh, reuse detection, logout ---- */
+
+static char *copy_refresh(jwtauth_tokens *t) {
+    const char *r = NULL;
+    if (!t || jwtauth_tokens_refresh_token(t, &r) != OK) return NULL;
+    return strdup(r);
+}
+
+static void test_sessions(jwtauth *h) {
+    const char *roles[] = {"Admin"};
+    jwtauth_tokens *login = NULL, *next = NULL, *again = NULL;
+    jwtauth_claims *c = NULL;
+    const char *access = NULL, *s = NULL;
+    int64_t exp = 0, rexp = 0;
+
+    CHECK_STATUS(jwtauth_session_start(h, "frank", roles, 1, "{\"tenant\":\"acme\"}", &login), OK);
+    if (!login) return;
+    CHECK_STATUS(jwtauth_tokens_access_token(login, &access), OK);
+    CHECK_STATUS(jwtauth_tokens_access_expires_at(login, &exp), OK);
+    CHECK_STATUS(jwtauth_tokens_refresh_expires_at(login, &rexp), OK);
+    CHECK(rexp > exp);
+    char *r1 = copy_refresh(login);
+    CHECK(r1 != NULL && strlen(r1) >= 32 && strchr(r1, '.') == NULL);
+    CHECK_STATUS(jwtauth_validate(h, access, &c), OK);
+    jwtauth_claims_free(c);
+    c = NULL;
+
+    /* Refresh: a new pair; roles and extra claims carried over. */
+    jwtauth_request req = {.client = "198.51.100.2:443", .path = "/auth/refresh"};
+    CHECK_STATUS(jwtauth_refresh(h, r1, &req, &next), OK);
+    char *r2 = copy_refresh(next);
+    CHECK(r2 != NULL && r1 != NULL && strcmp(r1, r2) != 0);
+    if (next && jwtauth_tokens_access_token(next, &access) == OK && jwtauth_validate(h, access, &c) == OK) {
+        bool admin = false;
+        CHECK_STATUS(jwtauth_claims_has_role(c, "Admin", &admin), OK);
+        CHECK(admin);
+        CHECK_STATUS(jwtauth_claims_get_str(c, "tenant", &s), OK);
+        CHECK(strcmp(s, "acme") == 0);
+    }
+    jwtauth_claims_free(c);
+    c = NULL;
+
+    /* Reuse of the spent token: refresh_reused, and the whole session is revoked. */
+    CHECK_STATUS(jwtauth_refresh(h, r1, &req, &again), JWTAUTH_STATUS_REFRESH_REUSED);
+    CHECK(again == NULL);
+    CHECK(strstr(jwtauth_last_error(), r1) == NULL);
+    jwtauth_status st = jwtauth_refresh(h, r2, NULL, &again);
+    CHECK(st == JWTAUTH_STATUS_REVOKED || st == JWTAUTH_STATUS_REFRESH_REUSED);
+    CHECK(again == NULL);
+    CHECK_STATUS(jwtauth_refresh(h, "not-a-refresh-token", NULL, &again), JWTAUTH_STATUS_REFRESH_INVALID);
+    CHECK_STATUS(jwtauth_refresh(h, "", NULL, &again), JWTAUTH_STATUS_REFRESH_INVALID);
+
+    /* Logout: the session's refresh token stops working; revoking twice is fine. */
+    jwtauth_tokens *s2 = NULL, *after = NULL;
+    CHECK_STATUS(jwtauth_session_start(h, "grace", NULL, 0, NULL, &s2), OK);
+    char *r3 = copy_refresh(s2);
+    bool known = false;
+    CHECK_STATUS(jwtauth_revoke(h, r3, &known), OK);
+    CHECK(known);
+    CHECK_STATUS(jwtauth_revoke(h, r3, NULL), OK);
+    CHECK_STATUS(jwtauth_revoke(h, "unknown-token", &known), OK);
+    CHECK(!known);
+    CHECK(jwtauth_refresh(h, r3, NULL, &after) != OK);
+    CHECK(after == NULL);
+
+    /* Logout everywhere: access tokens already issued fail with revoked. */
+    jwtauth_tokens *s3 = NULL, *s4 = NULL;
+    CHECK_STATUS(jwtauth_session_start(h, "heidi", NULL, 0, NULL, &s3), OK);
+    CHECK_STATUS(jwtauth_session_start(h, "heidi", NULL, 0, NULL, &s4), OK);
+    uint64_t n = 0;
+    CHECK_STATUS(jwtauth_revoke_subject(h, "heidi", &n), OK);
+    CHECK(n == 2);
+    if (s3 && jwtauth_tokens_access_token(s3, &access) == OK)
+        CHECK_STATUS(jwtauth_validate(h, access, &c), JWTAUTH_STATUS_REVOKED);
+    char *r4 = copy_refresh(s4);
+    CHECK(jwtauth_refresh(h, r4, NULL, &after) != OK);
+    CHECK_STATUS(jwtauth_revoke_subject(h, "nobody", NULL), OK);
+
+    /* NULL and bad arguments. */
+    CHECK_STATUS(jwtauth_session_start(NULL, "x", NULL, 0, NULL, &after), INVALID);
+    CHECK_STATUS(jwtauth_session_start(h, NULL, NULL, 0, NULL, &after), INVALID);
+    CHECK_STATUS(jwtauth_session_start(h, "", NULL, 0, NULL, &after), INVALID);
+    CHECK_STATUS(jwtauth_session_start(h, "x", NULL, 3, NULL, &after), INVALID);
+    CHECK_STATUS(jwtauth_session_start(h, "x", NULL, 0, "{\"exp\":1}", &after), INVALID);
+    CHECK_STATUS(jwtauth_session_start(h, "x", NULL, 0, NULL, NULL), INVALID);
+    CHECK_STATUS(jwtauth_refresh(NULL, "t", NULL, &after), INVALID);
+    CHECK_STATUS(jwtauth_refresh(h, NULL, NULL, &after), INVALID);
+    CHECK_STATUS(jwtauth_refresh(h, "\xff", NULL, &after), INVALID);
+    CHECK_STATUS(jwtauth_refresh(h, "t", NULL, NULL), INVALID);
+    CHECK_STATUS(jwtauth_revoke(NULL, "t", NULL), INVALID);
+    CHECK_STATUS(jwtauth_revoke(h, NULL, NULL), INVALID);
+    CHECK_STATUS(jwtauth_revoke_subject(h, NULL, NULL), INVALID);
+    CHECK_STATUS(jwtauth_revoke_subject(NULL, "x", NULL), INVALID);
+    CHECK(after == NULL);
+
+    free(r1);
+    free(r2);
+    free(r3);
+    free(r4);
+    jwtauth_tokens_free(login);
+    jwtauth_tokens_free(next);
+    jwtauth_tokens_free(s2);
+    jwtauth_tokens_free(s3);
+    jwtauth_tokens_free(s4);
+}
+
+static void test_rotate_key(jwtauth *h) {
+    jwtauth_tokens *before = NULL, *after = NULL;
+    jwtauth_claims *c = NULL;
+    const char *token = NULL, *kid_before = NULL, *kid_after = NULL;
+    char *kid = NULL;
+    CHECK_STATUS(jwtauth_issue(h, "ivan", NULL, 0, NULL, &before), OK);
+    CHECK_STATUS(jwtauth_rotate_key(h, "ES256", &kid), OK);
+    CHECK_STATUS(jwtauth_issue(h, "ivan", NULL, 0, NULL, &after), OK);
+    if (before && after && kid) {
+        jwtauth_tokens_kid(before, &kid_before);
+        jwtauth_tokens_kid(after, &kid_after);
+        CHECK(strcmp(kid_after, kid) == 0);
+        CHECK(strcmp(kid_before, kid) != 0);
+        /* Tokens of the previous key still validate; new ones carry the new kid. */
+        CHECK_STATUS(jwtauth_tokens_access_token(before, &token), OK);
+        CHECK_STATUS(jwtauth_validate(h, token, &c), OK);
+        jwtauth_claims_free(c);
+        c = NULL;
+        CHECK_STATUS(jwtauth_tokens_access_token(after, &token), OK);
+        CHECK_STATUS(jwtauth_validate(h, token, &c), OK);
+        jwtauth_claims_free(c);
+        char *jwks = NULL;
+        CHECK_STATUS(jwtauth_jwks(h, &jwks), OK);
+        CHECK(jwks && strstr(jwks, kid) && strstr(jwks, "\"kty\":\"EC\""));
+        jwtauth_string_free(jwks);
+    }
+    char *other = (char *)"unchanged";
+    CHECK_STATUS(jwtauth_rotate_key(h, "none", &other), INVALID);
+    CHECK_STATUS(jwtauth_rotate_key(h, "es256", &other), INVALID);
+    CHECK_STATUS(jwtauth_rotate_key(h, NULL, NULL), INVALID);
+    CHECK_STATUS(jwtauth_rotate_key(NULL, NULL, &other), INVALID);
+    CHECK(strcmp(other, "unchanged") == 0);
+    jwtauth_string_free(kid);
+    jwtauth_tokens_free(before);
+    jwtauth_tokens_free(after);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s DATA_FILE WORK_DIR [ITERATIONS]\n", argv[0]);
@@ -482,6 +625,8 @@ int main(int argc, char **argv) {
         test_validate_header(h);
         test_jwks(h);
         test_threads(h, iterations);
+        test_sessions(h);
+        test_rotate_key(h);
         jwtauth_close(h);
     }
     printf("c_api: %d passed, %d failed\n", passed, failed);

@@ -1,0 +1,188 @@
+//! Sessions and keys through the store: login, refresh with rotation and reuse
+//! detection, logout, logout everywhere, key rotation.
+
+use std::ffi::c_char;
+
+use jwtauth_core::Algorithm;
+
+use crate::boundary::{Out, entry, opt_str_arg, owned_c_string, ref_arg, str_arg, str_array_arg};
+use crate::handle::{extra_claims, jwtauth, jwtauth_request};
+use crate::status::{Failure, jwtauth_status};
+use crate::tokens::jwtauth_tokens;
+
+/// Starts a session (a login, after the application checked the credentials): an
+/// access token and the first refresh token of a new session, stored in the store.
+/// Roles and extra claims are kept with the session and carried into every access
+/// token that `jwtauth_refresh` issues.
+///
+/// Arguments as for `jwtauth_issue`. On success `*out` receives tokens with a
+/// refresh token, to free with `jwtauth_tokens_free`.
+/// Errors: `INVALID_ARGUMENT` (NULL or non-UTF-8 argument, empty subject, extra
+/// claims not an object or reserved), `STORE`, `INTERNAL`.
+///
+/// # Safety
+/// `handle` is a live handle; strings are NULL or NUL-terminated; `roles` holds
+/// `roles_len` pointers; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_session_start(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    roles: *const *const c_char,
+    roles_len: usize,
+    extra_json: *const c_char,
+    out: *mut *mut jwtauth_tokens,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, subject, roles, extra, out) = unsafe {
+            (
+                ref_arg(handle, "handle")?,
+                str_arg(subject, "subject")?,
+                str_array_arg(roles, roles_len, "roles")?,
+                opt_str_arg(extra_json, "extra_json")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let extra = extra_claims(extra)?;
+        let pair = h.auth.start_session(subject, &roles, &extra)?;
+        out.set(jwtauth_tokens::boxed(
+            &pair.access,
+            Some((pair.refresh_token.expose(), pair.refresh_expires_at)),
+        )?);
+        Ok(())
+    })
+}
+
+/// Spends a refresh token and returns a new access token and a new refresh token
+/// (rotation: the one given is spent). Presenting a spent refresh token again
+/// revokes its whole session. Every failure is recorded in the failure log.
+///
+/// `request`: NULL, or context for the failure log.
+/// On success `*out` receives tokens to free with `jwtauth_tokens_free`.
+/// Errors: `REFRESH_INVALID` (unknown token), `REFRESH_EXPIRED` (idle or absolute
+/// lifetime over: log in again), `REFRESH_REUSED` (a spent token: the session is
+/// now revoked), `REVOKED` (the session was logged out), `INVALID_ARGUMENT`,
+/// `STORE`.
+///
+/// # Safety
+/// `handle` is a live handle; `refresh_token` is NULL or NUL-terminated; `request`
+/// is NULL or valid; `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_refresh(
+    handle: *const jwtauth,
+    refresh_token: *const c_char,
+    request: *const jwtauth_request,
+    out: *mut *mut jwtauth_tokens,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, token, request, out) = unsafe {
+            (
+                ref_arg(handle, "handle")?,
+                str_arg(refresh_token, "refresh_token")?,
+                jwtauth_request::read(request)?,
+                Out::new(out, "out")?,
+            )
+        };
+        let pair = h.auth.refresh(token, &request)?;
+        out.set(jwtauth_tokens::boxed(
+            &pair.access,
+            Some((pair.refresh_token.expose(), pair.refresh_expires_at)),
+        )?);
+        Ok(())
+    })
+}
+
+/// Logout: revokes the session of `refresh_token` (its refresh tokens stop working;
+/// access tokens already issued run out at their `exp`). Revoking twice is fine.
+///
+/// `known`: NULL, or receives whether the token belonged to a session.
+/// Errors: `INVALID_ARGUMENT`, `STORE`.
+///
+/// # Safety
+/// `handle` is a live handle; `refresh_token` is NULL or NUL-terminated; `known` is
+/// NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_revoke(
+    handle: *const jwtauth,
+    refresh_token: *const c_char,
+    known: *mut bool,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, token) = unsafe { (ref_arg(handle, "handle")?, str_arg(refresh_token, "refresh_token")?) };
+        // SAFETY: `known` is optional; when given it is valid for writing.
+        let known = unsafe { Out::new(known, "known") }.ok();
+        let was_known = h.auth.revoke(token)?;
+        if let Some(out) = known {
+            out.set(was_known);
+        }
+        Ok(())
+    })
+}
+
+/// Logout everywhere: revokes every session of `subject`, and access tokens issued
+/// to it up to now fail with `REVOKED` (in this process at once, in other processes
+/// sharing the store within `revocation_staleness`).
+///
+/// `revoked`: NULL, or receives how many sessions were revoked.
+/// Errors: `INVALID_ARGUMENT`, `STORE`.
+///
+/// # Safety
+/// `handle` is a live handle; `subject` is NULL or NUL-terminated; `revoked` is
+/// NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_revoke_subject(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    revoked: *mut u64,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, subject) = unsafe { (ref_arg(handle, "handle")?, str_arg(subject, "subject")?) };
+        // SAFETY: `revoked` is optional; when given it is valid for writing.
+        let revoked = unsafe { Out::new(revoked, "revoked") }.ok();
+        let n = h.auth.revoke_subject(subject)?;
+        if let Some(out) = revoked {
+            out.set(n);
+        }
+        Ok(())
+    })
+}
+
+/// Rotates the signing key: a new active key (of `algorithm`, e.g. "ES256", or the
+/// configured one when NULL) signs from now on; the previous one keeps verifying
+/// until its tokens have expired. Other processes sharing the store pick it up on
+/// their next reload.
+///
+/// On success `*kid_out` receives the new key id, to free with `jwtauth_string_free`.
+/// Errors: `INVALID_ARGUMENT` (unknown algorithm name, NULL `kid_out`), `STORE`,
+/// `INTERNAL`.
+///
+/// # Safety
+/// `handle` is a live handle; `algorithm` is NULL or NUL-terminated; `kid_out` is
+/// valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_rotate_key(
+    handle: *const jwtauth,
+    algorithm: *const c_char,
+    kid_out: *mut *mut c_char,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above, for each argument.
+        let (h, algorithm, out) = unsafe {
+            (
+                ref_arg(handle, "handle")?,
+                opt_str_arg(algorithm, "algorithm")?,
+                Out::new(kid_out, "kid_out")?,
+            )
+        };
+        let algorithm = algorithm
+            .map(|a| a.parse::<Algorithm>())
+            .transpose()
+            .map_err(|e| Failure::invalid(format!("algorithm: {e}")))?;
+        let kid = h.auth.rotate_key(algorithm)?;
+        out.set(owned_c_string(kid.as_str().to_owned(), "the kid")?);
+        Ok(())
+    })
+}
