@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs libjwtauth: lib/libjwtauth.so, lib/libjwtauth.a, include/jwtauth.h and
+# lib/pkgconfig/jwtauth.pc under PREFIX (default /usr/local).
+#   scripts/install-libjwtauth.sh [PREFIX] [LIBDIR]
+# LIBDIR holds libjwtauth.so/.a already built; without it the release build is run.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+prefix="${1:-/usr/local}"
+libdir="${2:-}"
+if [[ -z "$libdir" ]]; then
+    cargo build --release --locked -p jwtauth-ffi --manifest-path "$root/Cargo.toml"
+    libdir="$root/target/release"
+fi
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)"
+install -d "$prefix/lib/pkgconfig" "$prefix/include"
+install -m 0755 "$libdir/libjwtauth.so" "$prefix/lib/"
+install -m 0644 "$libdir/libjwtauth.a" "$prefix/lib/"
+install -m 0644 "$root/include/jwtauth.h" "$prefix/include/"
+sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" "$root/ffi/jwtauth.pc.in" >"$prefix/lib/pkgconfig/jwtauth.pc"
+echo "installed libjwtauth $version under $prefix"
