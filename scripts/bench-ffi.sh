@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Validation figures for the README: the C API from a C program vs. the core from
+# Rust (same configuration and loop), and the Python binding vs. PyJWT.
+#   scripts/bench-ffi.sh [ITERATIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-20000}"
+# JWTAUTH_* variables are configuration keys: keep the benchmark's config its own.
+for v in $(compgen -e | grep '^JWTAUTH_' || true); do unset "$v"; done
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release --locked -q -p jwtauth-ffi
+cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude ffi/benches/c/bench_validate.c -o "$work/bench_validate" \
+    -Ltarget/release -ljwtauth -Wl,-rpath,"$PWD/target/release"
+"$work/bench_validate" "$work" "$n" 2>/dev/null | tee "$work/c.txt"
+cargo bench --locked -q -p jwtauth-ffi --bench validate_core -- "$work" "$n" 2>/dev/null | tee "$work/rust.txt"
+for alg in HS256 ES256; do
+    c=$(awk -v a="$alg" '$2 == a {print $4}' "$work/c.txt")
+    r=$(awk -v a="$alg" '$2 == a {print $4}' "$work/rust.txt")
+    awk -v a="$alg" -v c="$c" -v r="$r" 'BEGIN {printf "%s: C API / Rust core = %.3fx\n", a, c / r}'
+done
+LIBJWTAUTH_PATH="$PWD/target/release/libjwtauth.so" python3 examples/python/bench.py 2>/dev/null
