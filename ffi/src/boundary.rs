@@ -145,3 +145,49 @@ pub(crate) fn owned_c_string(s: String, what: &str) -> Result<*mut c_char, Failu
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{jwtauth_status, last_error_ptr};
+
+    fn last_error() -> String {
+        // SAFETY: this thread's slot, read before any other call.
+        unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[allow(clippy::panic)]
+    fn panicking() -> jwtauth_status {
+        entry!({ panic!("boom") })
+    }
+
+    #[test]
+    fn a_panic_becomes_internal_and_never_unwinds() {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let status = panicking();
+        std::panic::set_hook(hook);
+        assert_eq!(status, jwtauth_status::Internal);
+        assert!(last_error().contains("panic"), "{}", last_error());
+    }
+
+    #[test]
+    fn null_and_non_utf8_arguments_are_invalid() {
+        // SAFETY: NULL, and a NUL-terminated literal.
+        unsafe {
+            assert_eq!(
+                str_arg(std::ptr::null(), "x").unwrap_err().status,
+                jwtauth_status::InvalidArgument
+            );
+            assert_eq!(opt_str_arg(std::ptr::null(), "x").unwrap(), None);
+            let bad = c"ab\xffcd";
+            let e = str_arg(bad.as_ptr(), "name").unwrap_err();
+            assert!(e.hint.contains("offset 2"), "{}", e.hint);
+            assert!(str_array_arg(std::ptr::null(), 1, "roles").is_err());
+            assert!(str_array_arg(std::ptr::null(), 0, "roles").unwrap().is_empty());
+            assert!(Out::<u8>::new(std::ptr::null_mut(), "out").is_err());
+        }
+    }
+}
