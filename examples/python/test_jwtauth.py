@@ -167,3 +167,9 @@ def test_token_pyjwt_signs_with_the_hs256_secret_validates_through_the_c_api(hs)
         with pytest.raises(JwtAuthError) as e:
             hs.validate(bad)
         assert e.value.reason == reason, (reason, e.value)
+
+
+def test_a_store_that_cannot_be_opened_is_a_store_error(tmp_path):
+    with pytest.raises(JwtAuthError) as e:
+        JwtAuth.from_json(config(tmp_path, store={"url": "sqlite:///proc/self/nope/x.db"}))
+    assert e.value.reason == "store" and e.value.status == 102

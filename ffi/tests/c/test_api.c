@@ -77,6 +77,14 @@ static void test_open_errors(void) {
     CHECK(strstr(jwtauth_last_error(), "your-256-bit-secret") == NULL);
     CHECK_STATUS(jwtauth_open_json("{\"issuer\":\"\xff\xfe\"}", &h), INVALID);
     CHECK(strstr(jwtauth_last_error(), "UTF-8") != NULL);
+    /* A store that cannot be opened. */
+    char json[2048];
+    snprintf(json, sizeof json, "{\"log\":{\"dir\":\"%s/logs\"},\"store\":{\"url\":\"sqlite:///proc/self/nope/x.db\"}}",
+             work_dir);
+    CHECK_STATUS(jwtauth_open_json(json, &h), JWTAUTH_STATUS_STORE);
+    CHECK(strstr(jwtauth_last_error(), "store") != NULL);
+    CHECK_STATUS(jwtauth_open_json("{\"store\":{\"url\":\"mysql://db/x\"}}", &h), JWTAUTH_STATUS_CONFIG);
+    CHECK(h == sentinel);
     CHECK_STATUS(jwtauth_open("/nonexistent/jwtauth.toml", &h), JWTAUTH_STATUS_CONFIG);
     CHECK_STATUS(jwtauth_open("\xc3\x28", &h), INVALID);
     CHECK_STATUS(jwtauth_open(NULL, NULL), INVALID);
