@@ -563,11 +563,19 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
         None => (value, ""),
     };
     if !scheme.eq_ignore_ascii_case("bearer") {
-        let looks_like_jwt = rest.is_empty() && scheme.bytes().filter(|b| *b == b'.').count() == 2;
-        let hint = if looks_like_jwt {
-            "the header holds a bare token; send it as 'Authorization: Bearer <token>'".to_string()
+        // With nothing after it, the "scheme" is the credential itself (a token, an
+        // API key, a password): it must not reach the hint, which is logged.
+        let hint = if rest.is_empty() {
+            let what = if scheme.bytes().filter(|b| *b == b'.').count() == 2 {
+                "a bare token"
+            } else {
+                "a bare credential without a scheme"
+            };
+            format!("the header holds {what}; send it as 'Authorization: Bearer <token>'")
+        } else if scheme.len() <= 32 && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+            format!("scheme is '{scheme}'; expected 'Bearer <token>'")
         } else {
-            format!("scheme is '{}'; expected 'Bearer <token>'", clip(scheme))
+            "the header does not start with an authentication scheme; expected 'Bearer <token>'".to_string()
         };
         return Err(AuthError::new(Reason::BadScheme, hint));
     }
