@@ -2,11 +2,12 @@
 //! and JSON objects that refuse duplicate member names (RFC 8725 §3.9 asks for
 //! unambiguous parsing; RFC 7515 §5.2 lets us reject them).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// base64url without padding.
@@ -36,6 +37,107 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
         Ok(StrictValue(Value::Object(m))) => Ok(m),
         Ok(_) => Err("is not a JSON object".into()),
         Err(e) => Err(format!("is not valid JSON ({})", crate::error::clip(&e.to_string()))),
+    }
+}
+
+/// Parses a JSON object with unique member names at every depth straight into a
+/// typed value: `seed` visits the members (and must refuse duplicates among those it
+/// reads itself; [`StrictValue`] and [`MaybeStr`] refuse them below). Errors read as
+/// [`parse_object`]'s do.
+pub(crate) fn parse_object_with<'de, S: DeserializeSeed<'de>>(bytes: &'de [u8], seed: S) -> Result<S::Value, String> {
+    let first = bytes.iter().find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+    if first != Some(&b'{') {
+        // Not an object (or not JSON): the general parser words the error.
+        return Err(parse_object(bytes)
+            .err()
+            .unwrap_or_else(|| "is not a JSON object".into()));
+    }
+    let json_error = |e: serde_json::Error| format!("is not valid JSON ({})", crate::error::clip(&e.to_string()));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = seed.deserialize(&mut de).map_err(json_error)?;
+    de.end().map_err(json_error)?;
+    Ok(value)
+}
+
+/// The error for a member name seen twice in one object.
+pub(crate) fn duplicate<E: de::Error>(name: &str) -> E {
+    de::Error::custom(format_args!("duplicate member name '{}'", crate::error::clip(name)))
+}
+
+/// A member name or string, borrowed from the input when it has no escapes.
+pub(crate) struct Text<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A member that should be a string, kept whatever it is so the caller can say
+/// what was wrong; nested objects are parsed strictly.
+pub(crate) enum MaybeStr<'de> {
+    /// A string, borrowed when it has no escapes.
+    Str(Cow<'de, str>),
+    /// Anything else.
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for MaybeStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MaybeStr<'de>, A::Error> {
+                StrictVisitor.visit_seq(seq).map(|StrictValue(v)| MaybeStr::Other(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeStr<'de>, A::Error> {
+                StrictVisitor.visit_map(map).map(|StrictValue(v)| MaybeStr::Other(v))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -85,10 +187,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut m = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if m.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate member name '{}'",
-                    crate::error::clip(&key)
-                )));
+                return Err(duplicate(&key));
             }
             let StrictValue(v) = map.next_value()?;
             m.insert(key, v);
