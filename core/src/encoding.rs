@@ -228,6 +228,55 @@ mod tests {
     }
 
     #[test]
+    fn typed_parsing_refuses_what_the_general_parser_refuses() {
+        // A seed that reads members as strict values and refuses repeated names.
+        struct Names;
+        impl<'de> DeserializeSeed<'de> for Names {
+            type Value = Vec<String>;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+                d.deserialize_map(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Names {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+                let mut names = Vec::new();
+                while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
+                    if names.iter().any(|n| *n == name) {
+                        return Err(duplicate(&name));
+                    }
+                    map.next_value::<MaybeStr<'de>>()?;
+                    names.push(name.into_owned());
+                }
+                Ok(names)
+            }
+        }
+        assert_eq!(parse_object_with(br#" {"a":"x","b":[1,{"c":2}]}"#, Names).unwrap(), ["a", "b"]);
+        assert_eq!(parse_object_with(br#"{"\u0061":1}"#, Names).unwrap(), ["a"], "escaped names are unescaped");
+        for bad in [
+            &br#"{"a":1,"a":2}"#[..],
+            br#"{"a":{"b":1,"b":2}}"#,
+            br#"{"a":[{"b":1,"b":2}]}"#,
+            br#"{"a":1} x"#,
+            b"[1]",
+            b"",
+            &[0xff, 0xfe],
+        ] {
+            assert_eq!(
+                parse_object_with(bad, Names).unwrap_err(),
+                parse_object(bad).unwrap_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_object_with(deep.as_bytes(), Names).is_err());
+    }
+
+    #[test]
     fn non_objects_are_refused() {
         assert!(parse_object(b"[1]").is_err());
         assert!(parse_object(b"\"s\"").is_err());
