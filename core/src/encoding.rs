@@ -26,6 +26,18 @@ pub(crate) fn b64_decode(text: &[u8]) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
+/// Like [`b64_decode`], into `buf` when the result surely fits (no allocation on
+/// the common path), else into a new vector.
+pub(crate) fn b64_decode_in<'b>(text: &[u8], buf: &'b mut [u8]) -> Option<Cow<'b, [u8]>> {
+    // The decoder's own worst-case estimate, so a fitting input never fails for space.
+    if text.len().div_ceil(4) * 3 <= buf.len() {
+        let n = URL_SAFE_NO_PAD.decode_slice(text, buf).ok()?;
+        Some(Cow::Borrowed(&buf[..n]))
+    } else {
+        b64_decode(text).map(Cow::Owned)
+    }
+}
+
 /// A JSON value whose objects, at every depth, have unique member names.
 /// serde_json's recursion limit (128) bounds nesting, so deep input is an error,
 /// not a stack overflow.
@@ -210,6 +222,26 @@ mod tests {
     }
 
     #[test]
+    fn decoding_in_place_is_as_strict_and_handles_any_size() {
+        let mut buf = [0u8; 8];
+        assert_eq!(b64_decode_in(b"aGk", &mut buf).as_deref(), Some(&b"hi"[..]));
+        for bad in [&b"aGk="[..], b"aGl", b"a+k", b"aG k"] {
+            assert!(b64_decode_in(bad, &mut buf).is_none(), "{bad:?}");
+        }
+        let long = b64(&[7u8; 100]);
+        assert_eq!(
+            b64_decode_in(long.as_bytes(), &mut buf).as_deref(),
+            Some(&[7u8; 100][..])
+        );
+        // Exactly at the estimate: 8 characters decode to at most 6 bytes.
+        let mut six = [0u8; 6];
+        assert_eq!(
+            b64_decode_in(b"AAECAwQF", &mut six).as_deref(),
+            Some(&[0u8, 1, 2, 3, 4, 5][..])
+        );
+    }
+
+    #[test]
     fn duplicate_members_are_refused_at_any_depth() {
         assert!(
             parse_object(br#"{"a":1,"a":2}"#)
@@ -254,8 +286,15 @@ mod tests {
                 Ok(names)
             }
         }
-        assert_eq!(parse_object_with(br#" {"a":"x","b":[1,{"c":2}]}"#, Names).unwrap(), ["a", "b"]);
-        assert_eq!(parse_object_with(br#"{"\u0061":1}"#, Names).unwrap(), ["a"], "escaped names are unescaped");
+        assert_eq!(
+            parse_object_with(br#" {"a":"x","b":[1,{"c":2}]}"#, Names).unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            parse_object_with(br#"{"\u0061":1}"#, Names).unwrap(),
+            ["a"],
+            "escaped names are unescaped"
+        );
         for bad in [
             &br#"{"a":1,"a":2}"#[..],
             br#"{"a":{"b":1,"b":2}}"#,

@@ -7,7 +7,9 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 
-use crate::encoding::{MaybeStr, StrictValue, Text, b64_decode, b64_into, duplicate, parse_object, parse_object_with};
+use crate::encoding::{
+    MaybeStr, StrictValue, Text, b64_decode, b64_decode_in, b64_into, duplicate, parse_object, parse_object_with,
+};
 use crate::error::{AuthError, Reason, clip};
 use crate::keys::{Algorithm, Key, KeyError, KeyRing, Kid};
 
@@ -292,8 +294,10 @@ pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) ->
     };
     let (h64, p64, s64) = (&token[..d1], &token[d1 + 1..d2], &token[d2 + 1..]);
 
-    let header_bytes =
-        b64_decode(h64).ok_or_else(|| malformed("header is not base64url (unpadded, URL-safe alphabet)"))?;
+    // Decoded parts live on the stack unless unusually large.
+    let (mut header_buf, mut signature_buf, mut payload_buf) = ([0u8; 512], [0u8; 1024], [0u8; 2048]);
+    let header_bytes = b64_decode_in(h64, &mut header_buf)
+        .ok_or_else(|| malformed("header is not base64url (unpadded, URL-safe alphabet)"))?;
     let header = parse_object_with(&header_bytes, HeaderSeed).map_err(|e| malformed(format!("header {e}")))?;
     let alg = match &header.alg {
         Some(MaybeStr::Str(s)) => s.as_ref(),
@@ -350,7 +354,8 @@ pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) ->
     }
     // jku, x5u, jwk and x5c are never followed: keys come only from the ring.
 
-    let signature = b64_decode(s64).ok_or_else(|| with_kid(malformed("signature is not base64url")))?;
+    let signature =
+        b64_decode_in(s64, &mut signature_buf).ok_or_else(|| with_kid(malformed("signature is not base64url")))?;
     if signature.is_empty() {
         return Err(with_kid(malformed("signature is missing")));
     }
@@ -397,7 +402,8 @@ pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) ->
         r.verified = true;
         r
     };
-    let payload = b64_decode(p64).ok_or_else(|| verified(malformed("payload is not base64url")))?;
+    let payload =
+        b64_decode_in(p64, &mut payload_buf).ok_or_else(|| verified(malformed("payload is not base64url")))?;
     let raw = parse_object_with(
         &payload,
         ClaimsSeed {
