@@ -3,6 +3,10 @@
 //!
 //! `cargo bench -p jwtauth-core --bench tokens`
 //!
+//! The machine is shared and noisy, so each goal's two sides are measured paired:
+//! their iterations alternate in small chunks, and the ratio of their total times
+//! (printed at the end as "paired ratios") compares them under the same load.
+//!
 //! Every comparison uses the same key and the same token. The raw crate is set up
 //! with the checks jwtauth makes (algorithm, iss, aud, exp, nbf, leeway 30 s,
 //! required exp/iss/aud/sub) and decodes into a typed struct, the fastest way to
@@ -11,9 +15,10 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::large_enum_variant)]
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
@@ -22,10 +27,48 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Bencher, Criterion, criterion_group, criterion_main};
 use jwtauth_core::{Algorithm, Config, JwtAuth, Key, KeyRing};
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
+
+/// Total time of each side of a paired comparison, by comparison name.
+static PAIRED: Mutex<BTreeMap<String, [Duration; 2]>> = Mutex::new(BTreeMap::new());
+
+/// Times `side` (0 or 1) of a comparison while running both sides alternately in
+/// chunks, so both see the same machine; both totals feed the paired ratio.
+fn paired<A, B>(
+    b: &mut Bencher<'_>,
+    name: &str,
+    side: usize,
+    mut first: impl FnMut() -> A,
+    mut second: impl FnMut() -> B,
+) {
+    const CHUNK: u64 = 16;
+    b.iter_custom(|iters| {
+        let mut t = [Duration::ZERO; 2];
+        let mut done = 0;
+        while done < iters {
+            let n = (iters - done).min(CHUNK);
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(first());
+            }
+            t[0] += start.elapsed();
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(second());
+            }
+            t[1] += start.elapsed();
+            done += n;
+        }
+        let mut totals = PAIRED.lock().unwrap();
+        let entry = totals.entry(name.to_string()).or_default();
+        entry[0] += t[0];
+        entry[1] += t[1];
+        t[side]
+    });
+}
 
 const SECRET: &str = "q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1";
 const ISSUER: &str = "https://auth.example.com";
@@ -191,10 +234,11 @@ fn raw_claims(now: i64) -> RawClaims {
 fn bench_validate(c: &mut Criterion, s: &Setup) {
     let mut g = c.benchmark_group(format!("validate/{}", s.alg));
     let token = s.token.as_str();
-    g.bench_function("jwtauth", |b| b.iter(|| s.auth.validate(black_box(token)).unwrap()));
-    g.bench_function("jsonwebtoken", |b| {
-        b.iter(|| jsonwebtoken::decode::<RawClaims>(black_box(token), &s.dec, &s.validation).unwrap())
-    });
+    let name = format!("validate/{} jwtauth ÷ jsonwebtoken", s.alg);
+    let ours = || s.auth.validate(black_box(token)).unwrap();
+    let raw = || jsonwebtoken::decode::<RawClaims>(black_box(token), &s.dec, &s.validation).unwrap();
+    g.bench_function("jwtauth", |b| paired(b, &name, 0, ours, raw));
+    g.bench_function("jsonwebtoken", |b| paired(b, &name, 1, ours, raw));
     let (input, sig64) = token.rsplit_once('.').unwrap();
     let sig = URL_SAFE_NO_PAD.decode(sig64).unwrap();
     g.bench_function("signature", |b| {
@@ -224,9 +268,7 @@ fn bench_validate(c: &mut Criterion, s: &Setup) {
 fn bench_issue(c: &mut Criterion, s: &Setup) {
     let mut g = c.benchmark_group(format!("issue/{}", s.alg));
     let none = Map::new();
-    g.bench_function("jwtauth", |b| {
-        b.iter(|| s.auth.issue(black_box("alice"), &["Admin"], &none).unwrap())
-    });
+    let ours = || s.auth.issue(black_box("alice"), &["Admin"], &none).unwrap();
     g.bench_function("jsonwebtoken", |b| {
         b.iter(|| {
             let claims = raw_claims(s.auth.now());
@@ -238,18 +280,19 @@ fn bench_issue(c: &mut Criterion, s: &Setup) {
     // The least any issuer must do: a fresh jti, the claims as JSON, base64url,
     // the header (prepared once) and the signature.
     let header64 = input.split_once('.').unwrap().0.to_string();
-    g.bench_function("sign+encode", |b| {
-        b.iter(|| {
-            let claims = raw_claims(s.auth.now());
-            let mut t = header64.clone();
-            t.push('.');
-            URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&claims).unwrap(), &mut t);
-            let sig = s.bare.sign(t.as_bytes());
-            t.push('.');
-            URL_SAFE_NO_PAD.encode_string(sig, &mut t);
-            t
-        })
-    });
+    let floor = || {
+        let claims = raw_claims(s.auth.now());
+        let mut t = header64.clone();
+        t.push('.');
+        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&claims).unwrap(), &mut t);
+        let sig = s.bare.sign(t.as_bytes());
+        t.push('.');
+        URL_SAFE_NO_PAD.encode_string(sig, &mut t);
+        t
+    };
+    let name = format!("issue/{} jwtauth ÷ sign+encode", s.alg);
+    g.bench_function("jwtauth", |b| paired(b, &name, 0, ours, floor));
+    g.bench_function("sign+encode", |b| paired(b, &name, 1, ours, floor));
     g.finish();
 }
 
@@ -258,6 +301,17 @@ fn tokens(c: &mut Criterion) {
         let s = setup(alg);
         bench_validate(c, &s);
         bench_issue(c, &s);
+    }
+    println!("\npaired ratios (total time of each side, iterations interleaved):");
+    for (name, [ours, other]) in PAIRED.lock().unwrap().iter() {
+        let goal = match name.as_str() {
+            n if n.starts_with("validate/HS256") => 0.80,
+            n if n.starts_with("validate/") => 1.05,
+            _ => 1.15,
+        };
+        let ratio = ours.as_secs_f64() / other.as_secs_f64();
+        let verdict = if ratio <= goal { "met" } else { "MISSED" };
+        println!("  {name:<42} {ratio:.2}  (goal <= {goal:.2}: {verdict})");
     }
 }
 
