@@ -1,10 +1,15 @@
 //! Claims, issuing, strict validation (RFC 8725) and Authorization-header parsing.
 
+use std::fmt;
+
 use serde::Serialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 
-use crate::encoding::{b64_decode, b64_into, parse_object};
+use crate::encoding::{
+    MaybeStr, StrictValue, Text, b64_decode, b64_decode_in, b64_into, duplicate, parse_object, parse_object_with,
+};
 use crate::error::{AuthError, Reason, clip};
 use crate::keys::{Algorithm, Key, KeyError, KeyRing, Kid};
 
@@ -263,39 +268,44 @@ pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) ->
             format!("token is {} bytes; the limit is {}", token.len(), rules.max_size),
         ));
     }
-    let dots: Vec<usize> = token
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .map(|(i, _)| i)
-        .take(5)
-        .collect();
-    let (d1, d2) = match dots.as_slice() {
-        [a, b] => (*a, *b),
-        [_, _, _, _] => return Err(malformed("token has 5 parts: encrypted tokens (JWE) are not accepted")),
-        other => {
+    // Where the first dots are, without allocating; more than 5 is all we need to know.
+    let mut dots = [0usize; 5];
+    let mut count = 0;
+    for (i, _) in token.iter().enumerate().filter(|(_, b)| **b == b'.') {
+        dots[count] = i;
+        count += 1;
+        if count == dots.len() {
+            break;
+        }
+    }
+    let (d1, d2) = match count {
+        2 => (dots[0], dots[1]),
+        4 => return Err(malformed("token has 5 parts: encrypted tokens (JWE) are not accepted")),
+        n => {
             return Err(malformed(format!(
                 "a signed JWT has 3 dot-separated parts; this token has {}",
-                if other.len() >= 5 {
+                if n >= 5 {
                     "more than 5".to_string()
                 } else {
-                    (other.len() + 1).to_string()
+                    (n + 1).to_string()
                 }
             )));
         }
     };
     let (h64, p64, s64) = (&token[..d1], &token[d1 + 1..d2], &token[d2 + 1..]);
 
-    let header_bytes =
-        b64_decode(h64).ok_or_else(|| malformed("header is not base64url (unpadded, URL-safe alphabet)"))?;
-    let header = parse_object(&header_bytes).map_err(|e| malformed(format!("header {e}")))?;
-    let alg = match header.get("alg") {
-        Some(Value::String(s)) => s.as_str(),
+    // Decoded parts live on the stack unless unusually large.
+    let (mut header_buf, mut signature_buf, mut payload_buf) = ([0u8; 512], [0u8; 1024], [0u8; 2048]);
+    let header_bytes = b64_decode_in(h64, &mut header_buf)
+        .ok_or_else(|| malformed("header is not base64url (unpadded, URL-safe alphabet)"))?;
+    let header = parse_object_with(&header_bytes, HeaderSeed).map_err(|e| malformed(format!("header {e}")))?;
+    let alg = match &header.alg {
+        Some(MaybeStr::Str(s)) => s.as_ref(),
         Some(_) => return Err(malformed("header alg is not a string")),
         None => return Err(malformed("header has no alg")),
     };
-    let kid = match header.get("kid") {
-        Some(Value::String(s)) => Some(s.as_str()),
+    let kid = match &header.kid {
+        Some(MaybeStr::Str(s)) => Some(s.as_ref()),
         Some(_) => return Err(malformed("header kid is not a string")),
         None => None,
     };
@@ -315,21 +325,27 @@ pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) ->
             format!("algorithm '{}' is not supported", clip(alg)),
         ))
     })?;
-    if let Some(crit) = header.get("crit") {
+    if let Some(StrictValue(crit)) = &header.crit {
         return Err(with_kid(malformed(format!(
             "header has crit {}: no JWS extension is understood here, so the token is refused",
             clip(&crit.to_string())
         ))));
     }
-    if header.contains_key("enc") || header.contains_key("zip") {
+    if header.enc.is_some() || header.zip.is_some() {
         return Err(with_kid(malformed(
             "header has enc/zip: encrypted or compressed tokens are not accepted",
         )));
     }
-    match header.get("typ") {
+    match &header.typ {
         None => {}
-        Some(Value::String(t)) if ACCEPTED_TYP.iter().any(|a| a.eq_ignore_ascii_case(t)) => {}
-        Some(t) => {
+        Some(MaybeStr::Str(t)) if ACCEPTED_TYP.iter().any(|a| a.eq_ignore_ascii_case(t)) => {}
+        Some(MaybeStr::Str(t)) => {
+            return Err(with_kid(malformed(format!(
+                "header typ {} is not a JWT type",
+                clip(&Value::String(t.to_string()).to_string())
+            ))));
+        }
+        Some(MaybeStr::Other(t)) => {
             return Err(with_kid(malformed(format!(
                 "header typ {} is not a JWT type",
                 clip(&t.to_string())
@@ -338,7 +354,8 @@ pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) ->
     }
     // jku, x5u, jwk and x5c are never followed: keys come only from the ring.
 
-    let signature = b64_decode(s64).ok_or_else(|| with_kid(malformed("signature is not base64url")))?;
+    let signature =
+        b64_decode_in(s64, &mut signature_buf).ok_or_else(|| with_kid(malformed("signature is not base64url")))?;
     if signature.is_empty() {
         return Err(with_kid(malformed("signature is missing")));
     }
@@ -380,16 +397,21 @@ pub(crate) fn validate(ring: &KeyRing, rules: &Rules, now: i64, token: &[u8]) ->
         }
     };
 
-    let verified = |mut r: Rejection, sub: Option<&str>| {
+    let verified = |mut r: Rejection| {
         r.kid = Some(key.kid().to_string());
-        r.subject = sub.map(clip);
         r.verified = true;
         r
     };
-    let payload = b64_decode(p64).ok_or_else(|| verified(malformed("payload is not base64url"), None))?;
-    let map = parse_object(&payload).map_err(|e| verified(malformed(format!("claims {e}")), None))?;
-    let sub_for_log = map.get("sub").and_then(Value::as_str).map(str::to_owned);
-    claims_from(map, rules, now, key.kid()).map_err(|r| verified(r, sub_for_log.as_deref()))
+    let payload =
+        b64_decode_in(p64, &mut payload_buf).ok_or_else(|| verified(malformed("payload is not base64url")))?;
+    let raw = parse_object_with(
+        &payload,
+        ClaimsSeed {
+            roles_claim: &rules.roles_claim,
+        },
+    )
+    .map_err(|e| verified(malformed(format!("claims {e}"))))?;
+    claims_from(raw, rules, now, key.kid()).map_err(verified)
 }
 
 fn bad_signature() -> Rejection {
@@ -404,16 +426,16 @@ fn unverified_subject(mut r: Rejection, p64: &[u8]) -> Rejection {
     r
 }
 
-fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
-    match map.remove(name) {
+fn take_string(slot: Option<Value>, name: &str) -> Result<Option<String>, Rejection> {
+    match slot {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(v) => Err(malformed(format!("claim '{name}' must be a string, got {}", kind(&v)))),
     }
 }
 
-fn take_strings(map: &mut Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, Rejection> {
-    match map.remove(name) {
+fn take_strings(slot: Option<Value>, name: &str) -> Result<Option<Vec<String>>, Rejection> {
+    match slot {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(vec![s])),
         Some(Value::Array(items)) => items
@@ -434,8 +456,8 @@ fn take_strings(map: &mut Map<String, Value>, name: &str) -> Result<Option<Vec<S
     }
 }
 
-fn take_date(map: &mut Map<String, Value>, name: &str) -> Result<Option<i64>, Rejection> {
-    match map.remove(name) {
+fn take_date(slot: Option<Value>, name: &str) -> Result<Option<i64>, Rejection> {
+    match slot {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(t) if (0..=MAX_NUMERIC_DATE).contains(&t) => Ok(Some(t)),
@@ -468,18 +490,189 @@ fn missing(name: &str) -> Rejection {
     Rejection::new(Reason::MissingClaim, format!("claim '{name}' is required"))
 }
 
-fn claims_from(mut map: Map<String, Value>, rules: &Rules, now: i64, kid: &Kid) -> Result<Claims, Rejection> {
+/// The header members validation looks at; other members are parsed (strictly,
+/// so duplicates anywhere are refused) and dropped.
+#[derive(Default)]
+struct Header<'a> {
+    alg: Option<MaybeStr<'a>>,
+    kid: Option<MaybeStr<'a>>,
+    typ: Option<MaybeStr<'a>>,
+    crit: Option<StrictValue>,
+    enc: Option<StrictValue>,
+    zip: Option<StrictValue>,
+}
+
+struct HeaderSeed;
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed {
+    type Value = Header<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Header<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed {
+    type Value = Header<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+        let mut h = Header::default();
+        let mut others: Vec<Text<'de>> = Vec::new();
+        while let Some(name) = map.next_key::<Text<'de>>()? {
+            macro_rules! once {
+                ($slot:expr) => {{
+                    if $slot.is_some() {
+                        return Err(duplicate(&name.0));
+                    }
+                    $slot = Some(map.next_value()?);
+                }};
+            }
+            match name.0.as_ref() {
+                "alg" => once!(h.alg),
+                "kid" => once!(h.kid),
+                "typ" => once!(h.typ),
+                "crit" => once!(h.crit),
+                "enc" => once!(h.enc),
+                "zip" => once!(h.zip),
+                _ => {
+                    if others.iter().any(|o| o.0 == name.0) {
+                        return Err(duplicate(&name.0));
+                    }
+                    map.next_value::<StrictValue>()?;
+                    others.push(name);
+                }
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// The claims as read, registered ones in their own slots (not yet type-checked),
+/// every other one kept as JSON.
+#[derive(Default)]
+struct RawClaims {
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+    iss: Option<Value>,
+    sub: Option<Value>,
+    aud: Option<Value>,
+    jti: Option<Value>,
+    roles: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+struct ClaimsSeed<'r> {
+    roles_claim: &'r str,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
+    type Value = RawClaims;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawClaims, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimsSeed<'_> {
+    type Value = RawClaims;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims set")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawClaims, A::Error> {
+        let mut c = RawClaims::default();
+        while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
+            let slot = match name.as_ref() {
+                "exp" => &mut c.exp,
+                "nbf" => &mut c.nbf,
+                "iat" => &mut c.iat,
+                "iss" => &mut c.iss,
+                "sub" => &mut c.sub,
+                "aud" => &mut c.aud,
+                "jti" => &mut c.jti,
+                n if n == self.roles_claim => &mut c.roles,
+                _ => {
+                    if c.extra.contains_key(name.as_ref()) {
+                        return Err(duplicate(&name));
+                    }
+                    let StrictValue(v) = map.next_value()?;
+                    c.extra.insert(name.into_owned(), v);
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(duplicate(&name));
+            }
+            let StrictValue(v) = map.next_value()?;
+            *slot = Some(v);
+        }
+        Ok(c)
+    }
+}
+
+fn claims_from(raw: RawClaims, rules: &Rules, now: i64, kid: &Kid) -> Result<Claims, Rejection> {
+    // The subject goes to the failure log with any rejection (as read, even if wrong).
+    let with_sub = |mut r: Rejection, sub: Option<&str>| {
+        r.subject = sub.map(clip);
+        r
+    };
+    let RawClaims {
+        exp,
+        nbf,
+        iat,
+        iss,
+        sub,
+        aud,
+        jti,
+        roles,
+        extra,
+    } = raw;
+    let early = |r: Rejection| with_sub(r, sub.as_ref().and_then(Value::as_str));
     // Read every registered claim first, so a wrong type is reported as such
     // rather than masked by a later check.
-    let exp = take_date(&mut map, "exp")?;
-    let nbf = take_date(&mut map, "nbf")?;
-    let iat = take_date(&mut map, "iat")?;
-    let iss = take_string(&mut map, "iss")?;
-    let sub = take_string(&mut map, "sub")?;
-    let aud = take_strings(&mut map, "aud")?;
-    let jti = take_string(&mut map, "jti")?;
-    let roles = take_strings(&mut map, &rules.roles_claim)?.unwrap_or_default();
+    let exp = take_date(exp, "exp").map_err(early)?;
+    let nbf = take_date(nbf, "nbf").map_err(early)?;
+    let iat = take_date(iat, "iat").map_err(early)?;
+    let iss = take_string(iss, "iss").map_err(early)?;
+    let sub = take_string(sub, "sub")?;
+    let late = |r: Rejection| with_sub(r, sub.as_deref());
+    let aud = take_strings(aud, "aud").map_err(late)?;
+    let jti = take_string(jti, "jti").map_err(late)?;
+    let roles = take_strings(roles, &rules.roles_claim)
+        .map_err(late)?
+        .unwrap_or_default();
 
+    let result = check_claims(rules, now, exp, nbf, iat, iss, aud);
+    let (exp, iss, aud) = result.map_err(late)?;
+    let sub = match sub {
+        Some(s) if !s.is_empty() => s,
+        other => return Err(with_sub(missing("sub"), other.as_deref())),
+    };
+    Ok(Claims {
+        subject: sub,
+        issuer: iss,
+        audience: aud,
+        expires_at: exp,
+        not_before: nbf,
+        issued_at: iat,
+        jwt_id: jti,
+        roles,
+        extra,
+        kid: kid.clone(),
+    })
+}
+
+/// The time, issuer and audience checks, in the order their failures are reported.
+#[allow(clippy::type_complexity)]
+fn check_claims(
+    rules: &Rules,
+    now: i64,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    iss: Option<String>,
+    aud: Option<Vec<String>>,
+) -> Result<(i64, String, Vec<String>), Rejection> {
     let exp = exp.ok_or_else(|| missing("exp"))?;
     if now - rules.leeway >= exp {
         return Err(Rejection::new(
@@ -528,19 +721,7 @@ fn claims_from(mut map: Map<String, Value>, rules: &Rules, now: i64, kid: &Kid) 
             ),
         ));
     }
-    let sub = sub.filter(|s| !s.is_empty()).ok_or_else(|| missing("sub"))?;
-    Ok(Claims {
-        subject: sub,
-        issuer: iss,
-        audience: aud,
-        expires_at: exp,
-        not_before: nbf,
-        issued_at: iat,
-        jwt_id: jti,
-        roles,
-        extra: map,
-        kid: kid.clone(),
-    })
+    Ok((exp, iss, aud))
 }
 
 /// Extracts the token from an `Authorization` header value: `Bearer <token>`,
@@ -563,11 +744,19 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
         None => (value, ""),
     };
     if !scheme.eq_ignore_ascii_case("bearer") {
-        let looks_like_jwt = rest.is_empty() && scheme.bytes().filter(|b| *b == b'.').count() == 2;
-        let hint = if looks_like_jwt {
-            "the header holds a bare token; send it as 'Authorization: Bearer <token>'".to_string()
+        // With nothing after it, the "scheme" is the credential itself (a token, an
+        // API key, a password): it must not reach the hint, which is logged.
+        let hint = if rest.is_empty() {
+            let what = if scheme.bytes().filter(|b| *b == b'.').count() == 2 {
+                "a bare token"
+            } else {
+                "a bare credential without a scheme"
+            };
+            format!("the header holds {what}; send it as 'Authorization: Bearer <token>'")
+        } else if scheme.len() <= 32 && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+            format!("scheme is '{scheme}'; expected 'Bearer <token>'")
         } else {
-            format!("scheme is '{}'; expected 'Bearer <token>'", clip(scheme))
+            "the header does not start with an authentication scheme; expected 'Bearer <token>'".to_string()
         };
         return Err(AuthError::new(Reason::BadScheme, hint));
     }
