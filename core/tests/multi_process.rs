@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{T0, backends, open};
+use common::store::{T0, backends, open};
 use jwtauth_core::{FixedClock, Reason, RequestInfo};
 use serde_json::Map;
 
@@ -36,7 +36,7 @@ fn spawn(args: &[&str]) -> Child {
 #[test]
 fn processes_racing_one_refresh_token_have_exactly_one_winner() {
     for b in backends() {
-        let clock = Arc::new(FixedClock::new(common::T0));
+        let clock = Arc::new(FixedClock::new(common::store::T0));
         // The workers use the system clock: start the session in real time too.
         clock.set(jwtauth_core::Clock::now(&jwtauth_core::SystemClock));
         let auth = open(&b.url, "", &clock);
