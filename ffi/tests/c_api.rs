@@ -39,8 +39,9 @@ enum Link {
     Static,
 }
 
-/// Compiles `tests/c/<name>.c` (warnings are errors) and returns the executable.
-fn compile(name: &str, link: Link) -> PathBuf {
+/// Compiles `tests/c/<name>.c` (warnings are errors) into `<name>-<link><tag>` and
+/// returns the executable (tests running in parallel use distinct tags).
+fn compile(name: &str, link: Link, tag: &str) -> PathBuf {
     let lib = lib_dir();
     let out = out_dir();
     std::fs::create_dir_all(&out).expect("create the C test output dir");
@@ -48,7 +49,7 @@ fn compile(name: &str, link: Link) -> PathBuf {
         Link::Shared => "shared",
         Link::Static => "static",
     };
-    let exe = out.join(format!("{name}-{suffix}"));
+    let exe = out.join(format!("{name}-{suffix}{tag}"));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let mut cmd = Command::new(&cc);
     cmd.args([
@@ -135,7 +136,7 @@ fn run(mut cmd: Command, what: &str, args: &[&str]) -> String {
 
 #[test]
 fn c_api_tests_pass_linked_against_the_shared_library() {
-    let exe = compile("test_api", Link::Shared);
+    let exe = compile("test_api", Link::Shared, "");
     let out = run(Command::new(&exe), "test_api (shared)", &[]);
     let passed: u32 = out
         .split_whitespace()
@@ -146,7 +147,7 @@ fn c_api_tests_pass_linked_against_the_shared_library() {
 
 #[test]
 fn c_api_tests_pass_linked_against_the_static_library() {
-    let exe = compile("test_api", Link::Static);
+    let exe = compile("test_api", Link::Static, "");
     run(Command::new(&exe), "test_api (static)", &[]);
 }
 
@@ -155,7 +156,7 @@ fn c_api_tests_are_clean_under_valgrind_when_asked() {
     if std::env::var_os("JWTAUTH_VALGRIND").is_none_or(|v| v != "1") {
         return; // .ci/run sets JWTAUTH_VALGRIND=1 (valgrind must be installed).
     }
-    let exe = compile("test_api", Link::Shared);
+    let exe = compile("test_api", Link::Shared, "-valgrind");
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "--tool=memcheck",
