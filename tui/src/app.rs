@@ -383,6 +383,8 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyEvent) {
+        // A message stays until the next key.
+        self.message = None;
         if let Some(prompt) = self.prompt.take() {
             self.prompt = self.on_prompt_key(prompt, key);
             return;

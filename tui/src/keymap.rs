@@ -130,7 +130,7 @@ pub const BINDINGS: &[Binding] = &[
         C::Quit,
         S::Global,
         false,
-        "quit (Esc closes a prompt first)",
+        "quit (Esc: close prompt)",
     ),
     b(&[K::Char('?')], "?", C::Help, S::Global, false, "this help"),
     b(&[K::Tab], "Tab", C::NextView, S::Global, false, "next view"),
@@ -164,7 +164,7 @@ pub const BINDINGS: &[Binding] = &[
         C::Filter,
         S::Failures,
         false,
-        "filter: reason: subject: addr: or text; !term inverts",
+        "filter: r: s: a: text, !not",
     ),
     b(
         &[K::Char('x')],
@@ -196,7 +196,7 @@ pub const BINDINGS: &[Binding] = &[
         C::ToggleChart,
         S::Failures,
         false,
-        "show / hide the chart and top lists",
+        "show / hide chart and tops",
     ),
     b(
         &[K::Char('n')],
@@ -204,7 +204,7 @@ pub const BINDINGS: &[Binding] = &[
         C::NewKey,
         S::Keys,
         true,
-        "new verify-only key (choose the algorithm)",
+        "new key (choose algorithm)",
     ),
     b(
         &[K::Char('r')],
@@ -212,7 +212,7 @@ pub const BINDINGS: &[Binding] = &[
         C::RotateKey,
         S::Keys,
         true,
-        "rotate: new active key, old one verify-only",
+        "rotate: new active key",
     ),
     b(
         &[K::Char('d')],
@@ -220,7 +220,7 @@ pub const BINDINGS: &[Binding] = &[
         C::RetireKey,
         S::Keys,
         true,
-        "retire the selected key (asks first)",
+        "retire selected key (asks)",
     ),
     b(
         &[K::Char('e')],
@@ -236,7 +236,7 @@ pub const BINDINGS: &[Binding] = &[
         C::RevokeSession,
         S::Sessions,
         true,
-        "revoke the selected session (asks first)",
+        "revoke selected session",
     ),
     b(
         &[K::Char('D')],
@@ -244,7 +244,7 @@ pub const BINDINGS: &[Binding] = &[
         C::RevokeSubject,
         S::Sessions,
         true,
-        "revoke every session of the subject (asks first)",
+        "revoke subject's sessions",
     ),
     b(
         &[K::Char('R')],
@@ -258,8 +258,8 @@ pub const BINDINGS: &[Binding] = &[
 
 /// Keys understood in prompts (filter, choices, confirmations); listed by `?` too.
 pub const PROMPT_KEYS: &[(&str, &str)] = &[
-    ("Enter", "apply the filter / choose / confirm"),
-    ("Esc", "cancel (the filter keeps what was applied)"),
+    ("Enter", "apply / choose / confirm"),
+    ("Esc", "cancel"),
     ("y n", "answer a confirmation"),
     ("↑ ↓", "choose an algorithm"),
 ];

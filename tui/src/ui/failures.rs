@@ -39,7 +39,11 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
 
 fn draw_chart_panel(frame: &mut Frame, area: Rect, f: &Failures, now: i64) {
     // One column per minute when there is room, else one per two minutes.
-    let per_col = if area.width >= 110 { 1 } else { 2 };
+    let per_col = match area.width {
+        130.. => 1,
+        100..130 => 2,
+        _ => 3,
+    };
     let cols = WINDOW_MINUTES / per_col;
     let chart_w = u16::try_from(cols).unwrap_or(60) + 2 + 5;
     let [chart, tops] = Layout::horizontal([Constraint::Length(chart_w), Constraint::Min(0)]).areas(area);
@@ -56,10 +60,9 @@ fn draw_chart_panel(frame: &mut Frame, area: Rect, f: &Failures, now: i64) {
             sum
         })
         .collect();
-    let title = if per_col == 1 {
-        " failures/min, last hour "
-    } else {
-        " failures/2 min, last hour "
+    let title = match per_col {
+        1 => " failures/min, last hour ".to_owned(),
+        n => format!(" per {n} min, last hour "),
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -74,7 +77,9 @@ fn draw_chart_panel(frame: &mut Frame, area: Rect, f: &Failures, now: i64) {
     let inner = block.inner(tops);
     frame.render_widget(block, tops);
     let n = usize::from(inner.height);
-    let lists = Layout::horizontal([Constraint::Ratio(1, 3); 3]).spacing(1).split(inner);
+    let lists = Layout::horizontal([Constraint::Fill(5), Constraint::Fill(4), Constraint::Fill(3)])
+        .spacing(1)
+        .split(inner);
     let t = &f.tallies;
     let reasons = t.top_reasons(n);
     let hosts = t.top_hosts(n);
@@ -93,7 +98,7 @@ fn top_list<'a>(items: &[(&'a str, u32)], colored: bool) -> Paragraph<'a> {
             } else {
                 Style::new()
             };
-            Line::from(vec![Span::styled(format!("{n:>5} "), DIM), Span::styled(*name, style)])
+            Line::from(vec![Span::styled(format!("{n:>4} "), DIM), Span::styled(*name, style)])
         })
         .collect();
     Paragraph::new(lines)
@@ -170,42 +175,44 @@ fn draw_table(frame: &mut Frame, area: Rect, f: &mut Failures) {
     let height = usize::from(area.height.saturating_sub(1));
     let len = f.visible.len();
     f.offset = super::scroll(f.offset, f.selected, height, len);
+    // Narrow terminals leave the fingerprint to the details pane.
+    let wide = area.width >= 100;
+    let mut titles = vec!["time", "reason", "subject", "client", "request", "kid"];
+    let mut widths = vec![
+        Constraint::Length(8),
+        Constraint::Length(if wide { 17 } else { 15 }),
+        Constraint::Fill(1),
+        Constraint::Length(if wide { 21 } else { 15 }),
+        Constraint::Fill(2),
+        Constraint::Length(8),
+    ];
+    if wide {
+        titles.push("fingerprint");
+        widths.push(Constraint::Length(12));
+    }
+    let header = Row::new(titles).style(HEADER);
+    let filter = &f.filter;
+    let rows: Vec<Row> = (f.offset..(f.offset + height).min(len))
+        .filter_map(|pos| f.visible_at(pos))
+        .map(|e| row(e, filter, wide))
+        .collect();
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme::SELECTED);
     if len == 0 {
         let text = if f.ring.is_empty() {
             "no failures yet: waiting for the log…"
         } else {
             "no failure matches the filter"
         };
-        let [h, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-        frame.render_widget(Line::styled(header_text(), HEADER), h);
+        frame.render_widget(table, area);
+        let [_, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
         frame.render_widget(super::placeholder(text), rest);
         return;
     }
-    let filter = &f.filter;
-    let rows: Vec<Row> = (f.offset..(f.offset + height).min(len))
-        .filter_map(|pos| f.visible_at(pos))
-        .map(|e| row(e, filter))
-        .collect();
-    let header = Row::new(["time", "reason", "subject", "client", "request", "kid", "fingerprint"]).style(HEADER);
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Length(17),
-        Constraint::Fill(1),
-        Constraint::Length(15),
-        Constraint::Fill(2),
-        Constraint::Length(8),
-        Constraint::Length(12),
-    ];
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(theme::SELECTED);
     let mut state = TableState::default().with_selected(Some(f.selected - f.offset));
     frame.render_stateful_widget(table, area, &mut state);
-}
-
-fn header_text() -> &'static str {
-    "time     reason            subject  client          request"
 }
 
 fn highlighted<'a>(text: &'a str, filter: &Filter, field: Field, base: Style) -> Line<'a> {
@@ -221,7 +228,7 @@ fn highlighted<'a>(text: &'a str, filter: &Filter, field: Field, base: Style) ->
     )
 }
 
-fn row<'a>(e: &'a Failure, filter: &Filter) -> Row<'a> {
+fn row<'a>(e: &'a Failure, filter: &Filter, wide: bool) -> Row<'a> {
     let r = &e.record;
     let color = Style::new().fg(theme::reason_color(e.reason));
     let request = match (&r.method, &r.path) {
@@ -231,15 +238,18 @@ fn row<'a>(e: &'a Failure, filter: &Filter) -> Row<'a> {
         (None, None) => String::new(),
     };
     let opt = |s: &'a Option<String>| s.as_deref().unwrap_or("");
-    Row::new(vec![
+    let mut cells = vec![
         Line::styled(clock_time(e.at), DIM),
         highlighted(&r.reason, filter, Field::Reason, color),
         highlighted(opt(&r.subject), filter, Field::Subject, Style::new()),
         highlighted(opt(&r.client), filter, Field::Address, Style::new()),
         owned_highlight(request, filter),
         highlighted(opt(&r.kid), filter, Field::Any, DIM),
-        highlighted(opt(&r.fingerprint), filter, Field::Any, DIM),
-    ])
+    ];
+    if wide {
+        cells.push(highlighted(opt(&r.fingerprint), filter, Field::Any, DIM));
+    }
+    Row::new(cells)
 }
 
 fn owned_highlight(text: String, filter: &Filter) -> Line<'static> {

@@ -31,7 +31,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect) {
         rt.push(entry(k, what, false));
     }
     l.push(Line::raw(""));
-    l.push(Line::styled("✎ = changes keys or sessions (off with --read-only)", DIM));
+    l.push(Line::styled("✎ refused with --read-only", DIM));
     frame.render_widget(Paragraph::new(l), left);
     frame.render_widget(Paragraph::new(rt), right);
 }

@@ -11,7 +11,8 @@ use crate::app::App;
 use crate::failure::date_time;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let [title, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let [title, table, selected] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
     let active = app
         .keys
         .items
@@ -41,7 +42,18 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         frame.render_widget(super::placeholder(text), table);
         return;
     }
-    let when = |t: Option<i64>| t.map(date_time).unwrap_or_else(|| "–".into());
+    // Narrow terminals drop the year so the kid keeps some room.
+    let wide = area.width >= 100;
+    let fmt = |t: i64| {
+        let s = date_time(t);
+        if wide {
+            s
+        } else {
+            s.get(5..).unwrap_or_default().to_owned()
+        }
+    };
+    let when = |t: Option<i64>| t.map(fmt).unwrap_or_else(|| "–".into());
+    let tw = if wide { 16 } else { 11 };
     let rows = app.keys.items.iter().map(|k| {
         Row::new(vec![
             Line::raw(k.kid.as_str()),
@@ -50,7 +62,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
                 k.state.as_str().replace('_', "-"),
                 Style::new().fg(theme::key_state_color(k.state)),
             ),
-            Line::raw(date_time(k.created_at)),
+            Line::raw(fmt(k.created_at)),
             Line::raw(when(k.demoted_at)),
             Line::raw(when(k.retire_after)),
         ])
@@ -59,13 +71,19 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         Constraint::Fill(1),
         Constraint::Length(6),
         Constraint::Length(11),
-        Constraint::Length(16),
-        Constraint::Length(16),
-        Constraint::Length(16),
+        Constraint::Length(tw),
+        Constraint::Length(tw),
+        Constraint::Length(tw),
     ];
     let t = Table::new(rows, widths)
         .header(Row::new(["kid", "alg", "state", "created", "demoted", "retire after"]).style(HEADER))
         .row_highlight_style(theme::SELECTED);
     let mut state = TableState::default().with_selected(Some(app.keys.selected));
     frame.render_stateful_widget(t, table, &mut state);
+    if let Some(k) = app.keys.current() {
+        frame.render_widget(
+            Line::from(vec![Span::styled(" selected kid ", DIM), Span::raw(k.kid.as_str())]),
+            selected,
+        );
+    }
 }

@@ -91,6 +91,11 @@ fn draw_hint(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(line, area);
         return;
     }
+    if let Some(msg) = &app.message {
+        let style = if msg.error { ERROR } else { OK };
+        frame.render_widget(Line::styled(msg.text.as_str(), style), area);
+        return;
+    }
     let mut spans = Vec::new();
     if app.view == View::Failures && !app.failures.filter.is_empty() {
         let f = &app.failures;
@@ -131,6 +136,7 @@ fn draw_hint(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
+    let [left, right] = Layout::horizontal([Constraint::Fill(1); 2]).spacing(1).areas(area);
     let mut spans = vec![Span::styled("log ", DIM)];
     spans.push(match &app.log_status {
         LogStatus::Following(p) => Span::raw(file_name(p)),
@@ -140,17 +146,16 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
     if app.failures.skipped > 0 {
         spans.push(Span::styled(format!(" skipped {}", app.failures.skipped), theme::ERROR));
     }
-    spans.push(Span::styled(" │ store ", DIM));
-    spans.push(match &app.store_status {
-        StoreStatus::Connecting => Span::styled("connecting…", DIM),
-        StoreStatus::Connected(url) => Span::raw(url.clone()),
-        StoreStatus::Unavailable(why) => Span::styled(format!("unavailable: {why} (retrying)"), ERROR),
-    });
-    if let Some(m) = &app.message {
-        spans.push(Span::styled(" │ ", DIM));
-        spans.push(Span::styled(m.text.clone(), if m.error { ERROR } else { OK }));
-    }
-    frame.render_widget(Line::from(spans).style(Style::new()), area);
+    frame.render_widget(Line::from(spans), left);
+    let store = vec![
+        Span::styled("store ", DIM),
+        match &app.store_status {
+            StoreStatus::Connecting => Span::styled("connecting…", DIM),
+            StoreStatus::Connected(url) => Span::raw(url.clone()),
+            StoreStatus::Unavailable(why) => Span::styled(format!("unavailable: {why} (retrying)"), ERROR),
+        },
+    ];
+    frame.render_widget(Line::from(store).style(Style::new()), right);
 }
 
 fn file_name(p: &std::path::Path) -> String {
