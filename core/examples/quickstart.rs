@@ -12,16 +12,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = JwtAuth::new(config)?;
 
     let issued = auth.issue("alice", &["Admin"], &Default::default())?;
-    println!("issued by key {} (expires at {}):\n{}\n", issued.kid, issued.expires_at, issued.token);
+    println!(
+        "issued by key {} (expires at {}):\n{}\n",
+        issued.kid, issued.expires_at, issued.token
+    );
 
     let claims = auth.validate_header(Some(&format!("Bearer {}", issued.token)), &RequestInfo::default())?;
-    println!("valid: sub={} roles={:?} aud={:?}\n", claims.subject, claims.roles, claims.audience);
+    println!(
+        "valid: sub={} roles={:?} aud={:?}\n",
+        claims.subject, claims.roles, claims.audience
+    );
 
     match auth.validate_header(Some(&issued.token), &RequestInfo::default()) {
         Ok(_) => println!("unexpected: a bare token was accepted"),
         Err(e) => println!("without the prefix: {e}\n"),
     }
     println!("JWKS: {}", serde_json::to_string_pretty(&auth.jwks())?);
-    println!("\nfailures are logged as JSON lines under {}", auth.config().log.dir.display());
+    println!(
+        "\nfailures are logged as JSON lines under {}",
+        auth.config().log.dir.display()
+    );
     Ok(())
 }

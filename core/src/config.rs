@@ -167,6 +167,7 @@ struct RawConfig {
     hs_secret: Option<Secret>,
     hs_secret_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
+    master_key_file: Option<PathBuf>,
     max_token_size: usize,
     revocation_staleness: Dur,
     key_reload_interval: Dur,
@@ -191,6 +192,7 @@ impl Default for RawConfig {
             hs_secret: None,
             hs_secret_file: None,
             key_file: None,
+            master_key_file: None,
             max_token_size: 8 * 1024,
             revocation_staleness: Dur(Duration::from_secs(5)),
             key_reload_interval: Dur(Duration::from_secs(60)),
@@ -318,6 +320,9 @@ pub struct Config {
     pub hs_secret: Option<Secret>,
     /// PEM (PKCS#8) private key for an asymmetric `algorithm`; generated when absent.
     pub key_file: Option<PathBuf>,
+    /// File holding the master key that seals stored signing keys
+    /// (else `JWTAUTH_MASTER_KEY`).
+    pub master_key_file: Option<PathBuf>,
     /// Tokens larger than this many bytes are refused before any decoding.
     pub max_token_size: usize,
     /// How stale the in-memory revocation watermarks may be.
@@ -637,6 +642,7 @@ impl Config {
             roles_claim,
             hs_secret,
             key_file: raw.key_file.map(resolve),
+            master_key_file: raw.master_key_file.map(resolve),
             max_token_size: raw.max_token_size,
             revocation_staleness: raw.revocation_staleness.0,
             key_reload_interval: raw.key_reload_interval.0,

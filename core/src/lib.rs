@@ -21,12 +21,20 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod crypt;
 mod encoding;
 pub mod error;
 pub mod keys;
+pub mod keystore;
+mod maintenance;
+pub mod sessions;
+pub mod store;
 pub mod token;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
@@ -34,8 +42,12 @@ use serde_json::{Map, Value};
 pub use crate::audit::RequestInfo;
 pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use crate::config::{Config, ConfigError};
+pub use crate::crypt::MasterKey;
 pub use crate::error::{AuthError, Reason};
 pub use crate::keys::{Algorithm, Key, KeyError, KeyRing, KeyState, Kid};
+pub use crate::keystore::KeyInfo;
+pub use crate::sessions::{RefreshToken, SessionInfo};
+pub use crate::store::{Store, StoreError};
 pub use crate::token::{Claims, IssueError, Issued, Rules};
 
 /// Masks the password of a connection URL (`postgres://user:***@host/db`) so it can
@@ -67,32 +79,98 @@ pub enum InitError {
         /// Why.
         source: KeyError,
     },
+    /// The store cannot be opened or its keys cannot be loaded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// The authentication runtime: configuration, the key ring and the clock.
-///
-/// Cheap to share (`Arc<JwtAuth>`); every method takes `&self` and is safe to call
-/// from many threads. Validation takes no lock: the key ring is an immutable value
-/// behind an atomic pointer, replaced whole by [`JwtAuth::replace_key_ring`].
-pub struct JwtAuth {
+/// Any failure of a [`JwtAuth`] operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An authentication failure, with its [`Reason`].
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A key operation failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A token could not be issued.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    /// The operation needs a store, and this instance was built without one.
+    #[error("this operation needs a store: open jwtauth with JwtAuth::open")]
+    NoStore,
+    /// The operation is not allowed (e.g. retiring the active key).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Error {
+    /// The failure reason, when this is an authentication failure.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Error::Auth(e) => Some(e.reason),
+            _ => None,
+        }
+    }
+}
+
+/// A new access token with its refresh token.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: Issued,
+    /// The refresh token (opaque; its `Debug` shows a fingerprint only).
+    pub refresh_token: RefreshToken,
+    /// When the refresh token expires unless used (idle or absolute limit).
+    pub refresh_expires_at: i64,
+    /// The session (refresh-token family) id.
+    pub family_id: String,
+}
+
+pub(crate) struct Inner {
     config: Config,
     rules: Rules,
     ring: ArcSwap<KeyRing>,
     clock: Arc<dyn Clock>,
+    store: Option<Store>,
+    master: Option<MasterKey>,
+    /// subject → access tokens issued at or before this second are revoked.
+    watermarks: ArcSwap<HashMap<String, i64>>,
+    started: Instant,
+    /// Milliseconds since `started` of the last on-demand key reload.
+    last_reload_ms: AtomicU64,
+}
+
+/// The authentication runtime: configuration, the key ring, the clock and (when
+/// opened with [`JwtAuth::open`]) the store with sessions and key lifecycle.
+///
+/// Share it in an `Arc`; every method takes `&self` and is safe to call from many
+/// threads. Validation takes no lock and no I/O: the key ring and the revocation
+/// watermarks are immutable values behind atomic pointers, refreshed by a
+/// background thread (every `key_reload_interval` and `revocation_staleness`, and
+/// at once, rate-limited, when a token names an unknown kid).
+pub struct JwtAuth {
+    inner: Arc<Inner>,
+    maintenance: Option<maintenance::Handle>,
 }
 
 impl std::fmt::Debug for JwtAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtAuth")
-            .field("issuer", &self.config.issuer)
-            .field("keys", &self.ring.load().keys().len())
+            .field("issuer", &self.inner.config.issuer)
+            .field("keys", &self.inner.ring.load().keys().len())
+            .field("store", &self.inner.store)
             .finish_non_exhaustive()
     }
 }
 
 impl JwtAuth {
-    /// Sets up from a configuration with the system clock: the HS secret, the PEM
-    /// key file, or else a freshly generated key for `algorithm`.
+    /// Sets up without a store, with the system clock: the HS secret, the PEM key
+    /// file, or else a freshly generated key (kept in memory only). Issuing and
+    /// validation work; sessions and key lifecycle need [`JwtAuth::open`].
     pub fn new(config: Config) -> Result<JwtAuth, InitError> {
         JwtAuth::with_clock(config, Arc::new(SystemClock))
     }
@@ -107,58 +185,93 @@ impl JwtAuth {
         Ok(JwtAuth::with_key_ring(config, ring, clock))
     }
 
-    /// Sets up with a ready key ring (e.g. loaded from the store).
+    /// Sets up with a ready key ring and no store.
     pub fn with_key_ring(config: Config, ring: KeyRing, clock: Arc<dyn Clock>) -> JwtAuth {
         JwtAuth {
-            rules: Rules::from_config(&config),
-            config,
-            ring: ArcSwap::from_pointee(ring),
-            clock,
+            inner: Arc::new(Inner::new(config, ring, clock, None, None)),
+            maintenance: None,
         }
+    }
+
+    /// Opens the store named by `store.url` (applying migrations), makes sure it has
+    /// an active key (the configured HS secret or key file, else a generated key
+    /// for `algorithm`), loads the key ring and starts the background refresh.
+    pub fn open(config: Config) -> Result<JwtAuth, InitError> {
+        JwtAuth::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Like [`JwtAuth::open`] with an injected clock.
+    pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<JwtAuth, InitError> {
+        let master = MasterKey::from_config(&config)?;
+        if master.is_none() {
+            tracing::warn!(
+                "no master key: signing keys are stored UNENCRYPTED in {}. Anyone who can read that database can forge tokens. Set {} to 32 random bytes (e.g. `openssl rand -base64 32`) before the first start",
+                store_url_masked(&config.store.url),
+                crypt::MASTER_KEY_ENV
+            );
+        }
+        let store = Store::open(&config.store.url, config.store.pool_size)?;
+        let now = clock.now();
+        let configured = configured_key(&config, now)?;
+        keystore::ensure_active(
+            &store,
+            master.as_ref(),
+            configured,
+            config.algorithm,
+            now,
+            verify_window(&config),
+        )?;
+        let ring = keystore::load_ring(&store, master.as_ref(), now)?;
+        let inner = Arc::new(Inner::new(config, ring, clock, Some(store), master));
+        inner.reload_watermarks()?;
+        let maintenance = Some(maintenance::start(Arc::downgrade(&inner)));
+        Ok(JwtAuth { inner, maintenance })
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.inner.config
     }
 
     /// The validation rules in force.
     pub fn rules(&self) -> &Rules {
-        &self.rules
+        &self.inner.rules
     }
 
     /// "Now" according to the injected clock, in seconds since the Unix epoch.
     pub fn now(&self) -> i64 {
-        self.clock.now()
+        self.inner.clock.now()
     }
 
-    /// The clock.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+    /// The store, when opened with one.
+    pub fn store(&self) -> Option<&Store> {
+        self.inner.store.as_ref()
+    }
+
+    /// Whether stored keys are sealed with a master key.
+    pub fn has_master_key(&self) -> bool {
+        self.inner.master.is_some()
     }
 
     /// The current key ring.
     pub fn key_ring(&self) -> Arc<KeyRing> {
-        self.ring.load_full()
+        self.inner.ring.load_full()
     }
 
     /// Replaces the key ring atomically; validations in flight finish with the old one.
     pub fn replace_key_ring(&self, ring: KeyRing) {
-        self.ring.store(Arc::new(ring));
+        self.inner.ring.store(Arc::new(ring));
     }
 
     /// The public keys as a JWKS document.
     pub fn jwks(&self) -> Value {
-        self.ring.load().jwks()
+        self.inner.ring.load().jwks()
     }
 
     /// Issues an access token for `subject` with `roles` and extra claims, signed
     /// by the active key, valid for `access_ttl`.
     pub fn issue(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<Issued, IssueError> {
-        let ring = self.ring.load();
-        let key = ring.active().ok_or(KeyError::NoActiveKey)?;
-        let ttl = i64::try_from(self.config.access_ttl.as_secs()).unwrap_or(i64::MAX);
-        token::issue(key, &self.rules, self.clock.now(), ttl, subject, roles, extra)
+        self.inner.issue(subject, roles, extra)
     }
 
     /// Validates a compact JWS (any bytes are accepted as input); a failure is
@@ -170,8 +283,14 @@ impl JwtAuth {
     /// Like [`JwtAuth::validate`], recording `request` with a failure.
     pub fn validate_with(&self, token: impl AsRef<[u8]>, request: &RequestInfo<'_>) -> Result<Claims, AuthError> {
         let token = token.as_ref();
-        let ring = self.ring.load();
-        token::validate(&ring, &self.rules, self.clock.now(), token).map_err(|r| {
+        let mut result = self.inner.check(token);
+        if let Err(r) = &result
+            && r.error.reason == Reason::UnknownKid
+            && self.reload_keys_now()
+        {
+            result = self.inner.check(token);
+        }
+        result.map_err(|r| {
             let fp = (!token.is_empty()).then(|| audit::fingerprint(token));
             audit::record(&audit::FailureEvent {
                 reason: r.error.reason,
@@ -225,7 +344,7 @@ impl JwtAuth {
     }
 
     /// Records a failure that did not come from token validation (bad credentials,
-    /// rate limiting, a refresh token reused…).
+    /// rate limiting…).
     pub fn record_failure(&self, error: &AuthError, subject: Option<&str>, request: &RequestInfo<'_>) {
         audit::record(&audit::FailureEvent {
             reason: error.reason,
@@ -236,6 +355,316 @@ impl JwtAuth {
             fingerprint: None,
             request: *request,
         });
+    }
+
+    fn store_or_err(&self) -> Result<&Store, Error> {
+        self.inner.store.as_ref().ok_or(Error::NoStore)
+    }
+
+    fn lifetimes(&self) -> sessions::Lifetimes {
+        let c = &self.inner.config;
+        sessions::Lifetimes {
+            idle: secs(c.refresh_idle_ttl),
+            max: secs(c.refresh_max_ttl),
+            grace: secs(c.refresh_reuse_grace),
+        }
+    }
+
+    /// Starts a session (a login): an access token and the first refresh token of a
+    /// new family. Roles and extra claims are kept with the family and carried into
+    /// every refreshed access token.
+    pub fn start_session(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<TokenPair, Error> {
+        let store = self.store_or_err()?;
+        // Issue first: it checks the subject and extra claims before anything is stored.
+        let access = self.issue(subject, roles, extra)?;
+        let claims = serde_json::json!({ "roles": roles, "extra": extra }).to_string();
+        let started = sessions::start(store, subject, &claims, self.now(), self.lifetimes())?;
+        Ok(TokenPair {
+            access,
+            refresh_token: started.token,
+            refresh_expires_at: started.expires_at,
+            family_id: started.family_id,
+        })
+    }
+
+    /// Spends a refresh token and returns a new pair (rotation). A spent token
+    /// presented again revokes its whole family and fails with `refresh_reused`;
+    /// every failure is recorded in the failure log.
+    pub fn refresh(&self, refresh_token: &str, request: &RequestInfo<'_>) -> Result<TokenPair, Error> {
+        let store = self.store_or_err()?;
+        let fail = |reason: Reason, hint: String, subject: Option<&str>| -> Error {
+            let e = AuthError::new(reason, hint);
+            let fp = audit::fingerprint(refresh_token.as_bytes());
+            audit::record(&audit::FailureEvent {
+                reason,
+                hint: &e.hint,
+                kid: None,
+                subject,
+                subject_verified: subject.is_some(),
+                fingerprint: Some(&fp),
+                request: *request,
+            });
+            Error::Auth(e)
+        };
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(fail(
+                Reason::RefreshInvalid,
+                "refresh token is empty or too long".into(),
+                None,
+            ));
+        }
+        match sessions::rotate(store, refresh_token, self.now(), self.lifetimes())? {
+            sessions::Outcome::Rotated {
+                subject,
+                claims,
+                token,
+                expires_at,
+                family_id,
+            } => {
+                let stored: Value = serde_json::from_str(&claims)
+                    .map_err(|e| StoreError::Data(format!("session claims are corrupt: {e}")))?;
+                let roles: Vec<&str> = stored["roles"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let empty = Map::new();
+                let extra = stored["extra"].as_object().unwrap_or(&empty);
+                let access = self.issue(&subject, &roles, extra)?;
+                Ok(TokenPair {
+                    access,
+                    refresh_token: token,
+                    refresh_expires_at: expires_at,
+                    family_id,
+                })
+            }
+            sessions::Outcome::Invalid => Err(fail(Reason::RefreshInvalid, "unknown refresh token".into(), None)),
+            sessions::Outcome::Expired { subject } => Err(fail(
+                Reason::RefreshExpired,
+                "the refresh token or its session expired; log in again".into(),
+                Some(&subject),
+            )),
+            sessions::Outcome::Revoked { subject } => Err(fail(
+                Reason::Revoked,
+                "the session was revoked (logout or reuse); log in again".into(),
+                Some(&subject),
+            )),
+            sessions::Outcome::Reused { subject, family_id } => Err(fail(
+                Reason::RefreshReused,
+                format!("a spent refresh token was presented again; session {family_id} is revoked"),
+                Some(&subject),
+            )),
+        }
+    }
+
+    /// Logout: revokes the family of `refresh_token`. Returns whether the token was known.
+    pub fn revoke(&self, refresh_token: &str) -> Result<bool, Error> {
+        let store = self.store_or_err()?;
+        Ok(sessions::revoke(store, refresh_token, self.now())?.is_some())
+    }
+
+    /// Revokes one session by family id (administration).
+    pub fn revoke_family(&self, family_id: &str) -> Result<bool, Error> {
+        Ok(sessions::revoke_family(self.store_or_err()?, family_id, self.now())?)
+    }
+
+    /// Logout everywhere: revokes every session of `subject`, and access tokens
+    /// issued to it at or before this second fail with `revoked` (in this process at
+    /// once, in others within `revocation_staleness`). Returns the sessions revoked.
+    pub fn revoke_subject(&self, subject: &str) -> Result<u64, Error> {
+        let store = self.store_or_err()?;
+        let now = self.now();
+        let n = sessions::revoke_subject(store, subject, now)?;
+        self.inner.watermarks.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.insert(subject.to_string(), now);
+            m
+        });
+        Ok(n)
+    }
+
+    /// Live sessions, most recently used first, optionally of one subject.
+    pub fn sessions(&self, subject: Option<&str>, limit: usize) -> Result<Vec<SessionInfo>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(sessions::list(self.store_or_err()?, subject, self.now(), limit)?)
+    }
+
+    /// Every stored key with its lifecycle times (no private material).
+    pub fn keys(&self) -> Result<Vec<KeyInfo>, Error> {
+        Ok(keystore::list(self.store_or_err()?, self.now())?)
+    }
+
+    /// Creates a new active key (of `algorithm`, default the configured one), demotes
+    /// the old one to verify-only, and reloads the ring. Other processes sharing the
+    /// store pick it up on their next reload or at the first token naming it.
+    pub fn rotate_key(&self, algorithm: Option<Algorithm>) -> Result<Kid, Error> {
+        let store = self.store_or_err()?;
+        let c = &self.inner.config;
+        let kid = keystore::rotate(
+            store,
+            self.inner.master.as_ref(),
+            algorithm.unwrap_or(c.algorithm),
+            self.now(),
+            verify_window(c),
+        )?;
+        self.inner.reload_keys()?;
+        Ok(kid)
+    }
+
+    /// Retires a verify-only key at once (e.g. a compromised one): it leaves the
+    /// JWKS and its tokens fail with `unknown_kid`. The active key cannot be retired.
+    pub fn retire_key(&self, kid: &str) -> Result<(), Error> {
+        keystore::retire(self.store_or_err()?, kid, self.now())?;
+        self.inner.reload_keys()?;
+        Ok(())
+    }
+
+    /// Reloads the key ring from the store now.
+    pub fn reload_keys(&self) -> Result<(), Error> {
+        Ok(self.inner.reload_keys()?)
+    }
+
+    /// Reloads the revocation watermarks from the store now.
+    pub fn reload_watermarks(&self) -> Result<(), Error> {
+        Ok(self.inner.reload_watermarks()?)
+    }
+
+    /// One bounded maintenance pass: retires verify-only keys past their window and
+    /// deletes up to `limit` expired or revoked sessions. Returns sessions deleted.
+    pub fn sweep(&self, limit: usize) -> Result<u64, Error> {
+        Ok(self.inner.sweep(i64::try_from(limit).unwrap_or(i64::MAX))?)
+    }
+
+    /// Asks the background thread to reload keys, rate-limited to once a second;
+    /// waits briefly. Returns whether a reload happened.
+    fn reload_keys_now(&self) -> bool {
+        let Some(m) = &self.maintenance else { return false };
+        let now_ms = u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.inner.last_reload_ms.load(Ordering::Relaxed);
+        if last != 0 && now_ms.saturating_sub(last) < 1_000 {
+            return false;
+        }
+        if self
+            .inner
+            .last_reload_ms
+            .compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        m.reload_keys(Duration::from_secs(2))
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// How long a demoted key keeps verifying: every token it signed has expired by then.
+fn verify_window(c: &Config) -> i64 {
+    secs(c.access_ttl).saturating_add(secs(c.leeway))
+}
+
+impl Inner {
+    fn new(
+        config: Config,
+        ring: KeyRing,
+        clock: Arc<dyn Clock>,
+        store: Option<Store>,
+        master: Option<MasterKey>,
+    ) -> Inner {
+        Inner {
+            rules: Rules::from_config(&config),
+            config,
+            ring: ArcSwap::from_pointee(ring),
+            clock,
+            store,
+            master,
+            watermarks: ArcSwap::from_pointee(HashMap::new()),
+            started: Instant::now(),
+            last_reload_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn issue(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<Issued, IssueError> {
+        let ring = self.ring.load();
+        let key = ring.active().ok_or(KeyError::NoActiveKey)?;
+        token::issue(
+            key,
+            &self.rules,
+            self.clock.now(),
+            secs(self.config.access_ttl),
+            subject,
+            roles,
+            extra,
+        )
+    }
+
+    fn check(&self, token: &[u8]) -> Result<Claims, token::Rejection> {
+        let ring = self.ring.load();
+        let claims = token::validate(&ring, &self.rules, self.clock.now(), token)?;
+        let marks = self.watermarks.load();
+        if !marks.is_empty()
+            && let Some(&mark) = marks.get(&claims.subject)
+            && claims.issued_at.unwrap_or(0) <= mark
+        {
+            return Err(token::Rejection {
+                error: AuthError::new(
+                    Reason::Revoked,
+                    format!("every session of this subject was revoked at {mark}; log in again"),
+                ),
+                kid: Some(claims.kid.to_string()),
+                subject: Some(error::clip(&claims.subject)),
+                verified: true,
+            });
+        }
+        Ok(claims)
+    }
+
+    pub(crate) fn reload_keys(&self) -> Result<(), StoreError> {
+        if let Some(store) = &self.store {
+            let ring = keystore::load_ring(store, self.master.as_ref(), self.clock.now())?;
+            self.ring.store(Arc::new(ring));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn reload_watermarks(&self) -> Result<(), StoreError> {
+        if let Some(store) = &self.store {
+            let horizon = self
+                .clock
+                .now()
+                .saturating_sub(secs(self.config.max_access_ttl) + secs(self.config.leeway));
+            let marks: HashMap<String, i64> = sessions::watermarks(store, horizon)?.into_iter().collect();
+            self.watermarks.store(Arc::new(marks));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn sweep(&self, limit: i64) -> Result<u64, StoreError> {
+        let Some(store) = &self.store else { return Ok(0) };
+        let now = self.clock.now();
+        if keystore::sweep(store, now)? > 0 {
+            self.reload_keys()?;
+        }
+        // Keep finished sessions a day, so a late replay still reads as reuse or expiry.
+        let horizon = now.saturating_sub(secs(self.config.max_access_ttl) + secs(self.config.leeway));
+        sessions::purge(store, now.saturating_sub(86_400), horizon, limit)
+    }
+
+    pub(crate) fn tick_intervals(&self) -> (Duration, Duration) {
+        (
+            self.config.revocation_staleness.max(Duration::from_millis(100)),
+            self.config.key_reload_interval,
+        )
+    }
+}
+
+/// The configured static key (HS secret or PEM key file), if any.
+fn configured_key(config: &Config, now: i64) -> Result<Option<Key>, InitError> {
+    if config.hs_secret.is_some() || config.key_file.is_some() {
+        initial_key(config, now).map(Some)
+    } else {
+        Ok(None)
     }
 }
 

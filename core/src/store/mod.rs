@@ -1,0 +1,195 @@
+//! Persistent state behind one [`Store`]: keys, refresh-token families and
+//! revocation watermarks, in an embedded SQLite file (the default) or PostgreSQL
+//! (several instances sharing state).
+//!
+//! The domain logic (rotation, reuse detection, key lifecycle) is written once, over
+//! a small transaction interface ([`Tx`]) that each backend implements; the SQL is
+//! portable (no backend-specific functions), so PostgreSQL-protocol databases serve too.
+//!
+//! Every call is blocking. From async code call it through `spawn_blocking`: the
+//! PostgreSQL client refuses to run on an async worker thread.
+
+#[cfg(feature = "postgres")]
+mod postgres;
+pub(crate) mod schema;
+mod sqlite;
+
+use std::fmt;
+
+pub(crate) use schema::migrate;
+
+/// A store that cannot be opened or used, with what to do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be opened or reached.
+    #[error("cannot open store {url}: {detail}. {fix}")]
+    Open {
+        /// The URL, password masked.
+        url: String,
+        /// What went wrong.
+        detail: String,
+        /// What to do.
+        fix: String,
+    },
+    /// The database was written by a newer jwtauth.
+    #[error(
+        "store {url} has schema version {found}, newer than this jwtauth supports ({supported}); upgrade jwtauth (nothing was changed)"
+    )]
+    TooNew {
+        /// The URL, password masked.
+        url: String,
+        /// Version in the database.
+        found: i64,
+        /// Latest version this build knows.
+        supported: i64,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Query(String),
+    /// Stored data cannot be used (e.g. a key that does not decrypt).
+    #[error("stored data is unusable: {0}")]
+    Data(String),
+}
+
+/// A value bound to or read from SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Val {
+    I64(i64),
+    Text(String),
+    Null,
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::I64(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(v.to_owned())
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(v)
+    }
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub(crate) struct Row(pub Vec<Val>);
+
+impl Row {
+    pub fn i64(&self, i: usize) -> Result<i64, StoreError> {
+        match self.0.get(i) {
+            Some(Val::I64(v)) => Ok(*v),
+            other => Err(StoreError::Data(format!(
+                "column {i}: expected an integer, found {other:?}"
+            ))),
+        }
+    }
+    pub fn opt_i64(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.0.get(i) {
+            Some(Val::Null) => Ok(None),
+            _ => self.i64(i).map(Some),
+        }
+    }
+    pub fn text(&self, i: usize) -> Result<String, StoreError> {
+        match self.0.get(i) {
+            Some(Val::Text(v)) => Ok(v.clone()),
+            other => Err(StoreError::Data(format!("column {i}: expected text, found {other:?}"))),
+        }
+    }
+}
+
+/// A transaction. SQL uses `?1`, `?2` … placeholders on every backend.
+pub(crate) trait Tx {
+    /// Runs a statement; returns the number of rows changed.
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
+    /// Runs a query.
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError>;
+    /// `" FOR UPDATE"` where row locks exist; empty where the whole transaction
+    /// already holds the write lock (SQLite's `BEGIN IMMEDIATE`).
+    fn for_update(&self) -> &'static str;
+    /// Runs a batch of statements without parameters (migrations).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::Postgres),
+}
+
+/// The persistent store, opened from `store.url`. Thread-safe; share it in an `Arc`.
+pub struct Store {
+    backend: Backend,
+    url: String,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("url", &self.url).finish()
+    }
+}
+
+impl Store {
+    /// Opens `sqlite://PATH` or `postgres://…` and applies pending migrations.
+    /// A foreign or corrupt file, a newer schema or an unreachable server is an
+    /// error naming the URL (password masked) and what to do; nothing is reset.
+    pub fn open(url: &str, pool_size: u32) -> Result<Store, StoreError> {
+        let masked = crate::store_url_masked(url);
+        let backend = if let Some(path) = url.strip_prefix("sqlite://") {
+            Backend::Sqlite(sqlite::Sqlite::open(path, &masked)?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            {
+                Backend::Postgres(postgres::Postgres::open(url, &masked, pool_size)?)
+            }
+            #[cfg(not(feature = "postgres"))]
+            {
+                let _ = pool_size;
+                return Err(StoreError::Open {
+                    url: masked,
+                    detail: "this build has no PostgreSQL support".into(),
+                    fix: "Build jwtauth with the `postgres` feature, or use sqlite://".into(),
+                });
+            }
+        } else {
+            return Err(StoreError::Open {
+                url: masked,
+                detail: "unknown scheme".into(),
+                fix: "Use sqlite://PATH or postgres://user@host/db".into(),
+            });
+        };
+        let store = Store { backend, url: masked };
+        migrate(&store)?;
+        Ok(store)
+    }
+
+    /// The URL with its password masked.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Runs `f` in one transaction that holds the write lock (SQLite) or may take row
+    /// locks (PostgreSQL); commits when `f` returns `Ok`, rolls back otherwise.
+    pub(crate) fn write<T>(&self, f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.transaction(f),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => p.transaction(f),
+        }
+    }
+
+    /// Checks that the store answers (for readiness probes).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.write(|tx| tx.query("SELECT version FROM jwtauth_schema", &[]).map(|_| ()))
+    }
+}
+
+/// Turns `?N` placeholders into PostgreSQL's `$N`.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn dollar_placeholders(sql: &str) -> String {
+    sql.replace('?', "$")
+}

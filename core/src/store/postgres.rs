@@ -1,0 +1,137 @@
+//! The PostgreSQL backend: a connection pool, row locks for rotations.
+
+use std::time::Duration;
+
+use postgres::types::{ToSql, Type};
+use postgres::{NoTls, Transaction};
+use r2d2::Pool;
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::{Row, StoreError, Tx, Val, dollar_placeholders};
+
+pub(super) struct Postgres {
+    pool: Pool<PostgresConnectionManager<NoTls>>,
+    url: String,
+}
+
+impl Postgres {
+    pub(super) fn open(url: &str, masked: &str, pool_size: u32) -> Result<Postgres, StoreError> {
+        let open_err = |detail: String, fix: &str| StoreError::Open {
+            url: masked.to_string(),
+            detail,
+            fix: fix.to_string(),
+        };
+        let mut config: postgres::Config = url.parse().map_err(|e| {
+            open_err(
+                format!("not a valid PostgreSQL URL ({e})"),
+                "Write it like postgres://user@host:5432/db",
+            )
+        })?;
+        config.connect_timeout(Duration::from_secs(5));
+        // One direct connection first: its error says why (refused, auth, no such
+        // database), where the pool would only say it timed out.
+        config.connect(NoTls).map_err(|e| {
+            open_err(
+                e.to_string(),
+                "Check that PostgreSQL is running and reachable at that address, and the user, password and database",
+            )
+        })?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| open_err(e.to_string(), "Check the server's max_connections and store.pool_size"))?;
+        Ok(Postgres {
+            pool,
+            url: masked.to_string(),
+        })
+    }
+
+    pub(super) fn transaction<T>(
+        &self,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StoreError::Query(format!("{}: no connection: {e}", self.url)))?;
+        let mut tx = conn
+            .transaction()
+            .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
+        let out = f(&mut PgTx(&mut tx))?;
+        tx.commit()
+            .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
+        Ok(out)
+    }
+}
+
+struct PgTx<'a, 'c>(&'a mut Transaction<'c>);
+
+fn params(vals: &[Val]) -> Vec<Box<dyn ToSql + Sync>> {
+    vals.iter()
+        .map(|v| -> Box<dyn ToSql + Sync> {
+            match v {
+                Val::I64(i) => Box::new(*i),
+                Val::Text(s) => Box::new(s.clone()),
+                Val::Null => Box::new(Option::<String>::None),
+            }
+        })
+        .collect()
+}
+
+fn pg_error(e: &postgres::Error) -> StoreError {
+    // The database error's message is more useful than the wrapper's "db error".
+    match e.as_db_error() {
+        Some(db) => StoreError::Query(format!("{}: {}", db.code().code(), db.message())),
+        None => StoreError::Query(e.to_string()),
+    }
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn exec(&mut self, sql: &str, vals: &[Val]) -> Result<u64, StoreError> {
+        let owned = params(vals);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        self.0
+            .execute(dollar_placeholders(sql).as_str(), &refs)
+            .map_err(|e| pg_error(&e))
+    }
+
+    fn query(&mut self, sql: &str, vals: &[Val]) -> Result<Vec<Row>, StoreError> {
+        let owned = params(vals);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let rows = self
+            .0
+            .query(dollar_placeholders(sql).as_str(), &refs)
+            .map_err(|e| pg_error(&e))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| {
+                        let ty = r.columns()[i].type_();
+                        let v = if *ty == Type::INT8 {
+                            r.try_get::<_, Option<i64>>(i).map(|o| o.map_or(Val::Null, Val::I64))
+                        } else if *ty == Type::INT4 {
+                            r.try_get::<_, Option<i32>>(i)
+                                .map(|o| o.map_or(Val::Null, |v| Val::I64(v.into())))
+                        } else {
+                            r.try_get::<_, Option<String>>(i)
+                                .map(|o| o.map_or(Val::Null, Val::Text))
+                        };
+                        v.map_err(|e| StoreError::Data(e.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Row)
+            })
+            .collect()
+    }
+
+    fn for_update(&self) -> &'static str {
+        " FOR UPDATE"
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.batch_execute(sql).map_err(|e| pg_error(&e))
+    }
+}

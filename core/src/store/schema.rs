@@ -1,0 +1,99 @@
+//! Versioned migrations, the same SQL on every backend.
+
+use super::{Store, StoreError, Val};
+
+/// Migrations in order; index + 1 is the schema version they bring.
+const MIGRATIONS: &[&str] = &[
+    // 1: keys, refresh-token families, spent and current refresh tokens, watermarks.
+    "CREATE TABLE jwtauth_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        demoted_at BIGINT,
+        retire_after BIGINT,
+        retired_at BIGINT,
+        material TEXT NOT NULL,
+        sealed BIGINT NOT NULL
+    );
+    CREATE TABLE jwtauth_families (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        claims TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        last_used_at BIGINT NOT NULL,
+        idle_expires_at BIGINT NOT NULL,
+        generation BIGINT NOT NULL,
+        grace_used BIGINT NOT NULL,
+        revoked_at BIGINT,
+        revoked_reason TEXT
+    );
+    CREATE INDEX jwtauth_families_subject ON jwtauth_families (subject);
+    CREATE INDEX jwtauth_families_idle ON jwtauth_families (idle_expires_at);
+    CREATE TABLE jwtauth_refresh_tokens (
+        hash TEXT PRIMARY KEY,
+        family_id TEXT NOT NULL,
+        generation BIGINT NOT NULL,
+        issued_at BIGINT NOT NULL
+    );
+    CREATE INDEX jwtauth_refresh_tokens_family ON jwtauth_refresh_tokens (family_id);
+    CREATE TABLE jwtauth_revocations (
+        subject TEXT PRIMARY KEY,
+        revoked_before BIGINT NOT NULL
+    );",
+];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema up to [`LATEST`]; refuses a newer one. Safe to run from several
+/// processes at once: each step runs in a transaction, and a loser of a race retries.
+pub(crate) fn migrate(store: &Store) -> Result<(), StoreError> {
+    let mut last = None;
+    for _ in 0..3 {
+        match migrate_once(store) {
+            Ok(()) => return Ok(()),
+            Err(e @ StoreError::TooNew { .. }) => return Err(e),
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(last.unwrap_or_else(|| StoreError::Query("migration failed".into())))
+}
+
+fn migrate_once(store: &Store) -> Result<(), StoreError> {
+    store.write(|tx| {
+        tx.batch("CREATE TABLE IF NOT EXISTS jwtauth_schema (version BIGINT NOT NULL)")?;
+        let rows = tx.query(&format!("SELECT version FROM jwtauth_schema{}", tx.for_update()), &[])?;
+        let current = match rows.first() {
+            Some(r) => r.i64(0)?,
+            None => {
+                tx.exec("INSERT INTO jwtauth_schema (version) VALUES (?1)", &[Val::I64(0)])?;
+                0
+            }
+        };
+        if current > LATEST {
+            return Err(StoreError::TooNew {
+                url: store.url().to_string(),
+                found: current,
+                supported: LATEST,
+            });
+        }
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(current).unwrap_or(0))
+        {
+            tx.batch(sql)?;
+            tx.exec("UPDATE jwtauth_schema SET version = ?1", &[Val::I64(i as i64 + 1)])?;
+        }
+        Ok(())
+    })
+}
+
+/// Takes the store-wide lock that serialises key changes (the schema row).
+pub(crate) fn lock_keys(tx: &mut dyn super::Tx) -> Result<(), StoreError> {
+    tx.query(&format!("SELECT version FROM jwtauth_schema{}", tx.for_update()), &[])
+        .map(|_| ())
+}

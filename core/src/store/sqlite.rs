@@ -1,0 +1,166 @@
+//! The embedded SQLite backend: one file, WAL mode, safe for several processes.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use super::{Row, StoreError, Tx, Val};
+
+pub(super) struct Sqlite {
+    // SQLite allows one writer at a time; one connection per process, used under a
+    // mutex, is the fastest way through and keeps every transaction serialised.
+    conn: Mutex<Connection>,
+    url: String,
+}
+
+fn open_error(url: &str, e: &rusqlite::Error) -> StoreError {
+    let (detail, fix) = match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => (
+            "the file is not a SQLite database or is corrupt".to_string(),
+            "jwtauth has not touched it. Point store.url at another file, or restore it from a backup",
+        ),
+        Some(ErrorCode::CannotOpen) => (
+            e.to_string(),
+            "Check that the folder exists and is writable, or change store.url",
+        ),
+        Some(ErrorCode::DatabaseBusy) => (
+            "the database stayed locked by another process".to_string(),
+            "Retry; if it persists, look for a process holding a long transaction",
+        ),
+        _ => (e.to_string(), "Check store.url and the file's permissions"),
+    };
+    StoreError::Open {
+        url: url.to_string(),
+        detail,
+        fix: fix.to_string(),
+    }
+}
+
+impl Sqlite {
+    pub(super) fn open(path: &str, url: &str) -> Result<Sqlite, StoreError> {
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                url: url.to_string(),
+                detail: format!("cannot create folder {}: {e}", parent.display()),
+                fix: "Check permissions or change store.url".into(),
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(url, &e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| open_error(url, &e))?;
+        // Reading the schema proves the file is a database before anything is written.
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| open_error(url, &e))?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "jwtauth_schema") {
+            return Err(StoreError::Open {
+                url: url.to_string(),
+                detail: format!(
+                    "the file is a SQLite database of another application (tables: {})",
+                    crate::error::clip(&tables.join(", "))
+                ),
+                fix: "jwtauth has not touched it. Point store.url at a new or jwtauth file".into(),
+            });
+        }
+        // WAL lets readers run beside the writer across processes; synchronous=NORMAL
+        // in WAL mode keeps every commit across a process crash (SIGKILL), losing at
+        // most the last commits on power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_error(url, &e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| open_error(url, &e))?;
+        Ok(Sqlite {
+            conn: Mutex::new(conn),
+            url: url.to_string(),
+        })
+    }
+
+    pub(super) fn transaction<T>(
+        &self,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A poisoned lock only means another thread panicked mid-call; the
+        // transaction it held was rolled back when it unwound, so the connection is usable.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| query_error(&self.url, &e))?;
+        let mut wrapped = SqliteTx(&tx);
+        let out = f(&mut wrapped)?;
+        tx.commit().map_err(|e| query_error(&self.url, &e))?;
+        Ok(out)
+    }
+}
+
+fn query_error(url: &str, e: &rusqlite::Error) -> StoreError {
+    StoreError::Query(format!("{url}: {e}"))
+}
+
+struct SqliteTx<'a>(&'a rusqlite::Transaction<'a>);
+
+fn to_sql(params: &[Val]) -> Vec<SqlValue> {
+    params
+        .iter()
+        .map(|p| match p {
+            Val::I64(v) => SqlValue::Integer(*v),
+            Val::Text(s) => SqlValue::Text(s.clone()),
+            Val::Null => SqlValue::Null,
+        })
+        .collect()
+}
+
+impl Tx for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .0
+            .prepare_cached(sql)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(to_sql(params)))
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self
+            .0
+            .prepare_cached(sql)
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        let cols = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(to_sql(params)))
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| StoreError::Query(e.to_string()))? {
+            let mut vals = Vec::with_capacity(cols);
+            for i in 0..cols {
+                vals.push(match r.get_ref(i).map_err(|e| StoreError::Query(e.to_string()))? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(v) => Val::I64(v),
+                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                    other => {
+                        return Err(StoreError::Data(format!(
+                            "unexpected column type {:?}",
+                            other.data_type()
+                        )));
+                    }
+                });
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+
+    fn for_update(&self) -> &'static str {
+        ""
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.execute_batch(sql).map_err(|e| StoreError::Query(e.to_string()))
+    }
+}

@@ -1,0 +1,182 @@
+//! Key lifecycle in the store: rotation, verify-only window, retirement, sharing
+//! between processes, sealing at rest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{T0, backends, config, open};
+use jwtauth_core::{Algorithm, Error, FixedClock, JwtAuth, KeyState, Reason};
+use serde_json::Map;
+
+#[test]
+fn first_open_generates_one_active_key_and_reopen_keeps_it() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let kid = {
+            let auth = open(&b.url, "", &clock);
+            let keys = auth.keys().unwrap();
+            assert_eq!(keys.len(), 1, "{}", b.name);
+            assert_eq!(keys[0].state, KeyState::Active);
+            assert_eq!(keys[0].algorithm, Algorithm::ES256);
+            keys[0].kid.clone()
+        };
+        let again = open(&b.url, "", &clock);
+        assert_eq!(again.keys().unwrap()[0].kid, kid, "{}: key survives restart", b.name);
+        assert_eq!(again.keys().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn rotation_demotes_then_retires_the_old_key() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let auth = open(&b.url, "", &clock); // access_ttl 10m, leeway 30s
+        let old_token = auth.issue("alice", &[], &Map::new()).unwrap();
+        let new_kid = auth.rotate_key(Some(Algorithm::EdDSA)).unwrap();
+        let new_token = auth.issue("alice", &[], &Map::new()).unwrap();
+        assert_eq!(new_token.kid, new_kid, "{}: the new key signs", b.name);
+        assert!(
+            auth.validate(&old_token.token).is_ok(),
+            "{}: old key still verifies",
+            b.name
+        );
+        let keys = auth.keys().unwrap();
+        let old = keys.iter().find(|k| k.kid == old_token.kid).unwrap();
+        assert_eq!(old.state, KeyState::VerifyOnly);
+        assert_eq!(old.demoted_at, Some(T0));
+        assert_eq!(old.retire_after, Some(T0 + 600 + 30));
+        assert_eq!(auth.jwks()["keys"].as_array().unwrap().len(), 2);
+
+        // Once every token it signed has expired, the old key is gone.
+        clock.advance(631);
+        auth.sweep(10).unwrap();
+        let keys = auth.keys().unwrap();
+        assert_eq!(
+            keys.iter().find(|k| k.kid == old_token.kid).unwrap().state,
+            KeyState::Retired
+        );
+        assert_eq!(auth.jwks()["keys"].as_array().unwrap().len(), 1, "{}", b.name);
+    }
+}
+
+#[test]
+fn retiring_a_key_removes_it_but_the_active_key_cannot_be_retired() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let auth = open(&b.url, "", &clock);
+        let token = auth.issue("bob", &[], &Map::new()).unwrap();
+        let active = auth.keys().unwrap()[0].kid.clone();
+        match auth.retire_key(active.as_str()) {
+            Err(Error::Refused(msg)) => assert!(msg.contains("rotate"), "{msg}"),
+            other => panic!("{}: {other:?}", b.name),
+        }
+        assert!(matches!(auth.retire_key("nope"), Err(Error::Refused(_))));
+        auth.rotate_key(None).unwrap();
+        auth.retire_key(active.as_str()).unwrap();
+        assert_eq!(
+            auth.validate(&token.token).unwrap_err().reason,
+            Reason::UnknownKid,
+            "{}",
+            b.name
+        );
+        assert!(!auth.jwks().to_string().contains(active.as_str()));
+    }
+}
+
+#[test]
+fn another_process_picks_up_a_rotated_key_without_restart() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let a = open(&b.url, "", &clock);
+        let other = open(&b.url, "", &clock);
+        a.rotate_key(None).unwrap();
+        let token = a.issue("carol", &[], &Map::new()).unwrap();
+        // `other` has never seen this kid: it reloads from the store on demand.
+        let claims = other.validate(&token.token).unwrap();
+        assert_eq!(claims.kid, token.kid, "{}", b.name);
+        // A flood of made-up kids does not reload each time (rate-limited): it still fails cleanly.
+        for _ in 0..50 {
+            let forged = token.token.replacen(
+                &token.token[..token.token.find('.').unwrap()],
+                "eyJhbGciOiJFUzI1NiIsImtpZCI6Im1hZGUtdXAifQ",
+                1,
+            );
+            assert_eq!(other.validate(&forged).unwrap_err().reason, Reason::UnknownKid);
+        }
+    }
+}
+
+#[test]
+fn hs_rotation_is_refused_with_advice() {
+    let b = common::sqlite();
+    let clock = Arc::new(FixedClock::new(T0));
+    let auth = open(&b.url, "", &clock);
+    let err = auth.rotate_key(Some(Algorithm::HS256)).unwrap_err();
+    assert!(err.to_string().contains("hs_secret"), "{err}");
+}
+
+#[test]
+fn configured_hs_secret_becomes_the_active_key() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let generated = open(&b.url, "", &clock).keys().unwrap()[0].kid.clone();
+        let hs = open(
+            &b.url,
+            "algorithm = \"HS256\"\nhs_secret = \"k8Xq2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"",
+            &clock,
+        );
+        let keys = hs.keys().unwrap();
+        let active: Vec<_> = keys.iter().filter(|k| k.state == KeyState::Active).collect();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].algorithm, Algorithm::HS256, "{}", b.name);
+        assert_eq!(
+            keys.iter().find(|k| k.kid == generated).unwrap().state,
+            KeyState::VerifyOnly
+        );
+        assert!(
+            hs.jwks()["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|k| k["alg"] != "HS256")
+        );
+    }
+}
+
+#[test]
+fn keys_are_sealed_under_the_master_key() {
+    let b = common::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("master.key");
+    std::fs::write(&key_file, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n").unwrap();
+    let wrong_file = dir.path().join("wrong.key");
+    std::fs::write(&wrong_file, "ab".repeat(32)).unwrap();
+    let clock = Arc::new(FixedClock::new(T0));
+    let with = |file: &std::path::Path| format!("master_key_file = \"{}\"", file.display());
+
+    let auth = open(&b.url, &with(&key_file), &clock);
+    assert!(auth.has_master_key());
+    let token = auth.issue("dan", &[], &Map::new()).unwrap();
+    drop(auth);
+
+    let conn = rusqlite::Connection::open(b.url.trim_start_matches("sqlite://")).unwrap();
+    let (material, sealed): (String, i64) = conn
+        .query_row("SELECT material, sealed FROM jwtauth_keys", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(sealed, 1);
+    // A PKCS#8 EC key in base64 starts with "MIG"; sealed material is random-looking.
+    assert!(!material.starts_with("MIG"));
+
+    let err = JwtAuth::open_with_clock(config(&b.url, &with(&wrong_file)), clock.clone()).unwrap_err();
+    assert!(err.to_string().contains("master key differs"), "{err}");
+    let err = JwtAuth::open_with_clock(config(&b.url, ""), clock.clone()).unwrap_err();
+    assert!(err.to_string().contains("JWTAUTH_MASTER_KEY"), "{err}");
+
+    let again = open(&b.url, &with(&key_file), &clock);
+    assert!(again.validate(&token.token).is_ok());
+}
