@@ -5,39 +5,8 @@
 
 use std::fmt;
 
-use jwtauth_core::{Algorithm, KeyState};
-
-/// A signing key as the admin sees it: public facts only, never key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    /// Key id.
-    pub kid: String,
-    /// The algorithm it is pinned to.
-    pub algorithm: Algorithm,
-    /// Active, verify-only or retired.
-    pub state: KeyState,
-    /// When it was created (Unix seconds).
-    pub created_at: i64,
-    /// When it stopped signing, if it did.
-    pub demoted_at: Option<i64>,
-    /// When it may be retired (its last tokens have expired), if demoted.
-    pub retire_after: Option<i64>,
-}
-
-/// A refresh-token family: one login and the refresh tokens rotated from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// Family id (not a token; safe to show).
-    pub id: String,
-    /// Who logged in.
-    pub subject: String,
-    /// When the login happened.
-    pub started_at: i64,
-    /// When a refresh token of the family was last used.
-    pub last_used_at: i64,
-    /// When the family expires at the latest.
-    pub expires_at: i64,
-}
+use jwtauth_core::Algorithm;
+pub use jwtauth_core::{KeyInfo, SessionInfo};
 
 /// A store operation that failed, in words for the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +27,10 @@ impl<E: std::error::Error> From<E> for AdminError {
 /// Key and session administration. Called from the store thread, never from the
 /// drawing thread, so implementations may block.
 pub trait Admin: Send {
-    /// Every key, newest first.
+    /// Every key, the active one first.
     fn list_keys(&mut self) -> Result<Vec<KeyInfo>, AdminError>;
-    /// Adds a verify-only key for `alg`; returns its kid.
-    fn add_key(&mut self, alg: Algorithm) -> Result<String, AdminError>;
-    /// Makes a new key (of `alg`, or the active key's algorithm) the active one;
-    /// returns its kid.
+    /// Makes a new key (of `alg`, or the configured algorithm) the active one and
+    /// the old one verify-only; returns the new kid.
     fn rotate_key(&mut self, alg: Option<Algorithm>) -> Result<String, AdminError>;
     /// Retires a key (the core refuses to retire the last active one).
     fn retire_key(&mut self, kid: &str) -> Result<(), AdminError>;
@@ -72,7 +39,7 @@ pub trait Admin: Send {
     /// Every live refresh-token family.
     fn list_sessions(&mut self) -> Result<Vec<SessionInfo>, AdminError>;
     /// Revokes one family.
-    fn revoke_session(&mut self, id: &str) -> Result<(), AdminError>;
+    fn revoke_session(&mut self, family_id: &str) -> Result<(), AdminError>;
     /// Revokes every session of a subject; returns how many.
     fn revoke_subject(&mut self, subject: &str) -> Result<u64, AdminError>;
 }
@@ -82,10 +49,11 @@ pub type Connect = Box<dyn FnMut() -> Result<Box<dyn Admin>, AdminError> + Send>
 
 #[cfg(test)]
 pub mod memory {
-    //! An in-memory [`Admin`] for state and snapshot tests. It follows the core's
-    //! documented behaviour closely enough to drive the views; it is not a store.
+    //! An in-memory [`Admin`] for state and snapshot tests: enough behaviour to
+    //! drive the views, none of the core's rules beyond what the views display.
 
     use super::*;
+    use jwtauth_core::{KeyState, Kid};
 
     /// Keys and sessions in vectors.
     #[derive(Debug, Default, Clone)]
@@ -100,22 +68,25 @@ pub mod memory {
     }
 
     impl MemoryAdmin {
-        /// A fixed sample: two keys and three sessions.
+        /// A fixed sample: three keys and three sessions.
         pub fn sample(now: i64) -> MemoryAdmin {
             let key = |kid: &str, alg, state, created, demoted: Option<i64>| KeyInfo {
-                kid: kid.into(),
+                kid: Kid::new(kid),
                 algorithm: alg,
                 state,
                 created_at: created,
                 demoted_at: demoted,
                 retire_after: demoted.map(|d| d + 900),
+                retired_at: (state == KeyState::Retired).then(|| demoted.unwrap_or(created) + 900),
             };
             let session = |id: &str, subject: &str, started: i64, used: i64| SessionInfo {
-                id: id.into(),
+                family_id: id.into(),
                 subject: subject.into(),
                 started_at: started,
                 last_used_at: used,
-                expires_at: started + 30 * 86_400,
+                expires_at: used + 14 * 86_400,
+                max_expires_at: started + 30 * 86_400,
+                generation: (used - started) / 900,
             };
             MemoryAdmin {
                 keys: vec![
@@ -144,53 +115,44 @@ pub mod memory {
                 next: 3,
             }
         }
-
-        fn new_key(&mut self, alg: Algorithm, state: KeyState) -> String {
-            let kid = format!("k{}-{}", self.next, alg.as_str().to_ascii_lowercase());
-            self.next += 1;
-            self.keys.insert(
-                0,
-                KeyInfo {
-                    kid: kid.clone(),
-                    algorithm: alg,
-                    state,
-                    created_at: self.now,
-                    demoted_at: None,
-                    retire_after: None,
-                },
-            );
-            kid
-        }
     }
 
     impl Admin for MemoryAdmin {
         fn list_keys(&mut self) -> Result<Vec<KeyInfo>, AdminError> {
             Ok(self.keys.clone())
         }
-        fn add_key(&mut self, alg: Algorithm) -> Result<String, AdminError> {
-            Ok(self.new_key(alg, KeyState::VerifyOnly))
-        }
         fn rotate_key(&mut self, alg: Option<Algorithm>) -> Result<String, AdminError> {
             let now = self.now;
-            let mut prev = None;
             for k in self.keys.iter_mut().filter(|k| k.state == KeyState::Active) {
-                prev = Some(k.algorithm);
                 k.state = KeyState::VerifyOnly;
                 k.demoted_at = Some(now);
                 k.retire_after = Some(now + 900);
             }
-            let alg = alg.or(prev).unwrap_or(Algorithm::ES256);
-            Ok(self.new_key(alg, KeyState::Active))
+            let alg = alg.unwrap_or(Algorithm::ES256);
+            let kid = format!("k{}-{}", self.next, alg.as_str().to_ascii_lowercase());
+            self.next += 1;
+            self.keys.insert(
+                0,
+                KeyInfo {
+                    kid: Kid::new(kid.clone()),
+                    algorithm: alg,
+                    state: KeyState::Active,
+                    created_at: now,
+                    demoted_at: None,
+                    retire_after: None,
+                    retired_at: None,
+                },
+            );
+            Ok(kid)
         }
         fn retire_key(&mut self, kid: &str) -> Result<(), AdminError> {
-            let active = self.keys.iter().filter(|k| k.state == KeyState::Active).count();
             let k = self
                 .keys
                 .iter_mut()
-                .find(|k| k.kid == kid)
-                .ok_or_else(|| AdminError(format!("no key {kid}")))?;
-            if k.state == KeyState::Active && active == 1 {
-                return Err(AdminError("the last active key cannot be retired".into()));
+                .find(|k| k.kid.as_str() == kid)
+                .ok_or_else(|| AdminError(format!("no key has kid '{kid}'")))?;
+            if k.state == KeyState::Active {
+                return Err(AdminError("the active key cannot be retired".into()));
             }
             k.state = KeyState::Retired;
             Ok(())
@@ -200,15 +162,15 @@ pub mod memory {
                 .keys
                 .iter()
                 .filter(|k| k.state != KeyState::Retired)
-                .map(|k| serde_json::json!({ "kid": k.kid, "alg": k.algorithm.as_str() }))
+                .map(|k| serde_json::json!({ "kid": k.kid.as_str(), "alg": k.algorithm.as_str() }))
                 .collect();
             Ok(serde_json::json!({ "keys": keys }))
         }
         fn list_sessions(&mut self) -> Result<Vec<SessionInfo>, AdminError> {
             Ok(self.sessions.clone())
         }
-        fn revoke_session(&mut self, id: &str) -> Result<(), AdminError> {
-            self.sessions.retain(|s| s.id != id);
+        fn revoke_session(&mut self, family_id: &str) -> Result<(), AdminError> {
+            self.sessions.retain(|s| s.family_id != family_id);
             Ok(())
         }
         fn revoke_subject(&mut self, subject: &str) -> Result<u64, AdminError> {

@@ -59,8 +59,6 @@ impl View {
 pub enum AdminRequest {
     /// Reload keys and sessions.
     Refresh,
-    /// Add a verify-only key.
-    AddKey(Algorithm),
     /// Rotate to a new active key.
     Rotate(Option<Algorithm>),
     /// Retire a key.
@@ -112,15 +110,6 @@ pub enum Action {
     Admin(AdminUpdate),
 }
 
-/// Why a new key is being made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyPurpose {
-    /// `n`: an extra verify-only key.
-    New,
-    /// `r`: rotation.
-    Rotate,
-}
-
 /// A modal prompt; while one is open it gets every key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prompt {
@@ -131,10 +120,8 @@ pub enum Prompt {
         /// The filter text before.
         previous: String,
     },
-    /// Choosing an algorithm.
+    /// Choosing the algorithm of a new active key.
     Algorithm {
-        /// What for.
-        purpose: KeyPurpose,
         /// Index in [`Algorithm::ALL`].
         selected: usize,
     },
@@ -440,28 +427,31 @@ impl App {
             }
             Command::ToggleDetails => self.failures.details = !self.failures.details,
             Command::ToggleChart => self.failures.chart = !self.failures.chart,
-            Command::NewKey | Command::RotateKey => {
-                let purpose = if command == Command::NewKey {
-                    KeyPurpose::New
-                } else {
-                    KeyPurpose::Rotate
-                };
-                let current = self
-                    .keys
-                    .items
-                    .iter()
-                    .find(|k| k.state == KeyState::Active)
-                    .map(|k| k.algorithm);
+            Command::NewKey => {
                 let selected = Algorithm::ALL
                     .iter()
-                    .position(|a| Some(*a) == current)
-                    .or_else(|| Algorithm::ALL.iter().position(|a| *a == Algorithm::ES256))
+                    .position(|a| Some(*a) == self.active_algorithm())
                     .unwrap_or(0);
-                self.prompt = Some(Prompt::Algorithm { purpose, selected });
+                self.prompt = Some(Prompt::Algorithm { selected });
+            }
+            Command::RotateKey => {
+                let alg = self.active_algorithm();
+                let current = self.keys.items.iter().find(|k| k.state == KeyState::Active);
+                let question = match current {
+                    Some(k) => format!(
+                        "Rotate? A new {} key becomes active; {} turns verify-only until its tokens expire.",
+                        k.algorithm, k.kid
+                    ),
+                    None => "Rotate to a new key of the configured algorithm?".to_owned(),
+                };
+                self.prompt = Some(Prompt::Confirm {
+                    question,
+                    request: AdminRequest::Rotate(alg),
+                });
             }
             Command::RetireKey => {
                 if let Some(k) = self.keys.current() {
-                    let request = AdminRequest::Retire(k.kid.clone());
+                    let request = AdminRequest::Retire(k.kid.to_string());
                     self.prompt = Some(Prompt::Confirm {
                         question: format!(
                             "Retire key {} ({})? Its tokens will fail with unknown_kid.",
@@ -479,8 +469,8 @@ impl App {
             Command::RevokeSession => {
                 if let Some(s) = self.sessions.current() {
                     self.prompt = Some(Prompt::Confirm {
-                        question: format!("Revoke session {} of {}?", s.id, s.subject),
-                        request: AdminRequest::RevokeSession(s.id.clone()),
+                        question: format!("Revoke session {} of {}?", s.family_id, s.subject),
+                        request: AdminRequest::RevokeSession(s.family_id.clone()),
                     });
                 }
             }
@@ -495,6 +485,14 @@ impl App {
             }
             Command::Refresh => self.requests.push(AdminRequest::Refresh),
         }
+    }
+
+    fn active_algorithm(&self) -> Option<Algorithm> {
+        self.keys
+            .items
+            .iter()
+            .find(|k| k.state == KeyState::Active)
+            .map(|k| k.algorithm)
     }
 
     fn move_by(&mut self, delta: isize) {
@@ -532,38 +530,23 @@ impl App {
                     Some(Prompt::Filter { input, previous })
                 }
             },
-            Prompt::Algorithm { purpose, selected } => {
+            Prompt::Algorithm { selected } => {
                 let last = Algorithm::ALL.len() - 1;
                 match key.code {
                     KeyCode::Esc | KeyCode::Char('q') => None,
                     KeyCode::Up | KeyCode::Char('k') => Some(Prompt::Algorithm {
-                        purpose,
                         selected: selected.saturating_sub(1),
                     }),
                     KeyCode::Down | KeyCode::Char('j') => Some(Prompt::Algorithm {
-                        purpose,
                         selected: (selected + 1).min(last),
                     }),
                     KeyCode::Enter => {
                         let alg = Algorithm::ALL[selected.min(last)];
-                        self.requests.push(match purpose {
-                            KeyPurpose::New => AdminRequest::AddKey(alg),
-                            KeyPurpose::Rotate => AdminRequest::Rotate(Some(alg)),
-                        });
-                        self.say(
-                            format!(
-                                "{} {alg} key…",
-                                if purpose == KeyPurpose::New {
-                                    "adding"
-                                } else {
-                                    "rotating to a new"
-                                }
-                            ),
-                            false,
-                        );
+                        self.requests.push(AdminRequest::Rotate(Some(alg)));
+                        self.say(format!("making a new active {alg} key…"), false);
                         None
                     }
-                    _ => Some(Prompt::Algorithm { purpose, selected }),
+                    _ => Some(Prompt::Algorithm { selected }),
                 }
             }
             Prompt::Confirm { question, request } => match key.code {

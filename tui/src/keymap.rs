@@ -42,9 +42,9 @@ pub enum Command {
     ToggleDetails,
     /// Show or hide the chart and top lists.
     ToggleChart,
-    /// Add a verify-only key (choose the algorithm).
+    /// A new active key of a chosen algorithm (a rotation to that algorithm).
     NewKey,
-    /// Rotate: a new active key (choose the algorithm).
+    /// Rotate: a new active key of the current algorithm (asks first).
     RotateKey,
     /// Retire the selected key.
     RetireKey,
@@ -204,7 +204,7 @@ pub const BINDINGS: &[Binding] = &[
         C::NewKey,
         S::Keys,
         true,
-        "new key (choose algorithm)",
+        "new active key (choose alg)",
     ),
     b(
         &[K::Char('r')],
@@ -212,7 +212,7 @@ pub const BINDINGS: &[Binding] = &[
         C::RotateKey,
         S::Keys,
         true,
-        "rotate: new active key",
+        "rotate, same algorithm (asks)",
     ),
     b(
         &[K::Char('d')],

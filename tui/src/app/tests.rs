@@ -112,20 +112,31 @@ fn with_store() -> App {
 }
 
 #[test]
-fn rotating_asks_for_the_algorithm_then_queues_the_request() {
+fn a_new_key_asks_for_the_algorithm_then_queues_a_rotation_to_it() {
     let mut app = with_store();
     app.update(key(KeyCode::Char('2')));
-    app.update(key(KeyCode::Char('r')));
+    app.update(key(KeyCode::Char('n')));
     assert_eq!(
         app.prompt,
         Some(Prompt::Algorithm {
-            purpose: KeyPurpose::Rotate,
             selected: 9 // ES256, the active key's
         })
     );
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Enter));
     assert_eq!(app.requests, vec![AdminRequest::Rotate(Some(Algorithm::ES384))]);
+}
+
+#[test]
+fn rotating_keeps_the_algorithm_and_asks_first() {
+    let mut app = with_store();
+    app.update(key(KeyCode::Char('2')));
+    app.update(key(KeyCode::Char('r')));
+    assert!(
+        matches!(&app.prompt, Some(Prompt::Confirm { question, .. }) if question.contains("k2-es256-7f3a turns verify-only"))
+    );
+    app.update(key(KeyCode::Char('y')));
+    assert_eq!(app.requests, vec![AdminRequest::Rotate(Some(Algorithm::ES256))]);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListState, Paragraph, Wrap};
 
 use super::theme::{self, DIM, HEADER, KEY};
-use crate::app::{KeyPurpose, Prompt};
+use crate::app::Prompt;
 
 /// A rectangle of at most `w`×`h` centred in `area`.
 pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -23,11 +23,8 @@ pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub(super) fn draw(frame: &mut Frame, area: Rect, prompt: &Prompt) {
     match prompt {
         Prompt::Filter { .. } => {}
-        Prompt::Algorithm { purpose, selected } => {
-            let title = match purpose {
-                KeyPurpose::New => " new verify-only key: algorithm ",
-                KeyPurpose::Rotate => " rotate to a new active key: algorithm ",
-            };
+        Prompt::Algorithm { selected } => {
+            let title = " new active key: algorithm ";
             let r = centered(area, 44, u16::try_from(Algorithm::ALL.len()).unwrap_or(13) + 3);
             let items: Vec<Line> = Algorithm::ALL.iter().map(|a| Line::raw(format!(" {a}"))).collect();
             let list = List::new(items)

@@ -46,7 +46,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             } else {
                 Line::raw("")
             },
-            Line::raw(s.id.as_str()),
+            Line::raw(s.family_id.as_str()),
             Line::raw(date_time(s.started_at)),
             Line::raw(date_time(s.last_used_at)),
             Line::raw(date_time(s.expires_at)),

@@ -141,7 +141,14 @@ fn keys_view() {
 }
 
 #[test]
-fn keys_view_choosing_an_algorithm_for_rotation() {
+fn keys_view_choosing_an_algorithm_for_a_new_key() {
+    let mut app = app();
+    press(&mut app, "2n");
+    insta::assert_snapshot!(render(&mut app, 80, 24));
+}
+
+#[test]
+fn keys_view_confirming_rotation() {
     let mut app = app();
     press(&mut app, "2r");
     insta::assert_snapshot!(render(&mut app, 80, 24));
