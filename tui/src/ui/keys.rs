@@ -76,7 +76,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         Constraint::Length(tw),
     ];
     let t = Table::new(rows, widths)
-        .header(Row::new(["kid", "alg", "state", "created", "demoted", "retire after"]).style(HEADER))
+        .header(Row::new(["kid", "alg", "state", "created", "demoted", "retires"]).style(HEADER))
         .row_highlight_style(theme::SELECTED);
     let mut state = TableState::default().with_selected(Some(app.keys.selected));
     frame.render_stateful_widget(t, table, &mut state);
