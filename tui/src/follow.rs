@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use jwtauth_core::audit::log_files;
@@ -207,8 +207,9 @@ pub enum LogUpdate {
 }
 
 /// Runs `follower` on its own thread, polling every `interval` (at once while
-/// behind), until the receiver is dropped.
-pub fn spawn(mut follower: Follower, interval: Duration, tx: Sender<LogUpdate>) -> std::io::Result<()> {
+/// behind), until the receiver is dropped. The channel is bounded, so a reader
+/// faster than the screen waits instead of piling batches up in memory.
+pub fn spawn(mut follower: Follower, interval: Duration, tx: SyncSender<LogUpdate>) -> std::io::Result<()> {
     std::thread::Builder::new().name("log-follower".into()).spawn(move || {
         let mut last_status = None;
         loop {
@@ -335,7 +336,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
         append(d, "2026-11-28", &line(1, "expired"));
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
         spawn(Follower::new(d, "failures", 1 << 20), Duration::from_millis(10), tx).unwrap();
         let mut got = Vec::new();
         while got.len() < 2 {

@@ -32,6 +32,8 @@ struct Args {
 const HISTORY_BYTES_PER_FAILURE: u64 = 512;
 /// How often the log is polled for new lines.
 const LOG_POLL: Duration = Duration::from_millis(200);
+/// Batches (of at most 4 MiB of log each) waiting for the screen; bounds memory.
+const LOG_BACKLOG: usize = 8;
 /// How long the loop waits for a key before looking at the I/O channels again.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -40,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref()).context("reading the configuration")?;
     let ring_size = args.ring_size as usize;
 
-    let (log_tx, log_rx) = mpsc::channel();
+    let (log_tx, log_rx) = mpsc::sync_channel(LOG_BACKLOG);
     let history = u64::from(args.ring_size) * HISTORY_BYTES_PER_FAILURE;
     follow::spawn(
         Follower::new(&config.log.dir, &config.log.file_prefix, history),
@@ -88,7 +90,8 @@ fn run(
                 }
             }
         }
-        while let Ok(u) = log_rx.try_recv() {
+        // Bounded per frame, so keys stay responsive while the log is read fast.
+        for u in log_rx.try_iter().take(LOG_BACKLOG) {
             app.update(Action::Log(u));
         }
         while let Ok(u) = upd_rx.try_recv() {
