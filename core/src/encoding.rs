@@ -2,11 +2,12 @@
 //! and JSON objects that refuse duplicate member names (RFC 8725 §3.9 asks for
 //! unambiguous parsing; RFC 7515 §5.2 lets us reject them).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// base64url without padding.
@@ -25,6 +26,18 @@ pub(crate) fn b64_decode(text: &[u8]) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
+/// Like [`b64_decode`], into `buf` when the result surely fits (no allocation on
+/// the common path), else into a new vector.
+pub(crate) fn b64_decode_in<'b>(text: &[u8], buf: &'b mut [u8]) -> Option<Cow<'b, [u8]>> {
+    // The decoder's own worst-case estimate, so a fitting input never fails for space.
+    if text.len().div_ceil(4) * 3 <= buf.len() {
+        let n = URL_SAFE_NO_PAD.decode_slice(text, buf).ok()?;
+        Some(Cow::Borrowed(&buf[..n]))
+    } else {
+        b64_decode(text).map(Cow::Owned)
+    }
+}
+
 /// A JSON value whose objects, at every depth, have unique member names.
 /// serde_json's recursion limit (128) bounds nesting, so deep input is an error,
 /// not a stack overflow.
@@ -36,6 +49,107 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
         Ok(StrictValue(Value::Object(m))) => Ok(m),
         Ok(_) => Err("is not a JSON object".into()),
         Err(e) => Err(format!("is not valid JSON ({})", crate::error::clip(&e.to_string()))),
+    }
+}
+
+/// Parses a JSON object with unique member names at every depth straight into a
+/// typed value: `seed` visits the members (and must refuse duplicates among those it
+/// reads itself; [`StrictValue`] and [`MaybeStr`] refuse them below). Errors read as
+/// [`parse_object`]'s do.
+pub(crate) fn parse_object_with<'de, S: DeserializeSeed<'de>>(bytes: &'de [u8], seed: S) -> Result<S::Value, String> {
+    let first = bytes.iter().find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+    if first != Some(&b'{') {
+        // Not an object (or not JSON): the general parser words the error.
+        return Err(parse_object(bytes)
+            .err()
+            .unwrap_or_else(|| "is not a JSON object".into()));
+    }
+    let json_error = |e: serde_json::Error| format!("is not valid JSON ({})", crate::error::clip(&e.to_string()));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = seed.deserialize(&mut de).map_err(json_error)?;
+    de.end().map_err(json_error)?;
+    Ok(value)
+}
+
+/// The error for a member name seen twice in one object.
+pub(crate) fn duplicate<E: de::Error>(name: &str) -> E {
+    de::Error::custom(format_args!("duplicate member name '{}'", crate::error::clip(name)))
+}
+
+/// A member name or string, borrowed from the input when it has no escapes.
+pub(crate) struct Text<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A member that should be a string, kept whatever it is so the caller can say
+/// what was wrong; nested objects are parsed strictly.
+pub(crate) enum MaybeStr<'de> {
+    /// A string, borrowed when it has no escapes.
+    Str(Cow<'de, str>),
+    /// Anything else.
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for MaybeStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr::Other(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MaybeStr<'de>, A::Error> {
+                StrictVisitor.visit_seq(seq).map(|StrictValue(v)| MaybeStr::Other(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeStr<'de>, A::Error> {
+                StrictVisitor.visit_map(map).map(|StrictValue(v)| MaybeStr::Other(v))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -85,10 +199,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut m = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if m.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate member name '{}'",
-                    crate::error::clip(&key)
-                )));
+                return Err(duplicate(&key));
             }
             let StrictValue(v) = map.next_value()?;
             m.insert(key, v);
@@ -111,6 +222,26 @@ mod tests {
     }
 
     #[test]
+    fn decoding_in_place_is_as_strict_and_handles_any_size() {
+        let mut buf = [0u8; 8];
+        assert_eq!(b64_decode_in(b"aGk", &mut buf).as_deref(), Some(&b"hi"[..]));
+        for bad in [&b"aGk="[..], b"aGl", b"a+k", b"aG k"] {
+            assert!(b64_decode_in(bad, &mut buf).is_none(), "{bad:?}");
+        }
+        let long = b64(&[7u8; 100]);
+        assert_eq!(
+            b64_decode_in(long.as_bytes(), &mut buf).as_deref(),
+            Some(&[7u8; 100][..])
+        );
+        // Exactly at the estimate: 8 characters decode to at most 6 bytes.
+        let mut six = [0u8; 6];
+        assert_eq!(
+            b64_decode_in(b"AAECAwQF", &mut six).as_deref(),
+            Some(&[0u8, 1, 2, 3, 4, 5][..])
+        );
+    }
+
+    #[test]
     fn duplicate_members_are_refused_at_any_depth() {
         assert!(
             parse_object(br#"{"a":1,"a":2}"#)
@@ -126,6 +257,62 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(parse_object(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn typed_parsing_refuses_what_the_general_parser_refuses() {
+        // A seed that reads members as strict values and refuses repeated names.
+        struct Names;
+        impl<'de> DeserializeSeed<'de> for Names {
+            type Value = Vec<String>;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+                d.deserialize_map(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Names {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+                let mut names = Vec::new();
+                while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
+                    if names.iter().any(|n| *n == name) {
+                        return Err(duplicate(&name));
+                    }
+                    map.next_value::<MaybeStr<'de>>()?;
+                    names.push(name.into_owned());
+                }
+                Ok(names)
+            }
+        }
+        assert_eq!(
+            parse_object_with(br#" {"a":"x","b":[1,{"c":2}]}"#, Names).unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            parse_object_with(br#"{"\u0061":1}"#, Names).unwrap(),
+            ["a"],
+            "escaped names are unescaped"
+        );
+        for bad in [
+            &br#"{"a":1,"a":2}"#[..],
+            br#"{"a":{"b":1,"b":2}}"#,
+            br#"{"a":[{"b":1,"b":2}]}"#,
+            br#"{"a":1} x"#,
+            b"[1]",
+            b"",
+            &[0xff, 0xfe],
+        ] {
+            assert_eq!(
+                parse_object_with(bad, Names).unwrap_err(),
+                parse_object(bad).unwrap_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_object_with(deep.as_bytes(), Names).is_err());
     }
 
     #[test]

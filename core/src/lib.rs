@@ -243,6 +243,11 @@ impl JwtAuth {
         self.inner.clock.now()
     }
 
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     /// The store, when opened with one.
     pub fn store(&self) -> Option<&Store> {
         self.inner.store.as_ref()

@@ -55,7 +55,8 @@ fn run(inner: Weak<Inner>, rx: mpsc::Receiver<Cmd>) {
         return;
     };
     let start = Instant::now();
-    let (mut next_marks, mut next_keys, mut next_sweep) = (start + marks_every, start + keys_every, start);
+    let (mut next_marks, mut next_keys, mut next_sweep) =
+        (start + marks_every, start + keys_every, start + SWEEP_EVERY);
     loop {
         let next = next_marks.min(next_keys).min(next_sweep);
         let cmd = rx.recv_timeout(next.saturating_duration_since(Instant::now()));

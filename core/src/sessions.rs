@@ -149,26 +149,18 @@ pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) 
     let next = RefreshToken::generate()?;
     let presented_hash = hash(presented);
     store.write(|tx| {
-        let Some(tok) = tx
-            .query(
-                "SELECT family_id, generation FROM jwtauth_refresh_tokens WHERE hash = ?1",
-                &[presented_hash.as_str().into()],
-            )?
-            .into_iter()
-            .next()
-        else {
-            return Ok(Outcome::Invalid);
-        };
-        let family_id = tok.text(0)?;
-        let token_gen = tok.i64(1)?;
+        // One round trip: the token's generation and its family, the family row locked.
         let sql = format!(
-            "SELECT subject, claims, expires_at, idle_expires_at, generation, grace_used, revoked_at, last_used_at
-             FROM jwtauth_families WHERE id = ?1{}",
+            "SELECT f.subject, f.claims, f.expires_at, f.idle_expires_at, f.generation, f.grace_used, f.revoked_at,
+                    f.last_used_at, f.id, t.generation
+             FROM jwtauth_refresh_tokens t JOIN jwtauth_families f ON f.id = t.family_id
+             WHERE t.hash = ?1{}",
             tx.for_update()
         );
-        let Some(fam) = tx.query(&sql, &[family_id.as_str().into()])?.into_iter().next() else {
+        let Some(fam) = tx.query(&sql, &[presented_hash.as_str().into()])?.into_iter().next() else {
             return Ok(Outcome::Invalid);
         };
+        let (family_id, token_gen) = (fam.text(8)?, fam.i64(9)?);
         let subject = fam.text(0)?;
         let (expires_at, idle_expires_at, generation) = (fam.i64(2)?, fam.i64(3)?, fam.i64(4)?);
         let (grace_used, revoked_at, last_used_at) = (fam.i64(5)? != 0, fam.opt_i64(6)?, fam.i64(7)?);

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{T0, backends, config, open};
+use common::store::{T0, backends, config, open};
 use jwtauth_core::{Algorithm, Error, FixedClock, JwtAuth, KeyState, Reason};
 use serde_json::Map;
 
@@ -111,7 +111,7 @@ fn another_process_picks_up_a_rotated_key_without_restart() {
 
 #[test]
 fn hs_rotation_is_refused_with_advice() {
-    let b = common::sqlite();
+    let b = common::store::sqlite();
     let clock = Arc::new(FixedClock::new(T0));
     let auth = open(&b.url, "", &clock);
     let err = auth.rotate_key(Some(Algorithm::HS256)).unwrap_err();
@@ -148,7 +148,7 @@ fn configured_hs_secret_becomes_the_active_key() {
 
 #[test]
 fn keys_are_sealed_under_the_master_key() {
-    let b = common::sqlite();
+    let b = common::store::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("master.key");
     std::fs::write(&key_file, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n").unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::{Arc, Barrier};
 
-use common::{T0, backends, open};
+use common::store::{T0, backends, open};
 use jwtauth_core::{Error, FixedClock, Reason, RequestInfo};
 use serde_json::Map;
 
@@ -63,7 +63,7 @@ fn refresh_rotates_and_a_spent_token_revokes_the_family() {
 
 #[test]
 fn only_hashes_are_stored() {
-    let b = common::sqlite();
+    let b = common::store::sqlite();
     let clock = Arc::new(FixedClock::new(T0));
     let auth = open(&b.url, "", &clock);
     let pair = auth.start_session("alice", &[], &Map::new()).unwrap();
@@ -173,7 +173,7 @@ fn grace_window_lets_the_previous_token_be_retried_once() {
 
 #[test]
 fn grace_is_off_by_default() {
-    let b = common::sqlite();
+    let b = common::store::sqlite();
     let clock = Arc::new(FixedClock::new(T0));
     let auth = open(&b.url, "", &clock);
     let p0 = auth.start_session("erin", &[], &Map::new()).unwrap();

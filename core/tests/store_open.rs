@@ -47,7 +47,7 @@ fn foreign_sqlite_database_is_refused() {
 
 #[test]
 fn newer_schema_is_refused_on_every_backend() {
-    for b in common::backends() {
+    for b in common::store::backends() {
         Store::open(&b.url, 2).unwrap();
         // Simulate a database written by a future jwtauth.
         match b.name {
@@ -69,7 +69,7 @@ fn newer_schema_is_refused_on_every_backend() {
 
 #[test]
 fn reopening_applies_no_migration_twice() {
-    for b in common::backends() {
+    for b in common::store::backends() {
         for _ in 0..3 {
             Store::open(&b.url, 2).unwrap().ping().unwrap();
         }

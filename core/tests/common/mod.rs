@@ -1,103 +1,206 @@
-//! Shared test fixtures: the same scenario runs against a real SQLite file and, when
-//! reachable, the real PostgreSQL server (a fresh schema per test).
+//! Shared set-up for the cross-crate tests: a fixed clock, configurations, and a
+//! signer that can put any bytes under any key, as an attacker (or a careless
+//! issuer) would.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod store;
 
 use std::sync::Arc;
 
-use jwtauth_core::{Config, FixedClock, JwtAuth};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwtauth_core::{Algorithm, Config, FixedClock, JwtAuth, Key, KeyRing, KeyState};
+use serde_json::{Value, json};
 
-/// Where the PostgreSQL suite connects; override with `JWTAUTH_TEST_PG_URL`.
-pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// "Now" for every test: 2026-11-18T07:33:20Z.
+pub const NOW: i64 = 1_795_000_000;
+pub const ISSUER: &str = "https://auth.example.com";
+pub const AUDIENCE: &str = "products-api";
+/// A 33-byte HS secret that passes the configuration checks.
+pub const SECRET: &str = "q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1";
+/// Seconds of leeway configured by [`config`].
+pub const LEEWAY: i64 = 30;
+/// Access-token lifetime configured by [`config`].
+pub const TTL: i64 = 900;
 
-pub fn pg_url() -> String {
-    std::env::var("JWTAUTH_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string())
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A backend to run a scenario on, cleaned up on drop.
-pub struct Backend {
-    pub name: &'static str,
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<String>,
+pub fn b64_decode(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).unwrap()
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if let Some(schema) = &self.pg_schema
-            && let Ok(mut c) = postgres::Client::connect(&pg_url(), postgres::NoTls)
-        {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
+/// The test configuration for `alg`, with extra TOML lines appended.
+pub fn config_with(alg: Algorithm, extra: &str) -> Config {
+    let mut toml = format!(
+        "issuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\nalgorithm = \"{alg}\"\naccess_ttl = {TTL}\nleeway = {LEEWAY}\n"
+    );
+    if alg.is_hmac() && !extra.contains("hs_secret") {
+        let secret = match alg {
+            Algorithm::HS256 => SECRET.to_string(),
+            // HS384/512 need 48/64 bytes.
+            _ => format!("{SECRET}{SECRET}"),
+        };
+        toml.push_str(&format!("hs_secret = \"{secret}\"\n"));
     }
+    toml.push_str(extra);
+    Config::from_toml(&toml).unwrap()
 }
 
-pub fn sqlite() -> Backend {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
-    Backend {
-        name: "sqlite",
-        url,
-        _dir: Some(dir),
-        pg_schema: None,
-    }
+pub fn config(alg: Algorithm) -> Config {
+    config_with(alg, "")
 }
 
-/// A fresh schema on the PostgreSQL server, or `None` (with a note on stderr) when
-/// it cannot be reached. With `JWTAUTH_REQUIRE_PG=1` (set by CI) an unreachable
-/// server fails the test instead.
-pub fn postgres() -> Option<Backend> {
-    let base = pg_url();
-    let mut client = match postgres::Client::connect(&base, postgres::NoTls) {
-        Ok(c) => c,
-        Err(e) => {
-            if std::env::var("JWTAUTH_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!("PostgreSQL at {base} is required (JWTAUTH_REQUIRE_PG=1) but unreachable: {e}");
-            }
-            // Written past the test harness's capture, once per test binary, so a
-            // plain `cargo test` shows it.
-            static NOTE: std::sync::Once = std::sync::Once::new();
-            NOTE.call_once(|| {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "NOTE: the PostgreSQL suite did not run: {base} is unreachable ({e}). Start PostgreSQL (or set JWTAUTH_TEST_PG_URL) and run `JWTAUTH_REQUIRE_PG=1 cargo test -p jwtauth-core`."
-                );
-            });
-            return None;
-        }
-    };
-    let mut id = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut id).expect("random");
-    let schema = format!("jt_{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .expect("create schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    Some(Backend {
-        name: "postgres",
-        url,
-        _dir: None,
-        pg_schema: Some(schema),
+/// A runtime with one freshly generated (or configured HS) key and a clock at [`NOW`].
+pub fn auth(alg: Algorithm) -> (JwtAuth, Arc<FixedClock>) {
+    let clock = Arc::new(FixedClock::new(NOW));
+    (JwtAuth::with_clock(config(alg), clock.clone()).unwrap(), clock)
+}
+
+/// A runtime holding exactly these keys.
+pub fn auth_with_keys(config: Config, keys: Vec<Key>) -> (JwtAuth, Arc<FixedClock>) {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let ring = KeyRing::new(keys).unwrap();
+    (JwtAuth::with_key_ring(config, ring, clock.clone()), clock)
+}
+
+/// A generated key in `state`.
+pub fn key(alg: Algorithm, state: KeyState) -> Key {
+    Key::generate(alg, NOW).unwrap().with_state(state).unwrap()
+}
+
+/// Claims jwtauth would accept at [`NOW`].
+pub fn valid_claims() -> Value {
+    json!({
+        "iss": ISSUER,
+        "sub": "alice",
+        "aud": AUDIENCE,
+        "iat": NOW,
+        "nbf": NOW,
+        "exp": NOW + TTL,
+        "jti": "test-jti",
+        "roles": ["Reader"],
     })
 }
 
-/// SQLite always; PostgreSQL when reachable.
-pub fn backends() -> Vec<Backend> {
-    let mut v = vec![sqlite()];
-    v.extend(postgres());
-    v
+/// Signs `message` with the private half of `key`, outside jwtauth.
+pub fn sign_with(key: &Key, message: &[u8]) -> Vec<u8> {
+    let m = key.material().bytes();
+    let rng = SystemRandom::new();
+    let rsa = |enc: &'static dyn signature::RsaEncoding| {
+        let kp = RsaKeyPair::from_pkcs8(m).unwrap();
+        let mut sig = vec![0u8; kp.public_modulus_len()];
+        kp.sign(enc, &rng, message, &mut sig).unwrap();
+        sig
+    };
+    let ec = |alg: &'static signature::EcdsaSigningAlgorithm| {
+        let kp = EcdsaKeyPair::from_pkcs8(alg, m).unwrap();
+        kp.sign(&rng, message).unwrap().as_ref().to_vec()
+    };
+    let mac = |alg: hmac::Algorithm| hmac::sign(&hmac::Key::new(alg, m), message).as_ref().to_vec();
+    match key.algorithm() {
+        Algorithm::HS256 => mac(hmac::HMAC_SHA256),
+        Algorithm::HS384 => mac(hmac::HMAC_SHA384),
+        Algorithm::HS512 => mac(hmac::HMAC_SHA512),
+        Algorithm::RS256 => rsa(&signature::RSA_PKCS1_SHA256),
+        Algorithm::RS384 => rsa(&signature::RSA_PKCS1_SHA384),
+        Algorithm::RS512 => rsa(&signature::RSA_PKCS1_SHA512),
+        Algorithm::PS256 => rsa(&signature::RSA_PSS_SHA256),
+        Algorithm::PS384 => rsa(&signature::RSA_PSS_SHA384),
+        Algorithm::PS512 => rsa(&signature::RSA_PSS_SHA512),
+        Algorithm::ES256 => ec(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
+        Algorithm::ES384 => ec(&signature::ECDSA_P384_SHA384_FIXED_SIGNING),
+        Algorithm::ES512 => ec(&signature::ECDSA_P521_SHA512_FIXED_SIGNING),
+        Algorithm::EdDSA => Ed25519KeyPair::from_pkcs8(m).unwrap().sign(message).as_ref().to_vec(),
+    }
 }
 
-pub const T0: i64 = 1_800_000_000;
-
-pub fn config(url: &str, extra: &str) -> Config {
-    Config::from_toml(&format!("access_ttl = \"10m\"\nrefresh_idle_ttl = \"1d\"\nrefresh_max_ttl = \"7d\"\n{extra}\n[store]\nurl = \"{url}\"\npool_size = 4\n"))
-        .expect("config")
+/// HMAC-SHA256 of `message` under arbitrary key bytes (e.g. a public key).
+pub fn hs256_with(secret: &[u8], message: &[u8]) -> Vec<u8> {
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), message)
+        .as_ref()
+        .to_vec()
 }
 
-pub fn open(url: &str, extra: &str, clock: &Arc<FixedClock>) -> JwtAuth {
-    JwtAuth::open_with_clock(config(url, extra), clock.clone()).expect("open")
+/// `header` and `claims` (JSON text) signed by `key` as a compact JWS.
+pub fn craft_text(key: &Key, header: &str, claims: &str) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let sig = sign_with(key, input.as_bytes());
+    format!("{input}.{}", b64(sig))
+}
+
+/// Like [`craft_text`] with JSON values.
+pub fn craft(key: &Key, header: &Value, claims: &Value) -> String {
+    craft_text(key, &header.to_string(), &claims.to_string())
+}
+
+/// The header jwtauth itself would write for `key`.
+pub fn header_for(key: &Key) -> Value {
+    json!({ "alg": key.algorithm().as_str(), "typ": "JWT", "kid": key.kid().as_str() })
+}
+
+/// The public half of an asymmetric key as SubjectPublicKeyInfo DER.
+pub fn public_spki_der(key: &Key) -> Vec<u8> {
+    let m = key.material().bytes();
+    match key.algorithm() {
+        Algorithm::ES256 => EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, m)
+            .unwrap()
+            .public_key()
+            .as_der()
+            .unwrap()
+            .as_ref()
+            .to_vec(),
+        Algorithm::ES384 => EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, m)
+            .unwrap()
+            .public_key()
+            .as_der()
+            .unwrap()
+            .as_ref()
+            .to_vec(),
+        Algorithm::EdDSA => Ed25519KeyPair::from_pkcs8(m)
+            .unwrap()
+            .public_key()
+            .as_der()
+            .unwrap()
+            .as_ref()
+            .to_vec(),
+        a if a.as_str().starts_with("RS") || a.as_str().starts_with("PS") => RsaKeyPair::from_pkcs8(m)
+            .unwrap()
+            .public_key()
+            .as_der()
+            .unwrap()
+            .as_ref()
+            .to_vec(),
+        other => panic!("no public key for {other}"),
+    }
+}
+
+/// The raw public key bytes (PKCS#1 RSAPublicKey, SEC1 point or Ed25519 bytes).
+pub fn public_raw(key: &Key) -> Vec<u8> {
+    let m = key.material().bytes();
+    match key.algorithm() {
+        Algorithm::ES256 => EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, m)
+            .unwrap()
+            .public_key()
+            .as_ref()
+            .to_vec(),
+        Algorithm::EdDSA => Ed25519KeyPair::from_pkcs8(m).unwrap().public_key().as_ref().to_vec(),
+        _ => RsaKeyPair::from_pkcs8(m).unwrap().public_key().as_ref().to_vec(),
+    }
+}
+
+/// The same public key as PEM `PUBLIC KEY`, the way it is usually published.
+pub fn public_pem(key: &Key) -> String {
+    pem::encode(&pem::Pem::new("PUBLIC KEY", public_spki_der(key)))
+}
+
+/// The private key as PEM `PRIVATE KEY` (PKCS#8), for other libraries.
+pub fn private_pem(key: &Key) -> String {
+    pem::encode(&pem::Pem::new("PRIVATE KEY", key.material().bytes().to_vec()))
 }
