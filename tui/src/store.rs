@@ -14,8 +14,15 @@ pub const SESSION_LIMIT: usize = 10_000;
 pub struct CoreAdmin(JwtAuth);
 
 impl CoreAdmin {
-    /// Opens the store (SQLite file or PostgreSQL) as the server does.
-    pub fn open(config: Config) -> Result<CoreAdmin, AdminError> {
+    /// Opens the store (SQLite file or PostgreSQL) named by the configuration.
+    ///
+    /// The core makes a configured `hs_secret` or `key_file` the active key when it
+    /// opens the store. An admin tool opening (and reopening after an outage) must
+    /// not do that: it would undo every rotation made here or by another admin. So
+    /// the store is opened for what it holds, without a configured key.
+    pub fn open(mut config: Config) -> Result<CoreAdmin, AdminError> {
+        config.hs_secret = None;
+        config.key_file = None;
         Ok(CoreAdmin(JwtAuth::open(config)?))
     }
 }
@@ -123,6 +130,31 @@ mod tests {
         assert_eq!(admin.revoke_subject("alice").unwrap(), 1);
         let left: Vec<_> = admin.list_sessions().unwrap().into_iter().map(|s| s.subject).collect();
         assert_eq!(left, vec!["bob"]);
+    }
+
+    #[test]
+    fn reopening_does_not_undo_a_rotation_away_from_the_configured_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::from_toml(&format!(
+            "store.url = \"sqlite://{}\"\nalgorithm = \"HS256\"\nhs_secret = \"{}\"\n",
+            dir.path().join("jwtauth.db").display(),
+            "k7Qz2vLx9Pw4Rt8Ys1Ua6Ib3Oc5Ed0Fg"
+        ))
+        .unwrap();
+        // The server opened the store: its HS key is active.
+        let hs_kid = JwtAuth::open(cfg.clone()).unwrap().keys().unwrap()[0].kid.to_string();
+        let mut admin = CoreAdmin::open(cfg.clone()).unwrap();
+        let es = admin.rotate_key(Some(Algorithm::ES256)).unwrap();
+        drop(admin);
+        // The TUI reconnects (after an outage, or started again).
+        let mut admin = CoreAdmin::open(cfg).unwrap();
+        let keys = admin.list_keys().unwrap();
+        assert_eq!(keys[0].kid.as_str(), es, "{keys:?}");
+        assert_eq!(keys[0].state, KeyState::Active);
+        assert!(
+            keys.iter()
+                .any(|k| k.kid.as_str() == hs_kid && k.state == KeyState::VerifyOnly)
+        );
     }
 
     #[test]
