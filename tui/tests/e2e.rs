@@ -141,6 +141,20 @@ fn follows_the_log_and_rotates_a_key_with_keystrokes() {
     let old = stored.iter().find(|k| k.kid.as_str() == first_kid).unwrap();
     assert_eq!(old.state, KeyState::VerifyOnly);
 
+    // A resize to 80x24 redraws the whole screen at the new size.
+    pty.master
+        .resize(PtySize {
+            rows: 24,
+            cols: 80,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    screen.parser.lock().unwrap().screen_mut().set_size(24, 80);
+    keys.write_all(b"1").unwrap();
+    let text = screen.wait_for("per 3 min, last hour");
+    assert!(text.contains("after-rotation"), "{text}");
+
     keys.write_all(b"q").unwrap();
     let start = Instant::now();
     let status = loop {
