@@ -208,3 +208,32 @@ fn tiny_terminals_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn matches_are_highlighted_and_reasons_coloured() {
+    use ratatui::style::Color;
+    let mut app = app();
+    press(&mut app, "/s:bob\n");
+    let screen = render(&mut app, 100, 30);
+    let buf = screen.buffer();
+    let row_of = |needle: &str| {
+        (0..buf.area.height).find(|&y| {
+            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_owned()).collect();
+            line.starts_with(needle)
+        })
+    };
+    // The last table row is the newest bob failure: "14:57:10 wrong_audience bob …".
+    let y = row_of("14:57:10").expect("bob's newest failure is shown");
+    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_owned()).collect();
+    let at = |s: &str| u16::try_from(line.find(s).unwrap()).unwrap();
+    assert_eq!(buf[(at("bob"), y)].bg, Color::Yellow, "the match is highlighted");
+    assert_eq!(buf[(at("10.0.0.2"), y)].bg, Color::Reset, "other cells are not");
+    assert_eq!(
+        buf[(at("wrong_audience"), y)].fg,
+        super::theme::reason_name_color("wrong_audience")
+    );
+    assert_ne!(
+        super::theme::reason_name_color("wrong_audience"),
+        super::theme::reason_name_color("expired")
+    );
+}
