@@ -1,4 +1,5 @@
 use super::*;
+use crate::failure::Failure;
 use crate::follow::Batch;
 use jwtauth_core::audit::FailureRecord;
 
