@@ -20,8 +20,19 @@ use crate::keys::Algorithm;
 pub const CONFIG_PATH_ENV: &str = "JWTAUTH_CONFIG";
 /// The configuration file looked for in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "jwtauth.toml";
-/// Environment variables with the `JWTAUTH_` prefix that are not configuration keys.
-const NOT_CONFIG_KEYS: &[&str] = &["CONFIG", "MASTER_KEY", "LOG"];
+/// Environment variables with the `JWTAUTH_` prefix that are not configuration keys:
+/// the file's path, the master key, and the switches of jwtauth's own test and
+/// benchmark harnesses. Any other `JWTAUTH_*` variable must name a key.
+pub const NOT_CONFIG_KEYS: &[&str] = &[
+    "CONFIG",
+    "MASTER_KEY",
+    "LOG",
+    "TEST_PG_URL",
+    "REQUIRE_PG",
+    "BENCH_PG_URL",
+    "VALGRIND",
+    "BLESS",
+];
 
 /// Secret values known from tutorials and samples; a key equal to one of them is
 /// as good as public.
@@ -830,10 +841,23 @@ mod tests {
             jail.set_env("JWTAUTH_ISSUER", "from-env");
             jail.set_env("JWTAUTH_LOG__RETENTION_DAYS", "3");
             jail.set_env("JWTAUTH_MASTER_KEY", "not-a-config-key");
+            jail.set_env("JWTAUTH_REQUIRE_PG", "1");
+            jail.set_env("JWTAUTH_TEST_PG_URL", "postgres://postgres@127.0.0.1/test");
             let c = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(c.issuer, "from-env");
             assert_eq!(c.access_ttl, Duration::from_secs(600));
             assert_eq!(c.log.retention_days, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own signature
+    fn unknown_environment_key_is_an_error_naming_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("JWTAUTH_ISUER", "typo");
+            let e = Config::load(None).expect_err("a misspelt variable must not be ignored");
+            assert!(e.to_string().contains("isuer"), "{e}");
             Ok(())
         });
     }

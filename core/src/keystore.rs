@@ -135,9 +135,12 @@ fn demote_active(tx: &mut dyn Tx, now: i64, verify_window: i64) -> Result<(), St
     Ok(())
 }
 
-/// Makes sure the store has an active key: the configured one (HS secret or key
-/// file) becomes active if it is not already; otherwise, with no active key, a new
-/// key for `alg` is generated.
+/// Makes sure the store has an active key. A configured key (HS secret or key
+/// file) the store has never seen becomes the active key, so changing the secret
+/// rotates to it; one the store already knows is left in the state it is in, so a
+/// rotation made later (by the TUI or another instance) survives a restart. With
+/// no active key at all, the configured key is (re)activated, or else a new key for
+/// `alg` is generated.
 pub(crate) fn ensure_active(
     store: &Store,
     master: Option<&MasterKey>,
@@ -163,27 +166,24 @@ pub(crate) fn ensure_active(
     };
     store.write(|tx| {
         lock_keys(tx)?;
-        let active = tx.query("SELECT kid FROM jwtauth_keys WHERE state = 'active'", &[])?;
+        let no_active = tx.query("SELECT kid FROM jwtauth_keys WHERE state = 'active'", &[])?.is_empty();
         match (&configured, &generated) {
             (Some(key), _) => {
-                if active.first().map(|r| r.text(0)).transpose()?.as_deref() == Some(key.kid().as_str()) {
-                    return Ok(());
-                }
-                demote_active(tx, now, verify_window)?;
-                let exists = !tx
+                let known = !tx
                     .query("SELECT kid FROM jwtauth_keys WHERE kid = ?1", &[key.kid().as_str().into()])?
                     .is_empty();
-                if exists {
+                if !known {
+                    demote_active(tx, now, verify_window)?;
+                    insert(tx, key, master, now)?;
+                } else if no_active {
                     tx.exec(
                         "UPDATE jwtauth_keys SET state = 'active', demoted_at = NULL, retire_after = NULL, retired_at = NULL WHERE kid = ?1",
                         &[key.kid().as_str().into()],
                     )?;
-                } else {
-                    insert(tx, key, master, now)?;
                 }
                 Ok(())
             }
-            (None, Some(key)) if active.is_empty() => insert(tx, key, master, now),
+            (None, Some(key)) if no_active => insert(tx, key, master, now),
             _ => Ok(()),
         }
     })

@@ -147,6 +147,40 @@ fn configured_hs_secret_becomes_the_active_key() {
 }
 
 #[test]
+fn a_rotation_away_from_the_configured_key_survives_a_restart() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let hs = "algorithm = \"HS256\"\nhs_secret = \"k8Xq2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"";
+        let first = open(&b.url, hs, &clock);
+        let rotated = first.rotate_key(Some(Algorithm::ES256)).unwrap();
+        drop(first);
+        let restarted = open(&b.url, hs, &clock);
+        let active: Vec<_> = restarted
+            .keys()
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.state == KeyState::Active)
+            .collect();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].kid, rotated, "{}: restart must not undo the rotation", b.name);
+        // A new secret is a new key: it becomes the active one.
+        let changed = open(
+            &b.url,
+            "algorithm = \"HS256\"\nhs_secret = \"Zr7VtL0pWn4YbC9sHd3JfG6uEa1k8Xq2m\"",
+            &clock,
+        );
+        let active = changed
+            .keys()
+            .unwrap()
+            .into_iter()
+            .find(|k| k.state == KeyState::Active)
+            .unwrap();
+        assert_eq!(active.algorithm, Algorithm::HS256, "{}", b.name);
+        assert_ne!(active.kid, rotated);
+    }
+}
+
+#[test]
 fn keys_are_sealed_under_the_master_key() {
     let b = common::store::sqlite();
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,131 @@
+//! One failure as the TUI holds it: the log line read back by the core's
+//! [`FailureRecord`], plus what the views need precomputed (time, reason, sequence).
+
+use jwtauth_core::Reason;
+use jwtauth_core::audit::FailureRecord;
+
+/// A failure read from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Position in the stream of everything read since start; never reused, so
+    /// views can refer to an event after older ones were dropped from the ring.
+    pub seq: u64,
+    /// `time` as seconds since the Unix epoch.
+    pub at: i64,
+    /// The reason, when the line names a known one (a newer writer may know more).
+    pub reason: Option<Reason>,
+    /// The line as written.
+    pub record: FailureRecord,
+}
+
+/// Why a log line was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadLine {
+    /// Not a JSON object with the failure log's members (or cut short).
+    Malformed,
+    /// `time` is not an RFC 3339 time.
+    BadTime,
+}
+
+impl Failure {
+    /// Parses one complete line of the failure log (without its newline).
+    pub fn parse(line: &[u8]) -> Result<Failure, BadLine> {
+        let record: FailureRecord = serde_json::from_slice(line).map_err(|_| BadLine::Malformed)?;
+        let at = parse_time(&record.time).ok_or(BadLine::BadTime)?;
+        Ok(Failure {
+            seq: 0,
+            at,
+            reason: record.reason.parse().ok(),
+            record,
+        })
+    }
+
+    /// The client's host without the port: what "top addresses" groups by.
+    pub fn client_host(&self) -> Option<&str> {
+        self.record.client.as_deref().map(host_of)
+    }
+}
+
+/// `127.0.0.1:51234` → `127.0.0.1`, `[::1]:443` → `::1`; anything else unchanged.
+pub fn host_of(addr: &str) -> &str {
+    if let Some(rest) = addr.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => addr,
+    }
+}
+
+/// RFC 3339 → seconds since the Unix epoch.
+pub fn parse_time(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
+/// `HH:MM:SS` of a Unix time in UTC.
+pub fn clock_time(at: i64) -> String {
+    let s = at.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `YYYY-MM-DD HH:MM` of a Unix time in UTC (for keys and sessions).
+pub fn date_time(at: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(at) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => "?".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_line_parses_with_time_and_reason() {
+        let f = Failure::parse(
+            br#"{"time":"2026-11-28T15:04:05.123456789Z","reason":"expired","hint":"h","client":"10.0.0.7:5123"}"#,
+        )
+        .unwrap();
+        assert_eq!(f.at, 1_795_878_245);
+        assert_eq!(f.reason, Some(Reason::Expired));
+        assert_eq!(f.client_host(), Some("10.0.0.7"));
+    }
+
+    #[test]
+    fn truncated_or_foreign_lines_are_refused_not_panicked_on() {
+        assert_eq!(
+            Failure::parse(br#"{"time":"2026-11-28T15:04:05Z","reas"#),
+            Err(BadLine::Malformed)
+        );
+        assert_eq!(Failure::parse(b"hello"), Err(BadLine::Malformed));
+        assert_eq!(
+            Failure::parse(br#"{"time":"yesterday","reason":"expired"}"#),
+            Err(BadLine::BadTime)
+        );
+    }
+
+    #[test]
+    fn unknown_reason_is_kept_as_text() {
+        let f = Failure::parse(br#"{"time":"2026-11-28T15:04:05Z","reason":"from_the_future"}"#).unwrap();
+        assert_eq!(f.reason, None);
+        assert_eq!(f.record.reason, "from_the_future");
+    }
+
+    #[test]
+    fn host_drops_the_port_of_v4_and_v6_addresses() {
+        assert_eq!(host_of("[2001:db8::1]:443"), "2001:db8::1");
+        assert_eq!(host_of("2001:db8::1"), "2001:db8::1");
+        assert_eq!(host_of("example"), "example");
+        assert_eq!(clock_time(1_795_878_245), "15:04:05");
+        assert_eq!(date_time(1_795_878_245), "2026-11-28 15:04");
+    }
+}

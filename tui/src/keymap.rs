@@ -1,0 +1,321 @@
+//! Every key binding, as data: the event loop looks keys up here and the `?`
+//! screen prints this same table.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Leave.
+    Quit,
+    /// Show or hide the key list.
+    Help,
+    /// Next view.
+    NextView,
+    /// Previous view.
+    PrevView,
+    /// The failures view.
+    ShowFailures,
+    /// The keys view.
+    ShowKeys,
+    /// The sessions view.
+    ShowSessions,
+    /// Select the previous row.
+    Up,
+    /// Select the next row.
+    Down,
+    /// A page up.
+    PageUp,
+    /// A page down.
+    PageDown,
+    /// The first row.
+    Top,
+    /// The last row.
+    Bottom,
+    /// Start typing a filter.
+    Filter,
+    /// Clear the filter.
+    ClearFilter,
+    /// Follow new failures, or pause.
+    ToggleFollow,
+    /// Show or hide the details pane.
+    ToggleDetails,
+    /// Show or hide the chart and top lists.
+    ToggleChart,
+    /// A new active key of a chosen algorithm (a rotation to that algorithm).
+    NewKey,
+    /// Rotate: a new active key of the current algorithm (asks first).
+    RotateKey,
+    /// Retire the selected key.
+    RetireKey,
+    /// Export the JWKS to a file.
+    ExportJwks,
+    /// Revoke the selected session.
+    RevokeSession,
+    /// Revoke every session of the selected subject.
+    RevokeSubject,
+    /// Reload keys and sessions from the store now.
+    Refresh,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every view.
+    Global,
+    /// Failures view.
+    Failures,
+    /// Keys view.
+    Keys,
+    /// Sessions view.
+    Sessions,
+}
+
+impl Scope {
+    /// Heading on the help screen.
+    pub fn title(self) -> &'static str {
+        match self {
+            Scope::Global => "Everywhere",
+            Scope::Failures => "Failures",
+            Scope::Keys => "Keys",
+            Scope::Sessions => "Sessions",
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// Keys that trigger it.
+    pub keys: &'static [KeyCode],
+    /// How the keys are written on the help screen.
+    pub label: &'static str,
+    /// What it does.
+    pub command: Command,
+    /// Where.
+    pub scope: Scope,
+    /// Whether it changes keys or sessions (refused with `--read-only`).
+    pub writes: bool,
+    /// One line for the help screen.
+    pub help: &'static str,
+}
+
+const fn b(
+    keys: &'static [KeyCode],
+    label: &'static str,
+    command: Command,
+    scope: Scope,
+    writes: bool,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        keys,
+        label,
+        command,
+        scope,
+        writes,
+        help,
+    }
+}
+
+use Command as C;
+use KeyCode as K;
+use Scope as S;
+
+/// The table.
+pub const BINDINGS: &[Binding] = &[
+    b(
+        &[K::Char('q'), K::Esc],
+        "q Esc",
+        C::Quit,
+        S::Global,
+        false,
+        "quit (Esc: close prompt)",
+    ),
+    b(&[K::Char('?')], "?", C::Help, S::Global, false, "this help"),
+    b(&[K::Tab], "Tab", C::NextView, S::Global, false, "next view"),
+    b(&[K::BackTab], "S-Tab", C::PrevView, S::Global, false, "previous view"),
+    b(&[K::Char('1')], "1", C::ShowFailures, S::Global, false, "failures view"),
+    b(&[K::Char('2')], "2", C::ShowKeys, S::Global, false, "keys view"),
+    b(&[K::Char('3')], "3", C::ShowSessions, S::Global, false, "sessions view"),
+    b(&[K::Up, K::Char('k')], "↑ k", C::Up, S::Global, false, "previous row"),
+    b(&[K::Down, K::Char('j')], "↓ j", C::Down, S::Global, false, "next row"),
+    b(&[K::PageUp], "PgUp", C::PageUp, S::Global, false, "page up"),
+    b(&[K::PageDown], "PgDn", C::PageDown, S::Global, false, "page down"),
+    b(
+        &[K::Home, K::Char('g')],
+        "Home g",
+        C::Top,
+        S::Global,
+        false,
+        "first row",
+    ),
+    b(
+        &[K::End, K::Char('G')],
+        "End G",
+        C::Bottom,
+        S::Global,
+        false,
+        "last row",
+    ),
+    b(
+        &[K::Char('/')],
+        "/",
+        C::Filter,
+        S::Failures,
+        false,
+        "filter: r: s: a: text, !not",
+    ),
+    b(
+        &[K::Char('x')],
+        "x",
+        C::ClearFilter,
+        S::Failures,
+        false,
+        "clear the filter",
+    ),
+    b(
+        &[K::Char('f')],
+        "f",
+        C::ToggleFollow,
+        S::Failures,
+        false,
+        "follow new failures / pause",
+    ),
+    b(
+        &[K::Enter],
+        "Enter",
+        C::ToggleDetails,
+        S::Failures,
+        false,
+        "show / hide the details pane",
+    ),
+    b(
+        &[K::Char('c')],
+        "c",
+        C::ToggleChart,
+        S::Failures,
+        false,
+        "show / hide chart and tops",
+    ),
+    b(
+        &[K::Char('n')],
+        "n",
+        C::NewKey,
+        S::Keys,
+        true,
+        "new active key (choose alg)",
+    ),
+    b(
+        &[K::Char('r')],
+        "r",
+        C::RotateKey,
+        S::Keys,
+        true,
+        "rotate, same algorithm (asks)",
+    ),
+    b(
+        &[K::Char('d')],
+        "d",
+        C::RetireKey,
+        S::Keys,
+        true,
+        "retire selected key (asks)",
+    ),
+    b(
+        &[K::Char('e')],
+        "e",
+        C::ExportJwks,
+        S::Keys,
+        false,
+        "export the JWKS to a file",
+    ),
+    b(
+        &[K::Char('d')],
+        "d",
+        C::RevokeSession,
+        S::Sessions,
+        true,
+        "revoke selected session",
+    ),
+    b(
+        &[K::Char('D')],
+        "D",
+        C::RevokeSubject,
+        S::Sessions,
+        true,
+        "revoke subject's sessions",
+    ),
+    b(
+        &[K::Char('R')],
+        "R",
+        C::Refresh,
+        S::Global,
+        false,
+        "reload keys and sessions now",
+    ),
+];
+
+/// Keys understood in prompts (filter, choices, confirmations); listed by `?` too.
+pub const PROMPT_KEYS: &[(&str, &str)] = &[
+    ("Enter", "apply / choose / confirm"),
+    ("Esc", "cancel"),
+    ("y n", "answer a confirmation"),
+    ("↑ ↓", "choose an algorithm"),
+];
+
+/// The binding for a key press in `scope`: the view's own bindings first.
+pub fn lookup(key: KeyEvent, scope: Scope) -> Option<&'static Binding> {
+    let code = match key.code {
+        // Shift+letter arrives as the upper-case char; other modifiers are not ours.
+        K::Char(c) if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            return (c == 'c').then_some(&BINDINGS[0]);
+        }
+        code => code,
+    };
+    let hit = |s: Scope| BINDINGS.iter().find(|b| b.scope == s && b.keys.contains(&code));
+    hit(scope).or_else(|| hit(Scope::Global))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn a_key_means_one_thing_per_scope() {
+        for (i, a) in BINDINGS.iter().enumerate() {
+            for b in &BINDINGS[i + 1..] {
+                let clash = a.keys.iter().any(|k| b.keys.contains(k))
+                    && (a.scope == b.scope || a.scope == Scope::Global || b.scope == Scope::Global);
+                assert!(!clash, "{:?} and {:?} share a key", a.command, b.command);
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_prefers_the_view_then_global() {
+        assert_eq!(
+            lookup(key(K::Char('d')), Scope::Keys).map(|b| b.command),
+            Some(C::RetireKey)
+        );
+        assert_eq!(
+            lookup(key(K::Char('d')), Scope::Sessions).map(|b| b.command),
+            Some(C::RevokeSession)
+        );
+        assert_eq!(lookup(key(K::Char('d')), Scope::Failures).map(|b| b.command), None);
+        assert_eq!(lookup(key(K::Char('j')), Scope::Keys).map(|b| b.command), Some(C::Down));
+        let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(ctrl_c, Scope::Failures).map(|b| b.command), Some(C::Quit));
+    }
+
+    #[test]
+    fn every_write_is_scoped_to_keys_or_sessions() {
+        for b in BINDINGS.iter().filter(|b| b.writes) {
+            assert!(matches!(b.scope, Scope::Keys | Scope::Sessions), "{:?}", b.command);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Drawing: reads the [`App`] and draws a frame. The only state it touches is the
+//! scroll offset and page size, which depend on the terminal's size.
+
+mod failures;
+mod help;
+mod keys;
+mod popup;
+mod sessions;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Tabs};
+
+use crate::app::{App, Prompt, StoreStatus, View};
+use crate::follow::LogStatus;
+use theme::{DIM, ERROR, KEY, OK};
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let [top, body, hint, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_tabs(frame, top, app);
+    match app.view {
+        View::Failures => failures::draw(frame, body, app),
+        View::Keys => keys::draw(frame, body, app),
+        View::Sessions => sessions::draw(frame, body, app),
+    }
+    draw_hint(frame, hint, app);
+    draw_status(frame, status, app);
+    match &app.prompt {
+        Some(Prompt::Filter { .. }) | None => {}
+        Some(p) => popup::draw(frame, body, p),
+    }
+    if app.help {
+        help::draw(frame, frame.area());
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
+    let titles = View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{} {}", i + 1, v.title()));
+    let selected = View::ALL.iter().position(|v| *v == app.view);
+    let f = &app.failures;
+    let mut right = vec![if f.follow {
+        Span::styled("● FOLLOW", OK)
+    } else {
+        Span::styled("‖ PAUSED", theme::ERROR)
+    }];
+    right.push(Span::raw(format!(" {}/{} ", f.ring.len(), f.ring.capacity())));
+    if app.read_only {
+        right.push(Span::styled("READ-ONLY ", KEY));
+    }
+    let right = Line::from(right).right_aligned();
+    let width = u16::try_from(right.width()).unwrap_or(u16::MAX);
+    let [left_area, right_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
+    let tabs = Tabs::new(titles)
+        .select(selected)
+        .highlight_style(theme::SELECTED)
+        .divider("│");
+    frame.render_widget(Line::from(Span::styled(" jwtauth ", theme::HEADER)), left_area);
+    frame.render_widget(
+        tabs,
+        Rect {
+            x: left_area.x + 9,
+            width: left_area.width.saturating_sub(9),
+            ..left_area
+        },
+    );
+    frame.render_widget(right, right_area);
+}
+
+fn draw_hint(frame: &mut Frame, area: Rect, app: &App) {
+    if let Some(Prompt::Filter { input, .. }) = &app.prompt {
+        let f = &app.failures;
+        let line = Line::from(vec![
+            Span::styled("/", KEY),
+            Span::raw(input.clone()),
+            Span::styled("█", DIM),
+            Span::styled(format!("  {} of {} match", f.visible.len(), f.ring.len()), DIM),
+        ]);
+        frame.render_widget(line, area);
+        return;
+    }
+    if let Some(msg) = &app.message {
+        let style = if msg.error { ERROR } else { OK };
+        frame.render_widget(Line::styled(msg.text.as_str(), style), area);
+        return;
+    }
+    let mut spans = Vec::new();
+    if app.view == View::Failures && !app.failures.filter.is_empty() {
+        let f = &app.failures;
+        spans.push(Span::styled("filter ", DIM));
+        spans.push(Span::styled(f.filter_text.clone(), theme::MATCH));
+        spans.push(Span::styled(format!(" {} of {}  ", f.visible.len(), f.ring.len()), DIM));
+    }
+    let hints: &[(&str, &str)] = match app.view {
+        View::Failures => &[
+            ("?", "help"),
+            ("/", "filter"),
+            ("f", "follow"),
+            ("Enter", "details"),
+            ("Tab", "view"),
+            ("q", "quit"),
+        ],
+        View::Keys => &[
+            ("?", "help"),
+            ("n", "new"),
+            ("r", "rotate"),
+            ("d", "retire"),
+            ("e", "export JWKS"),
+            ("q", "quit"),
+        ],
+        View::Sessions => &[
+            ("?", "help"),
+            ("d", "revoke"),
+            ("D", "revoke subject"),
+            ("R", "reload"),
+            ("q", "quit"),
+        ],
+    };
+    for (k, what) in hints {
+        spans.push(Span::styled(*k, KEY));
+        spans.push(Span::styled(format!(" {what}  "), DIM));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
+    let [left, right] = Layout::horizontal([Constraint::Fill(1); 2]).spacing(1).areas(area);
+    let mut spans = vec![Span::styled("log ", DIM)];
+    spans.push(match &app.log_status {
+        LogStatus::Following(p) => Span::raw(file_name(p)),
+        LogStatus::NoFiles(_) => Span::styled("no log files yet", DIM),
+        LogStatus::Unavailable(why) => Span::styled(format!("unavailable: {why} (retrying)"), ERROR),
+    });
+    if app.failures.skipped > 0 {
+        spans.push(Span::styled(format!(" skipped {}", app.failures.skipped), theme::ERROR));
+    }
+    frame.render_widget(Line::from(spans), left);
+    let store = vec![
+        Span::styled("store ", DIM),
+        match &app.store_status {
+            StoreStatus::Connecting => Span::styled("connecting…", DIM),
+            StoreStatus::Connected(url) => Span::raw(url.clone()),
+            StoreStatus::Unavailable(why) => Span::styled(format!("unavailable: {why} (retrying)"), ERROR),
+        },
+    ];
+    frame.render_widget(Line::from(store).style(Style::new()), right);
+}
+
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Keeps `selected` within `height` rows starting at `offset`; returns the new offset.
+fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usize {
+    let height = height.max(1);
+    let mut offset = offset.min(len.saturating_sub(height));
+    if selected < offset {
+        offset = selected;
+    } else if selected >= offset + height {
+        offset = selected + 1 - height;
+    }
+    offset
+}
+
+/// `Paragraph` with a single dim line, for empty tables.
+fn placeholder(text: &str) -> Paragraph<'_> {
+    Paragraph::new(Line::styled(text, DIM))
+}
+
+#[cfg(test)]
+mod tests;
