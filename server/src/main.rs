@@ -1,0 +1,3 @@
+//! jwtauth-server: the secured REST API.
+
+fn main() {}
