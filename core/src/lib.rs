@@ -24,6 +24,7 @@ pub mod config;
 pub mod crypt;
 mod encoding;
 pub mod error;
+pub mod inspect;
 pub mod keys;
 pub mod keystore;
 pub mod limits;

@@ -1,3 +1,9 @@
-//! jwtauth-server: the secured REST API.
+//! `jwtauth-server`: serve the API (default) or administer users, keys and tokens.
 
-fn main() {}
+mod cli;
+
+use jwtauth_server::serve::run as serve_run;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
