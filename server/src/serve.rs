@@ -186,3 +186,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(listen: &str, tls: bool, proxy: bool) -> ServerConfig {
+        ServerConfig {
+            listen: listen.into(),
+            tls_cert: tls.then(|| "c.pem".into()),
+            tls_key: tls.then(|| "k.pem".into()),
+            behind_tls_proxy: proxy,
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_tls_or_a_proxy_is_declared() {
+        assert!(listen_addr(&server("127.0.0.1:8080", false, false)).is_ok());
+        assert!(listen_addr(&server("[::1]:8080", false, false)).is_ok());
+        let e = listen_addr(&server("0.0.0.0:8080", false, false)).unwrap_err();
+        assert!(e.to_string().contains("behind_tls_proxy"), "{e}");
+        assert!(listen_addr(&server("0.0.0.0:8080", true, false)).is_ok());
+        assert!(listen_addr(&server("0.0.0.0:8080", false, true)).is_ok());
+        assert!(listen_addr(&server("localhost", false, false)).is_err());
+    }
+}
