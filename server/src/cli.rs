@@ -228,10 +228,13 @@ pub fn main() -> ExitCode {
         let config = Config::load(cli.config.as_deref())?;
         let _guard = init_logging(&config)?;
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(crate::serve_run(config)),
+            Command::Serve => {
+                let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+                let state = runtime.block_on(crate::serve_run(config))?;
+                drop(runtime);
+                drop(state);
+                Ok(())
+            }
             other => admin(config, other),
         }
     })();

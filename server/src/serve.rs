@@ -132,8 +132,10 @@ pub async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
     handle.graceful_shutdown(Some(GRACE));
 }
 
-/// The whole `serve` command: open the core, bootstrap the first admin, serve.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// The whole `serve` command: open the core, bootstrap the first admin, serve until
+/// a shutdown signal. Returns the state so the caller drops it outside the runtime
+/// (the synchronous PostgreSQL pool must not be dropped on an async worker).
+pub async fn run(config: Config) -> anyhow::Result<crate::AppState> {
     let server_cfg = config.server.clone();
     listen_addr(&server_cfg)?;
     let auth = tokio::task::spawn_blocking(move || jwtauth_core::JwtAuth::open(config))
@@ -184,7 +186,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     running.task.await??;
     sweeper.abort();
     tracing::info!("stopped");
-    Ok(())
+    drop(auth);
+    Ok(state)
 }
 
 #[cfg(test)]
