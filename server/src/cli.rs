@@ -25,7 +25,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API (the default).
-    Serve,
+    Serve {
+        /// Also serve the products list without authentication at
+        /// /bench/unprotected-products (the benchmark's baseline; never in production).
+        #[arg(long, hide = true)]
+        bench_baseline_route: bool,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
@@ -136,7 +141,7 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
     let auth = JwtAuth::open(config).context("opening jwtauth")?;
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Serve => unreachable!("handled by the caller"),
+        Command::Serve { .. } => bail!("serve is not an administration command"),
         Command::User(UserCmd::Add { name, role }) => {
             let password = read_password()?;
             let roles: Vec<&str> = role.iter().map(String::as_str).collect();
@@ -227,10 +232,12 @@ pub fn main() -> ExitCode {
     let result = (|| -> anyhow::Result<()> {
         let config = Config::load(cli.config.as_deref())?;
         let _guard = init_logging(&config)?;
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => {
+        match cli.command.unwrap_or(Command::Serve {
+            bench_baseline_route: false,
+        }) {
+            Command::Serve { bench_baseline_route } => {
                 let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-                let state = runtime.block_on(crate::serve_run(config))?;
+                let state = runtime.block_on(crate::serve_run(config, bench_baseline_route))?;
                 drop(runtime);
                 drop(state);
                 Ok(())

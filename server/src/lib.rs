@@ -38,6 +38,10 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     /// Whether the server speaks TLS itself (then it sends HSTS).
     pub tls: bool,
+    /// Mounts `GET /bench/unprotected-products`: the products list without the
+    /// authentication layer, the baseline of `scripts/bench.sh`. Off unless
+    /// `serve --bench-baseline-route` asks for it.
+    pub bench_route: bool,
 }
 
 /// The state handed to handlers.
@@ -87,6 +91,11 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve));
+    let public = if state.bench_route {
+        public.route("/bench/unprotected-products", get(routes::list_products))
+    } else {
+        public
+    };
     let hsts = state.tls.then(|| {
         SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,

@@ -135,7 +135,7 @@ pub async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
 /// The whole `serve` command: open the core, bootstrap the first admin, serve until
 /// a shutdown signal. Returns the state so the caller drops it outside the runtime
 /// (the synchronous PostgreSQL pool must not be dropped on an async worker).
-pub async fn run(config: Config) -> anyhow::Result<crate::AppState> {
+pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::AppState> {
     let server_cfg = config.server.clone();
     listen_addr(&server_cfg)?;
     let auth = tokio::task::spawn_blocking(move || jwtauth_core::JwtAuth::open(config))
@@ -167,6 +167,7 @@ pub async fn run(config: Config) -> anyhow::Result<crate::AppState> {
         login: std::sync::Arc::new(login),
         metrics: crate::metrics_handle(),
         tls,
+        bench_route,
     });
     let running = start(&server_cfg, crate::app(state.clone())).await?;
     let scheme = if running.tls { "https" } else { "http" };

@@ -371,6 +371,11 @@ async fn operations_endpoints_answer() {
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
     }
+    assert_eq!(
+        s.get("/bench/unprotected-products", None).await.status(),
+        404,
+        "the benchmark baseline is off by default"
+    );
     let (status, _, body) = error_of(s.get("/nope", None).await).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");

@@ -257,6 +257,13 @@ fn the_first_start_creates_an_admin_whose_password_is_shown_once_and_never_logge
     let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
     let env = Env::new(dir.path(), &url, &[]);
     let s = env.serve();
+    // stderr is read by another thread: let it catch up (bounded).
+    for _ in 0..100 {
+        if s.stderr.lock().unwrap().contains("shown only this once") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let err = s.stderr.lock().unwrap().clone();
     let password = err
         .lines()

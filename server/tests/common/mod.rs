@@ -57,6 +57,7 @@ pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client)
         login: Arc::new(login),
         metrics: metrics_handle(),
         tls,
+        bench_route: false,
     });
     let running = serve::start(&server_cfg, app(state)).await.unwrap();
     let scheme = if tls { "https" } else { "http" };
