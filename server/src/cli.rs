@@ -236,7 +236,12 @@ pub fn main() -> ExitCode {
             bench_baseline_route: false,
         }) {
             Command::Serve { bench_baseline_route } => {
-                let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+                // Store calls are short and SQLite serialises writers anyway: a small blocking
+                // pool keeps threads (and their malloc arenas) from piling up under load.
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .max_blocking_threads(crate::BLOCKING_THREADS)
+                    .build()?;
                 let state = runtime.block_on(crate::serve_run(config, bench_baseline_route))?;
                 drop(runtime);
                 drop(state);

@@ -25,6 +25,8 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Password verifications running at once, at most.
+pub const HASHING_PERMITS: usize = 4;
 /// A request taking longer than this is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -34,6 +36,8 @@ pub struct Shared {
     pub auth: Arc<JwtAuth>,
     /// Password login with its throttle.
     pub login: Arc<Login>,
+    /// Bounds concurrent password verifications (each holds 19 MiB).
+    pub hashing: tokio::sync::Semaphore,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Whether the server speaks TLS itself (then it sends HSTS).

@@ -112,6 +112,12 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let login = state.login.clone();
+    // Each argon2 verification takes 19 MiB: bound how many run at once.
+    let _permit = state
+        .hashing
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
     let response = blocking(&state.auth, move |auth| {
         let pair = login.login(
             auth,

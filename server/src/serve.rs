@@ -108,26 +108,48 @@ pub async fn start(server: &ServerConfig, app: axum::Router) -> anyhow::Result<R
     })
 }
 
-/// Waits for SIGTERM or Ctrl-C, then lets in-flight requests finish.
-pub async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM and Ctrl-C, listened to from the moment this is made (so a signal that
+/// arrives right after startup is not lost to the default action).
+pub struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening. Needs a running tokio runtime.
+    pub fn listen() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
+
+    /// Waits for one of them.
+    pub async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Waits for SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn shutdown_on_signal(signals: Signals, handle: Handle<SocketAddr>) {
+    signals.recv().await;
     tracing::info!("shutting down");
     handle.graceful_shutdown(Some(GRACE));
 }
@@ -165,10 +187,12 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
     let state = std::sync::Arc::new(crate::Shared {
         auth: auth.clone(),
         login: std::sync::Arc::new(login),
+        hashing: tokio::sync::Semaphore::new(crate::HASHING_PERMITS),
         metrics: crate::metrics_handle(),
         tls,
         bench_route,
     });
+    let signals = Signals::listen().context("listening for SIGTERM and Ctrl-C")?;
     let running = start(&server_cfg, crate::app(state.clone())).await?;
     let scheme = if running.tls { "https" } else { "http" };
     // One line on stdout that scripts and tests can wait for.
@@ -183,7 +207,7 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
             }
         })
     };
-    tokio::spawn(shutdown_on_signal(running.handle.clone()));
+    tokio::spawn(shutdown_on_signal(signals, running.handle.clone()));
     running.task.await??;
     sweeper.abort();
     tracing::info!("stopped");

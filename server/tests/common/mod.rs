@@ -55,6 +55,7 @@ pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client)
     let state = Arc::new(Shared {
         auth: auth.clone(),
         login: Arc::new(login),
+        hashing: tokio::sync::Semaphore::new(jwtauth_server::HASHING_PERMITS),
         metrics: metrics_handle(),
         tls,
         bench_route: false,
