@@ -178,6 +178,8 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
         "{out}"
     );
 
+    let (code, _, err) = env.run(&["user", "add", "bob"], "bob's password\n");
+    assert_eq!(code, 0, "{err}");
     let s = env.serve();
     assert!(
         !s.stderr.lock().unwrap().contains("First start"),
@@ -208,14 +210,43 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
             .send()
             .unwrap();
     }
+    let bob = login(&c, &s, "bob", "bob's password");
+    let r = c
+        .post(s.url("/api/products"))
+        .bearer_auth(bob["access_token"].as_str().unwrap())
+        .json(&json!({"name": "Tea", "price": 1}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = c
+            .post(s.url("/auth/login"))
+            .json(&json!({"username": "mallory", "password": "guess guess"}))
+            .send()
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
     assert_eq!(s.terminate(), 0, "graceful shutdown exits cleanly");
 
     let lines = failure_lines(dir.path());
     let reasons: Vec<&str> = lines.iter().map(|l| l["reason"].as_str().unwrap()).collect();
     assert_eq!(
         reasons,
-        ["missing_token", "bad_credentials", "refresh_reused"],
-        "{lines:#?}"
+        [
+            "missing_token",
+            "bad_credentials",
+            "refresh_reused",
+            "insufficient_role",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "rate_limited",
+        ],
+        "each failure is written once: {lines:#?}"
     );
     for l in &lines {
         for member in ["client", "method", "path", "user_agent", "request_id", "hint", "time"] {
