@@ -41,6 +41,8 @@ pub struct FieldErrorBody {
 pub enum ApiError {
     /// An authentication failure from the core (token, role, credentials, refresh).
     Auth(AuthError),
+    /// A failure at a token endpoint (refresh): RFC 6749 `invalid_grant` whatever the reason.
+    Grant(AuthError),
     /// Too many login attempts.
     Limited(AuthError, u64),
     /// The request body is not what the endpoint takes.
@@ -148,6 +150,17 @@ impl IntoResponse for ApiError {
                         ),
                     ),
                 }
+            }
+            ApiError::Grant(e) => {
+                metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);
+                with_challenge(
+                    body(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_grant",
+                        Some(format!("{}: {}", e.reason.as_str(), e.hint)),
+                    ),
+                    format!("Bearer realm=\"{REALM}\""),
+                )
             }
             ApiError::Limited(e, secs) => {
                 metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);

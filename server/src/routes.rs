@@ -146,8 +146,8 @@ pub async fn refresh(
 ) -> Result<Response, ApiError> {
     let response = blocking(&state.auth, move |auth| {
         let pair = auth.refresh(&body.refresh_token, &ctx.info()).map_err(|e| match e {
-            // A revoked session is a dead grant for the client, like a reused token.
-            Error::Auth(a) => ApiError::Auth(a),
+            // Every refresh failure, a revoked session included, is a dead grant.
+            Error::Auth(a) => ApiError::Grant(a),
             other => other.into(),
         })?;
         Ok(token_response(auth, &pair))

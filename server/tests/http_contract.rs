@@ -158,7 +158,13 @@ async fn logout_ends_one_session_and_logout_all_every_session_and_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    let (status, _, body) = error_of(r).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"].as_str().unwrap().starts_with("revoked:"),
+        "{body}"
+    );
 }
 
 /// Every route that needs a token, walked anonymously and with a broken token.
