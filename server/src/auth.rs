@@ -146,7 +146,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// Layer over every route group that needs a token: validates `Authorization:
 /// Bearer …` with the core (which records any failure) and hands the claims on.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(ctx) = request.extensions().get::<RequestCtx>().cloned() else {
+    let Some(ctx) = request.extensions().get::<RequestCtx>() else {
         return ApiError::Internal("request context layer missing".into()).into_response();
     };
     let header = request
