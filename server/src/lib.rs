@@ -67,6 +67,17 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Another recorder may already be installed (an embedding app): then ours
             // only renders what it sees, which is nothing; the API still works.
             let _ = metrics::set_global_recorder(recorder);
+            // Histogram samples pile up until drained: without a scrape, memory would
+            // grow with every request. Drain them every few seconds.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
             handle
         })
         .clone()
