@@ -24,12 +24,16 @@ pub mod config;
 pub mod crypt;
 mod encoding;
 pub mod error;
+pub mod inspect;
 pub mod keys;
 pub mod keystore;
+pub mod limits;
 mod maintenance;
+pub mod products;
 pub mod sessions;
 pub mod store;
 pub mod token;
+pub mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -42,6 +42,20 @@ const MIGRATIONS: &[&str] = &[
         subject TEXT PRIMARY KEY,
         revoked_before BIGINT NOT NULL
     );",
+    // 2: users (argon2id hashes) and the products of the sample API.
+    "CREATE TABLE jwtauth_users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        disabled BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE jwtauth_products (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        price_cents BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

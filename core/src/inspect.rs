@@ -1,0 +1,136 @@
+//! `token inspect`: decode a token without trusting it, then say, under the current
+//! configuration, whether it is valid and why not — the usual mistakes as a diagnostic.
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::JwtAuth;
+use crate::error::AuthError;
+use crate::token::Claims;
+
+/// What is known about a token.
+#[derive(Debug)]
+pub struct Inspection {
+    /// The JOSE header, decoded (unverified).
+    pub header: Option<Value>,
+    /// The claims, decoded (unverified).
+    pub claims: Option<Value>,
+    /// The verdict of the real validation (nothing recorded in the failure log).
+    pub verdict: Result<Claims, AuthError>,
+    /// Observations about common mistakes, for humans.
+    pub notes: Vec<String>,
+}
+
+fn decode_part(part: &str) -> Option<Value> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+impl JwtAuth {
+    /// Inspects `input` (a token, or a whole `Bearer …` header value).
+    pub fn inspect(&self, input: &str) -> Inspection {
+        let mut notes = Vec::new();
+        let mut token = input.trim();
+        if token.len() != input.len() {
+            notes.push("the input had surrounding whitespace (a copy-paste newline?); it was trimmed".into());
+        }
+        if let Some(rest) = token.strip_prefix("Bearer ").or_else(|| token.strip_prefix("bearer ")) {
+            notes.push(
+                "the input starts with 'Bearer ': that belongs in the Authorization header, not in the token".into(),
+            );
+            token = rest.trim();
+        }
+        if token.starts_with('"') && token.ends_with('"') && token.len() > 1 {
+            notes.push("the token is wrapped in quotes (taken from JSON?); they were removed".into());
+            token = &token[1..token.len() - 1];
+        }
+        let parts: Vec<&str> = token.split('.').collect();
+        let header = parts.first().and_then(|p| decode_part(p));
+        let claims = parts.get(1).and_then(|p| decode_part(p));
+        if parts.len() == 5 {
+            notes.push("five parts: this is an encrypted JWE, not a signed JWS".into());
+        }
+        let rules = self.rules();
+        if let Some(h) = &header {
+            if h["alg"].as_str().is_some_and(|a| a.eq_ignore_ascii_case("none")) {
+                notes.push("alg is 'none': unsigned tokens are never accepted".into());
+            }
+            if let Some(kid) = h["kid"].as_str()
+                && self.key_ring().get(kid).is_none()
+            {
+                notes.push(format!(
+                    "kid '{}' is not in the key ring (retired, from another issuer, or another environment)",
+                    crate::error::clip(kid)
+                ));
+            }
+        }
+        if let Some(c) = &claims {
+            let now = self.now();
+            if let (Some(exp), Some(iat)) = (c["exp"].as_i64(), c["iat"].as_i64())
+                && exp - iat > 86_400
+            {
+                notes.push(format!(
+                    "the token lives {} h: long-lived access tokens cannot be taken back; use refresh tokens",
+                    (exp - iat) / 3600
+                ));
+            }
+            if let Some(exp) = c["exp"].as_i64() {
+                notes.push(format!("exp is {} s from now", exp - now));
+            }
+            if let Some(iss) = c["iss"].as_str()
+                && iss != rules.issuer
+            {
+                notes.push(format!(
+                    "iss '{}' differs from the configured issuer '{}'",
+                    crate::error::clip(iss),
+                    rules.issuer
+                ));
+            }
+            if !c[&rules.roles_claim].is_null() {
+                // nothing to say
+            } else if !c["role"].is_null() || !c["roles"].is_null() {
+                notes.push(format!(
+                    "roles are not in the configured roles_claim '{}' (the token uses another claim name)",
+                    rules.roles_claim
+                ));
+            }
+        }
+        let verdict = self.inner.check(token.as_bytes()).map_err(|r| r.error);
+        Inspection {
+            header,
+            claims,
+            verdict,
+            notes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, JwtAuth, Reason};
+
+    #[test]
+    fn a_valid_token_pasted_with_its_bearer_prefix_is_explained_and_accepted() {
+        let auth = JwtAuth::new(Config::default()).unwrap();
+        let t = auth.issue("alice", &["Admin"], &Default::default()).unwrap();
+        let i = auth.inspect(&format!("Bearer {}\n", t.token));
+        assert!(i.verdict.is_ok());
+        assert!(i.notes.iter().any(|n| n.contains("Bearer")), "{:?}", i.notes);
+        assert_eq!(i.claims.unwrap()["sub"], "alice");
+        assert_eq!(i.header.unwrap()["alg"], "ES256");
+    }
+
+    #[test]
+    fn a_token_of_another_issuer_is_refused_with_its_reason() {
+        let other = JwtAuth::new(Config::from_toml("issuer = \"https://other\"").unwrap()).unwrap();
+        let t = other.issue("bob", &[], &Default::default()).unwrap();
+        let auth = JwtAuth::new(Config::default()).unwrap();
+        let i = auth.inspect(&t.token);
+        let reason = i.verdict.unwrap_err().reason;
+        assert!(matches!(reason, Reason::UnknownKid | Reason::WrongIssuer), "{reason}");
+        assert!(i.notes.iter().any(|n| n.contains("kid")), "{:?}", i.notes);
+        assert!(i.notes.iter().any(|n| n.contains("iss")), "{:?}", i.notes);
+    }
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Throughput and latency of jwtauth-server under wrk, loopback only, bounded.
+#
+#   scripts/bench.sh            # ~2 minutes: HS256, ES256, unprotected baseline, Node express
+#   SOAK=600 scripts/bench.sh   # then a 10-minute soak sampling the server's resident memory
+#
+# Needs wrk (apt-get install wrk) and node/npm (express and jsonwebtoken are installed
+# into a temporary folder; they are not dependencies of jwtauth). Not run in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-15s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+SOAK="${SOAK:-0}"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }
+
+cargo build --release -p jwtauth-server --locked
+BIN="$(realpath target/release/jwtauth-server)"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '/+=' | head -c 48)"
+PASSWORD="bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+
+# start NAME ALGORITHM -> sets BASE_<NAME> and PID_<NAME>
+start() {
+    local name="$1" alg="$2" dir="$WORK/$1"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        export JWTAUTH_STORE__URL="sqlite://$dir/jwtauth.db" JWTAUTH_LOG__DIR="$dir/logs" \
+            JWTAUTH_SERVER__LISTEN=127.0.0.1:0 JWTAUTH_ALGORITHM="$alg" RUST_LOG=warn
+        [ "$alg" = HS256 ] && export JWTAUTH_HS_SECRET="$SECRET"
+        printf '%s\n' "$PASSWORD" | "$BIN" user add bench --role Admin >/dev/null
+        exec "$BIN" serve --bench-baseline-route >"$dir/stdout" 2>"$dir/stderr"
+    ) &
+    local pid=$!
+    PIDS+=("$pid")
+    local base=""
+    for _ in $(seq 1 100); do
+        base="$(sed -n 's/^jwtauth-server listening on //p' "$dir/stdout" 2>/dev/null || true)"
+        [ -n "$base" ] && break
+        sleep 0.1
+    done
+    [ -n "$base" ] || { cat "$dir/stderr"; exit 1; }
+    # the server is the child of the subshell's exec: same pid
+    eval "BASE_$name=$base PID_$name=$pid"
+}
+
+token() {
+    curl -sf -X POST "$1/auth/login" -H 'content-type: application/json' \
+        -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+# run LABEL URL [TOKEN]
+run() {
+    local label="$1" url="$2" tok="${3:-}"
+    local hdr=()
+    [ -n "$tok" ] && hdr=(-H "Authorization: Bearer $tok")
+    local out
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${hdr[@]}" "$url")"
+    local rps p99 n non2xx
+    rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
+    p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+    n="$(awk '/requests in/ {print $1}' <<<"$out")"
+    non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+    printf '%-34s %12s req/s   p99 %-9s requests %-9s non-2xx %s\n' "$label" "$rps" "$p99" "$n" "${non2xx:-0}" | tee -a "$RESULTS"
+}
+
+start hs HS256
+start es ES256
+TOK_HS="$(token "$BASE_hs")"
+TOK_ES="$(token "$BASE_es")"
+# one product, so every body is the same small JSON array
+curl -sf -X POST "$BASE_hs/api/products" -H "Authorization: Bearer $TOK_HS" -H 'content-type: application/json' -d '{"name":"Tea","price":3.5}' >/dev/null
+curl -sf -X POST "$BASE_es/api/products" -H "Authorization: Bearer $TOK_ES" -H 'content-type: application/json' -d '{"name":"Tea","price":3.5}' >/dev/null
+
+# Node express + jsonwebtoken doing the same: HS256 check, same body.
+mkdir -p "$WORK/node"
+(cd "$WORK/node" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund express jsonwebtoken >/dev/null)
+BODY="$(curl -sf "$BASE_hs/api/products" -H "Authorization: Bearer $TOK_HS")"
+cat >"$WORK/node/server.js" <<'JS'
+const express = require('express');
+const jwt = require('jsonwebtoken');
+const secret = Buffer.from(process.env.SECRET, 'utf8');
+const body = process.env.BODY;
+const app = express();
+app.get('/api/products', (req, res) => {
+  const h = req.headers.authorization || '';
+  if (!h.startsWith('Bearer ')) return res.status(401).json({ error: 'invalid_token' });
+  try {
+    jwt.verify(h.slice(7), secret, { algorithms: ['HS256'], issuer: process.env.ISS, audience: process.env.AUD });
+  } catch (e) {
+    return res.status(401).json({ error: 'invalid_token' });
+  }
+  res.type('application/json').send(body);
+});
+const srv = app.listen(0, '127.0.0.1', () => console.log('listening ' + srv.address().port));
+JS
+(cd "$WORK/node" && SECRET="$SECRET" BODY="$BODY" ISS="http://localhost:8080" AUD="jwtauth-api" exec node server.js >"$WORK/node/stdout") &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -q listening "$WORK/node/stdout" 2>/dev/null && break; sleep 0.1; done
+NODE_URL="http://127.0.0.1:$(awk '{print $2}' "$WORK/node/stdout")/api/products"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$NODE_URL" -H "Authorization: Bearer $TOK_HS")" = 200 ]
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores, $(date -u +%FT%TZ)"
+RSS0="$(rss_kb "$PID_hs")"
+run "unprotected baseline (same body)" "$BASE_hs/bench/unprotected-products"
+run "GET /api/products HS256" "$BASE_hs/api/products" "$TOK_HS"
+run "GET /api/products ES256" "$BASE_es/api/products" "$TOK_ES"
+run "node express + jsonwebtoken HS256" "$NODE_URL" "$TOK_HS"
+echo "jwtauth-server (HS256) resident memory: start ${RSS0} kB, after the runs $(rss_kb "$PID_hs") kB"
+
+if [ "$SOAK" -gt 0 ]; then
+    echo "soak: ${SOAK}s of HS256 GET /api/products, RSS sampled every 30 s"
+    end=$((SECONDS + SOAK))
+    while [ $SECONDS -lt $end ]; do
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d30s -H "Authorization: Bearer $TOK_HS" "$BASE_hs/api/products" |
+            awk '/requests in/ {printf "%s requests, ", $1}'
+        echo "RSS $(rss_kb "$PID_hs") kB"
+    done
+fi

@@ -1,0 +1,260 @@
+//! Command line: `serve` (the default) and the administration subcommands.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use jwtauth_core::{Algorithm, Config, JwtAuth};
+
+#[derive(Parser)]
+#[command(
+    name = "jwtauth-server",
+    version,
+    about = "JWT authentication server and its administration"
+)]
+struct Cli {
+    /// Configuration file (else $JWTAUTH_CONFIG, else ./jwtauth.toml, else defaults).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve {
+        /// Also serve the products list without authentication at
+        /// /bench/unprotected-products (the benchmark's baseline; never in production).
+        #[arg(long, hide = true)]
+        bench_baseline_route: bool,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Diagnose tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user; the password is read from a prompt, or from stdin when piped.
+    Add {
+        /// Login name.
+        name: String,
+        /// Role (repeat for several).
+        #[arg(long)]
+        role: Vec<String>,
+    },
+    /// List users.
+    List,
+    /// Disable a user and end its sessions.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// List keys and their lifecycle.
+    List,
+    /// Make a new active key; the old one keeps verifying until its tokens expire.
+    Rotate {
+        /// Algorithm of the new key (default: the configured one).
+        #[arg(long)]
+        alg: Option<String>,
+    },
+    /// Retire a verify-only key at once (e.g. a compromised one).
+    Retire {
+        /// Key id.
+        kid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Decode a token and explain why it is or is not valid here.
+    Inspect {
+        /// The token (or a whole `Bearer …` value).
+        token: String,
+    },
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<jwtauth_core::audit::FailureLogGuard> {
+    use tracing_subscriber::prelude::*;
+    let (failures, guard) = jwtauth_core::audit::file_layer(&config.log)?;
+    let target = jwtauth_core::audit::TARGET;
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_filter(tracing_subscriber::filter::filter_fn(move |m| m.target() != target));
+    tracing_subscriber::registry()
+        .with(failures)
+        .with(stderr)
+        .try_init()
+        .context("installing the logger")?;
+    Ok(guard)
+}
+
+fn read_password() -> anyhow::Result<zeroizing::Password> {
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ")?;
+        let b = rpassword::prompt_password("Again: ")?;
+        if a != b {
+            bail!("the passwords differ");
+        }
+        Ok(zeroizing::Password(a))
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(zeroizing::Password(line.trim_end_matches(['\r', '\n']).to_owned()))
+    }
+}
+
+mod zeroizing {
+    /// A password read from the person; not printed by `Debug`.
+    pub struct Password(pub String);
+    impl Drop for Password {
+        fn drop(&mut self) {
+            // Overwrite before the allocation is freed.
+            let len = self.0.len();
+            self.0.clear();
+            self.0.extend(std::iter::repeat_n('\0', len));
+        }
+    }
+}
+
+fn when(t: Option<i64>) -> String {
+    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn admin(config: Config, command: Command) -> anyhow::Result<()> {
+    let auth = JwtAuth::open(config).context("opening jwtauth")?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Serve { .. } => bail!("serve is not an administration command"),
+        Command::User(UserCmd::Add { name, role }) => {
+            let password = read_password()?;
+            let roles: Vec<&str> = role.iter().map(String::as_str).collect();
+            auth.add_user(&name, &password.0, &roles)?;
+            writeln!(out, "user '{name}' added with roles [{}]", roles.join(", "))?;
+        }
+        Command::User(UserCmd::List) => {
+            writeln!(out, "{:<24} {:<9} {:<26} ROLES", "NAME", "STATE", "CREATED")?;
+            for u in auth.users()? {
+                let state = if u.disabled { "disabled" } else { "active" };
+                writeln!(
+                    out,
+                    "{:<24} {:<9} {:<26} {}",
+                    u.name,
+                    state,
+                    when(Some(u.created_at)),
+                    u.roles.join(",")
+                )?;
+            }
+        }
+        Command::User(UserCmd::Disable { name }) => {
+            if !auth.disable_user(&name)? {
+                bail!("no user '{name}'");
+            }
+            writeln!(out, "user '{name}' disabled; its sessions and tokens are revoked")?;
+        }
+        Command::Keys(KeysCmd::List) => {
+            writeln!(
+                out,
+                "{:<45} {:<6} {:<12} {:<26} RETIRES",
+                "KID", "ALG", "STATE", "CREATED"
+            )?;
+            for k in auth.keys()? {
+                writeln!(
+                    out,
+                    "{:<45} {:<6} {:<12} {:<26} {}",
+                    k.kid.as_str(),
+                    k.algorithm.to_string(),
+                    k.state.as_str(),
+                    when(Some(k.created_at)),
+                    when(k.retire_after.or(k.retired_at))
+                )?;
+            }
+        }
+        Command::Keys(KeysCmd::Rotate { alg }) => {
+            let alg: Option<Algorithm> = alg.map(|a| a.parse()).transpose()?;
+            let kid = auth.rotate_key(alg)?;
+            writeln!(out, "new active key {}", kid.as_str())?;
+        }
+        Command::Keys(KeysCmd::Retire { kid }) => {
+            auth.retire_key(&kid)?;
+            writeln!(out, "key {kid} retired")?;
+        }
+        Command::Token(TokenCmd::Inspect { token }) => {
+            let i = auth.inspect(&token);
+            let show = |v: &Option<serde_json::Value>| {
+                v.as_ref()
+                    .and_then(|v| serde_json::to_string_pretty(v).ok())
+                    .unwrap_or_else(|| "(not decodable)".into())
+            };
+            writeln!(out, "header (unverified):\n{}", show(&i.header))?;
+            writeln!(out, "claims (unverified):\n{}", show(&i.claims))?;
+            for n in &i.notes {
+                writeln!(out, "note: {n}")?;
+            }
+            match i.verdict {
+                Ok(c) => writeln!(
+                    out,
+                    "VALID: subject '{}', roles [{}], key {}",
+                    c.subject,
+                    c.roles.join(", "),
+                    c.kid.as_str()
+                )?,
+                Err(e) => {
+                    writeln!(out, "INVALID: {}: {}", e.reason.as_str(), e.hint)?;
+                    out.flush()?;
+                    std::process::exit(2);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = (|| -> anyhow::Result<()> {
+        let config = Config::load(cli.config.as_deref())?;
+        let _guard = init_logging(&config)?;
+        match cli.command.unwrap_or(Command::Serve {
+            bench_baseline_route: false,
+        }) {
+            Command::Serve { bench_baseline_route } => {
+                // Store calls are short and SQLite serialises writers anyway: a small blocking
+                // pool keeps threads (and their malloc arenas) from piling up under load.
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .max_blocking_threads(crate::BLOCKING_THREADS)
+                    .build()?;
+                let state = runtime.block_on(crate::serve_run(config, bench_baseline_route))?;
+                drop(runtime);
+                drop(state);
+                Ok(())
+            }
+            other => admin(config, other),
+        }
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "jwtauth-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The one error type of the HTTP API: each core failure becomes its status, its
+//! RFC 6750 `WWW-Authenticate` header and its JSON body here, and nowhere else.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jwtauth_core::products::FieldError;
+use jwtauth_core::users::LoginError;
+use jwtauth_core::{AuthError, Error, Reason};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The realm named in every `WWW-Authenticate` challenge.
+pub const REALM: &str = "jwtauth";
+
+/// An error body: `{"error": …, "error_description": …}` (RFC 6749 §5.2, RFC 6750 §3).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code: `invalid_token`, `insufficient_scope`, `invalid_grant`,
+    /// `invalid_request`, `rate_limited`, `not_found`, `server_error`, `unavailable`.
+    pub error: String,
+    /// `<reason>: <hint>` for authentication failures; a sentence otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    /// One entry per rejected input field (422 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldErrorBody>>,
+}
+
+/// A rejected input field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    /// JSON member name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// An authentication failure from the core (token, role, credentials, refresh).
+    Auth(AuthError),
+    /// A failure at a token endpoint (refresh): RFC 6749 `invalid_grant` whatever the reason.
+    Grant(AuthError),
+    /// Too many login attempts.
+    Limited(AuthError, u64),
+    /// The request body is not what the endpoint takes.
+    InvalidRequest(String),
+    /// Input fields failed validation.
+    Invalid(Vec<FieldError>),
+    /// No such resource.
+    NotFound,
+    /// The store cannot be reached.
+    Unavailable,
+    /// Anything else; details go to the server log, never to the client.
+    Internal(String),
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Auth(a) => ApiError::Auth(a),
+            Error::Store(s) => {
+                tracing::error!(error = %s, "store failure");
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Auth(e)
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Limited {
+                error,
+                retry_after_secs,
+            } => ApiError::Limited(error, retry_after_secs),
+            LoginError::Failed(e) => e.into(),
+        }
+    }
+}
+
+/// A header-safe rendering of a hint (RFC 7235 quoted-string, bounded).
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+        .take(300)
+        .collect()
+}
+
+fn body(status: StatusCode, error: &str, description: Option<String>) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error: error.into(),
+            error_description: description,
+            errors: None,
+        }),
+    )
+        .into_response()
+}
+
+fn with_challenge(mut r: Response, challenge: String) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Auth(e) => {
+                metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);
+                let description = format!("{}: {}", e.reason.as_str(), e.hint);
+                match e.reason {
+                    // RFC 6750 §3.1: no token at all gets a bare challenge.
+                    Reason::MissingToken => with_challenge(
+                        body(StatusCode::UNAUTHORIZED, "invalid_token", Some(description)),
+                        format!("Bearer realm=\"{REALM}\""),
+                    ),
+                    Reason::InsufficientRole => with_challenge(
+                        body(StatusCode::FORBIDDEN, "insufficient_scope", Some(description.clone())),
+                        format!(
+                            "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", error_description=\"{}\"",
+                            quoted(&description)
+                        ),
+                    ),
+                    Reason::BadCredentials
+                    | Reason::RefreshInvalid
+                    | Reason::RefreshExpired
+                    | Reason::RefreshReused => with_challenge(
+                        body(StatusCode::UNAUTHORIZED, "invalid_grant", Some(description)),
+                        format!("Bearer realm=\"{REALM}\""),
+                    ),
+                    Reason::RateLimited => body(StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some(description)),
+                    _ => with_challenge(
+                        body(StatusCode::UNAUTHORIZED, "invalid_token", Some(description.clone())),
+                        format!(
+                            "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{}\"",
+                            quoted(&description)
+                        ),
+                    ),
+                }
+            }
+            ApiError::Grant(e) => {
+                metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);
+                with_challenge(
+                    body(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_grant",
+                        Some(format!("{}: {}", e.reason.as_str(), e.hint)),
+                    ),
+                    format!("Bearer realm=\"{REALM}\""),
+                )
+            }
+            ApiError::Limited(e, secs) => {
+                metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);
+                let mut r = body(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    Some(format!("{}: {}", e.reason.as_str(), e.hint)),
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r
+            }
+            ApiError::InvalidRequest(d) => body(StatusCode::BAD_REQUEST, "invalid_request", Some(d)),
+            ApiError::Invalid(fields) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(ErrorBody {
+                    error: "invalid_request".into(),
+                    error_description: Some("the input has invalid fields".into()),
+                    errors: Some(
+                        fields
+                            .into_iter()
+                            .map(|f| FieldErrorBody {
+                                field: f.field,
+                                message: f.message,
+                            })
+                            .collect(),
+                    ),
+                }),
+            )
+                .into_response(),
+            ApiError::NotFound => body(StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::Unavailable => body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                Some("the store is unavailable; retry later".into()),
+            ),
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                body(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_text_cannot_break_out_of_its_quotes() {
+        assert_eq!(quoted("a\"b\\c\nd"), "abcd");
+    }
+
+    #[test]
+    fn each_reason_maps_to_its_status() {
+        let status = |r: Reason| ApiError::Auth(AuthError::new(r, "h")).into_response().status();
+        assert_eq!(status(Reason::MissingToken), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(Reason::Expired), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(Reason::InsufficientRole), StatusCode::FORBIDDEN);
+        assert_eq!(status(Reason::RefreshReused), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(Reason::RateLimited), StatusCode::TOO_MANY_REQUESTS);
+        for &r in Reason::ALL {
+            assert!(status(r).is_client_error(), "{r}");
+        }
+    }
+}

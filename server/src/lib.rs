@@ -1,0 +1,131 @@
+//! jwtauth-server: the secured REST API over `jwtauth-core`.
+//!
+//! [`app`] builds the whole router from an [`AppState`]; [`serve`] runs it on a
+//! socket (plain HTTP or rustls) until SIGTERM or Ctrl-C.
+
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod serve;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{delete, get, post};
+use jwtauth_core::JwtAuth;
+use jwtauth_core::users::Login;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Password verifications running at once, at most.
+pub const HASHING_PERMITS: usize = 4;
+/// A request taking longer than this is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares.
+pub struct Shared {
+    /// The core runtime.
+    pub auth: Arc<JwtAuth>,
+    /// Password login with its throttle.
+    pub login: Arc<Login>,
+    /// Bounds concurrent password verifications (each holds 19 MiB).
+    pub hashing: tokio::sync::Semaphore,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Whether the server speaks TLS itself (then it sends HSTS).
+    pub tls: bool,
+    /// Mounts `GET /bench/unprotected-products`: the products list without the
+    /// authentication layer, the baseline of `scripts/bench.sh`. Off unless
+    /// `serve --bench-baseline-route` asks for it.
+    pub bench_route: bool,
+}
+
+/// The state handed to handlers.
+pub type AppState = Arc<Shared>;
+
+/// The process-wide metrics recorder, installed once (several apps in one test
+/// process share it).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (an embedding app): then ours
+            // only renders what it sees, which is nothing; the API still works.
+            let _ = metrics::set_global_recorder(recorder);
+            // Histogram samples pile up until drained: without a scrape, memory would
+            // grow with every request. Drain them every few seconds.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
+            handle
+        })
+        .clone()
+}
+
+/// The whole HTTP API. Authentication is a layer over the protected groups, so no
+/// route in them can be reached without a valid token.
+pub fn app(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/api/products", post(routes::create_product))
+        .route("/api/products/{id}", delete(routes::delete_product))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    let protected = Router::new()
+        .route("/api/products", get(routes::list_products))
+        .route("/auth/me", get(routes::me))
+        .route("/auth/logout-all", post(routes::logout_all))
+        .merge(admin)
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+    let public = Router::new()
+        .route("/auth/login", post(routes::login))
+        .route("/auth/refresh", post(routes::refresh))
+        .route("/auth/logout", post(routes::logout))
+        .route("/.well-known/jwks.json", get(routes::jwks))
+        .route("/.well-known/openid-configuration", get(routes::openid_configuration))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(routes::metrics))
+        .route("/openapi.json", get(openapi::serve));
+    let public = if state.bench_route {
+        public.route("/bench/unprotected-products", get(routes::list_products))
+    } else {
+        public
+    };
+    let hsts = state.tls.then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        )
+    });
+    public
+        .merge(protected)
+        .fallback(|| async { error::ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(tower::util::option_layer(hsts))
+        .layer(from_fn(auth::observe))
+        .with_state(state)
+}

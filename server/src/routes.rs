@@ -1,0 +1,342 @@
+//! Handlers: short, no authentication logic (the layers did it), store work off the
+//! async workers.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jwtauth_core::products::NewProduct;
+use jwtauth_core::{Error, JwtAuth, TokenPair};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::{Caller, RequestCtx};
+use crate::error::{ApiError, ErrorBody};
+
+/// A JSON body whose rejection (bad syntax, wrong shape, wrong content type) is our
+/// `400 invalid_request`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(ApiError::InvalidRequest(rejection_text(&e))),
+        }
+    }
+}
+
+fn rejection_text(e: &JsonRejection) -> String {
+    // axum's text names the offending field or position, never the values.
+    let mut s = e.body_text();
+    s.truncate(300);
+    s
+}
+
+/// Runs blocking core work (store, argon2) on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    auth: &std::sync::Arc<JwtAuth>,
+    f: impl FnOnce(&JwtAuth) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let auth = auth.clone();
+    tokio::task::spawn_blocking(move || f(&auth))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// `POST /auth/login` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /auth/refresh` and `POST /auth/logout` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// A token response (RFC 6749 §5.1).
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The access token (a JWS).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The refresh token: spend it once on `/auth/refresh`.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires unless used.
+    pub refresh_expires_in: i64,
+}
+
+fn token_response(auth: &JwtAuth, pair: &TokenPair) -> TokenResponse {
+    let now = auth.now();
+    TokenResponse {
+        access_token: pair.access.token.clone(),
+        token_type: "Bearer",
+        expires_in: (pair.access.expires_at - now).max(0),
+        refresh_token: pair.refresh_token.expose().to_owned(),
+        refresh_expires_in: (pair.refresh_expires_at - now).max(0),
+    }
+}
+
+fn no_store(json: impl Serialize) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], Json(json)).into_response()
+}
+
+/// Logs in with a username and password.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Bad credentials (`invalid_grant`)", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let login = state.login.clone();
+    // Each argon2 verification takes 19 MiB: bound how many run at once.
+    let _permit = state
+        .hashing
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
+    let response = blocking(&state.auth, move |auth| {
+        let pair = login.login(
+            auth,
+            &body.username,
+            &body.password,
+            ctx.client_ip.as_deref(),
+            &ctx.info(),
+        )?;
+        Ok(token_response(auth, &pair))
+    })
+    .await?;
+    Ok(no_store(response))
+}
+
+/// Spends a refresh token for a new pair (rotation; a replayed token revokes its session).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = ErrorBody),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let response = blocking(&state.auth, move |auth| {
+        let pair = auth.refresh(&body.refresh_token, &ctx.info()).map_err(|e| match e {
+            // Every refresh failure, a revoked session included, is a dead grant.
+            Error::Auth(a) => ApiError::Grant(a),
+            other => other.into(),
+        })?;
+        Ok(token_response(auth, &pair))
+    })
+    .await?;
+    metrics::counter!("jwtauth_refresh_rotations_total").increment(1);
+    Ok(no_store(response))
+}
+
+/// Ends the session of a refresh token.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Logged out (also when the token was unknown)"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+    ))]
+pub async fn logout(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
+    blocking(&state.auth, move |auth| Ok(auth.revoke(&body.refresh_token)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the caller; its access tokens stop validating.
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session ended"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+    ))]
+pub async fn logout_all(State(state): State<AppState>, Caller(claims): Caller) -> Result<StatusCode, ApiError> {
+    blocking(&state.auth, move |auth| Ok(auth.revoke_subject(&claims.subject)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's verified claims.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Claims of the access token", body = Object),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+    ))]
+pub async fn me(State(state): State<AppState>, Caller(claims): Caller) -> Json<Value> {
+    Json(claims.to_json(&state.auth.config().roles_claim))
+}
+
+/// A product.
+#[derive(Serialize, ToSchema)]
+pub struct ProductBody {
+    /// Id.
+    pub id: String,
+    /// Name (1–200 characters).
+    pub name: String,
+    /// Price (≥ 0).
+    pub price: f64,
+}
+
+/// A product to create. Unknown members are refused.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the request body; the core checks the JSON itself
+pub struct NewProductBody {
+    /// Name, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    /// Price, ≥ 0.
+    #[schema(minimum = 0)]
+    price: f64,
+}
+
+impl From<jwtauth_core::products::Product> for ProductBody {
+    fn from(p: jwtauth_core::products::Product) -> Self {
+        ProductBody {
+            id: p.id,
+            name: p.name,
+            price: p.price,
+        }
+    }
+}
+
+/// Lists products (any valid token).
+#[utoipa::path(get, path = "/api/products", tag = "api", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Products", body = Vec<ProductBody>),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+    ))]
+pub async fn list_products(State(state): State<AppState>) -> Result<Json<Vec<ProductBody>>, ApiError> {
+    let list = blocking(&state.auth, |auth| Ok(auth.products()?)).await?;
+    Ok(Json(list.into_iter().map(ProductBody::from).collect()))
+}
+
+/// Creates a product (role Admin).
+#[utoipa::path(post, path = "/api/products", tag = "api", security(("bearer" = [])),
+    request_body = NewProductBody,
+    responses(
+        (status = 201, description = "Created", body = ProductBody),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Role Admin required", body = ErrorBody),
+        (status = 422, description = "Invalid fields, one error each", body = ErrorBody),
+    ))]
+pub async fn create_product(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<Map<String, Value>>,
+) -> Result<(StatusCode, Json<ProductBody>), ApiError> {
+    let new = NewProduct::from_json(&input).map_err(ApiError::Invalid)?;
+    let p = blocking(&state.auth, move |auth| Ok(auth.add_product(&new)?)).await?;
+    Ok((StatusCode::CREATED, Json(p.into())))
+}
+
+/// Deletes a product (role Admin).
+#[utoipa::path(delete, path = "/api/products/{id}", tag = "api", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Product id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Role Admin required", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    ))]
+pub async fn delete_product(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if blocking(&state.auth, move |auth| Ok(auth.delete_product(&id)?)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// The public keys (RFC 7517).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, description = "JWK Set", body = Object)))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(state.auth.jwks())).into_response()
+}
+
+/// OpenID Connect discovery, enough for JwtBearer-style clients to find the keys.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, description = "Discovery document", body = Object)))]
+pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> {
+    let c = state.auth.config();
+    let base = c.issuer.trim_end_matches('/');
+    let mut algs: Vec<String> = state
+        .auth
+        .key_ring()
+        .keys()
+        .iter()
+        .map(|k| k.algorithm().to_string())
+        .collect();
+    algs.sort();
+    algs.dedup();
+    Json(serde_json::json!({
+        "issuer": c.issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/auth/login"),
+        "userinfo_endpoint": format!("{base}/auth/me"),
+        "response_types_supported": ["token"],
+        "grant_types_supported": ["password", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": ["none"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", c.roles_claim.as_str()],
+    }))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Object)))]
+pub async fn healthz() -> Json<Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Object),
+        (status = 503, description = "The store is unreachable", body = ErrorBody),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    blocking(&state.auth, |auth| match auth.store() {
+        Some(s) => s.ping().map_err(|_| ApiError::Unavailable),
+        None => Ok(()),
+    })
+    .await?;
+    Ok(Json(serde_json::json!({"status": "ready"})))
+}
+
+/// Prometheus metrics (text format).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

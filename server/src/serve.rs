@@ -1,0 +1,241 @@
+//! Running the API on a socket: plain HTTP or rustls (certificates reloaded when their
+//! files change), graceful shutdown on SIGTERM and Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use jwtauth_core::Config;
+use jwtauth_core::config::ServerConfig;
+use tokio::task::JoinHandle;
+
+/// How often the certificate files are checked for changes.
+pub const CERT_POLL: Duration = Duration::from_secs(2);
+/// How long in-flight requests get after a shutdown signal.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Parses `server.listen` and refuses plain HTTP on a non-loopback address unless
+/// a TLS-terminating proxy is declared: tokens and passwords would cross the network
+/// in clear text.
+pub fn listen_addr(server: &ServerConfig) -> anyhow::Result<SocketAddr> {
+    let addr: SocketAddr = server.listen.parse().with_context(|| {
+        format!(
+            "server.listen = {:?} is not an address like 127.0.0.1:8080",
+            server.listen
+        )
+    })?;
+    let tls = server.tls_cert.is_some() && server.tls_key.is_some();
+    if !addr.ip().is_loopback() && !tls && !server.behind_tls_proxy {
+        bail!(
+            "refusing to serve plain HTTP on {addr}: passwords and tokens would travel unencrypted. \
+             Set server.tls_cert and server.tls_key, or server.behind_tls_proxy = true when a proxy in front terminates TLS"
+        );
+    }
+    Ok(addr)
+}
+
+/// A started server.
+pub struct Running {
+    /// The bound address (the real port when `:0` was asked).
+    pub addr: SocketAddr,
+    /// Whether it speaks TLS.
+    pub tls: bool,
+    /// Stops it (gracefully with `graceful_shutdown`).
+    pub handle: Handle<SocketAddr>,
+    /// Ends when the server has stopped.
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+fn watch_certificates(tls: RustlsConfig, cert: PathBuf, key: PathBuf) {
+    tokio::spawn(async move {
+        let mut seen = (mtime(&cert), mtime(&key));
+        loop {
+            tokio::time::sleep(CERT_POLL).await;
+            let now = (mtime(&cert), mtime(&key));
+            if now == seen {
+                continue;
+            }
+            match tls.reload_from_pem_file(&cert, &key).await {
+                Ok(()) => {
+                    seen = now;
+                    tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
+                }
+                // A half-written pair is common during renewal: keep the old one and retry.
+                Err(e) => tracing::warn!(error = %e, "TLS certificate reload failed; keeping the current one"),
+            }
+        }
+    });
+}
+
+/// Binds and starts serving `app` as `server` says; returns once listening.
+pub async fn start(server: &ServerConfig, app: axum::Router) -> anyhow::Result<Running> {
+    let addr = listen_addr(server)?;
+    let handle: Handle<SocketAddr> = Handle::new();
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let (tls, task) = match (&server.tls_cert, &server.tls_key) {
+        (Some(cert), Some(key)) => {
+            let config = RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+            watch_certificates(config.clone(), cert.clone(), key.clone());
+            let srv = axum_server::bind_rustls(addr, config).handle(handle.clone());
+            (true, tokio::spawn(srv.serve(service)))
+        }
+        _ => {
+            let srv = axum_server::bind(addr).handle(handle.clone());
+            (false, tokio::spawn(srv.serve(service)))
+        }
+    };
+    let Some(addr) = handle.listening().await else {
+        let detail = match task.await {
+            Ok(Err(e)) => e.to_string(),
+            _ => "the server stopped".into(),
+        };
+        bail!("cannot listen on {addr}: {detail}");
+    };
+    Ok(Running {
+        addr,
+        tls,
+        handle,
+        task,
+    })
+}
+
+/// SIGTERM and Ctrl-C, listened to from the moment this is made (so a signal that
+/// arrives right after startup is not lost to the default action).
+pub struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening. Needs a running tokio runtime.
+    pub fn listen() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Waits for one of them.
+    pub async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Waits for SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn shutdown_on_signal(signals: Signals, handle: Handle<SocketAddr>) {
+    signals.recv().await;
+    tracing::info!("shutting down");
+    handle.graceful_shutdown(Some(GRACE));
+}
+
+/// The whole `serve` command: open the core, bootstrap the first admin, serve until
+/// a shutdown signal. Returns the state so the caller drops it outside the runtime
+/// (the synchronous PostgreSQL pool must not be dropped on an async worker).
+pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::AppState> {
+    let server_cfg = config.server.clone();
+    listen_addr(&server_cfg)?;
+    let auth = tokio::task::spawn_blocking(move || jwtauth_core::JwtAuth::open(config))
+        .await?
+        .context("opening jwtauth")?;
+    let auth = std::sync::Arc::new(auth);
+    let (login, first) = {
+        let auth = auth.clone();
+        tokio::task::spawn_blocking(move || {
+            let first = auth.bootstrap_admin()?;
+            Ok::<_, jwtauth_core::Error>((jwtauth_core::users::Login::new()?, first))
+        })
+        .await??
+    };
+    if let Some(password) = first {
+        // Straight to the terminal, never through the logger.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nFirst start: created user '{}' (role {}) with password\n\n    {}\n\nIt is shown only this once. Change it by adding another admin and disabling this one.\n",
+            jwtauth_core::users::FIRST_ADMIN,
+            jwtauth_core::users::ADMIN_ROLE,
+            password.expose()
+        );
+    }
+    let tls = server_cfg.tls_cert.is_some();
+    let state = std::sync::Arc::new(crate::Shared {
+        auth: auth.clone(),
+        login: std::sync::Arc::new(login),
+        hashing: tokio::sync::Semaphore::new(crate::HASHING_PERMITS),
+        metrics: crate::metrics_handle(),
+        tls,
+        bench_route,
+    });
+    let signals = Signals::listen().context("listening for SIGTERM and Ctrl-C")?;
+    let running = start(&server_cfg, crate::app(state.clone())).await?;
+    let scheme = if running.tls { "https" } else { "http" };
+    // One line on stdout that scripts and tests can wait for.
+    println!("jwtauth-server listening on {scheme}://{}", running.addr);
+    tracing::info!(addr = %running.addr, tls = running.tls, "listening");
+    let sweeper = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                state.login.limiter().sweep();
+            }
+        })
+    };
+    tokio::spawn(shutdown_on_signal(signals, running.handle.clone()));
+    running.task.await??;
+    sweeper.abort();
+    tracing::info!("stopped");
+    drop(auth);
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(listen: &str, tls: bool, proxy: bool) -> ServerConfig {
+        ServerConfig {
+            listen: listen.into(),
+            tls_cert: tls.then(|| "c.pem".into()),
+            tls_key: tls.then(|| "k.pem".into()),
+            behind_tls_proxy: proxy,
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_tls_or_a_proxy_is_declared() {
+        assert!(listen_addr(&server("127.0.0.1:8080", false, false)).is_ok());
+        assert!(listen_addr(&server("[::1]:8080", false, false)).is_ok());
+        let e = listen_addr(&server("0.0.0.0:8080", false, false)).unwrap_err();
+        assert!(e.to_string().contains("behind_tls_proxy"), "{e}");
+        assert!(listen_addr(&server("0.0.0.0:8080", true, false)).is_ok());
+        assert!(listen_addr(&server("0.0.0.0:8080", false, true)).is_ok());
+        assert!(listen_addr(&server("localhost", false, false)).is_err());
+    }
+}

@@ -1,0 +1,436 @@
+//! The real `jwtauth-server` binary: subcommands, first start, the failure log,
+//! graceful shutdown, and two processes sharing one PostgreSQL database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwtauth-server");
+
+struct Env {
+    dir: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn new(dir: &Path, store_url: &str, extra: &[(&str, &str)]) -> Env {
+        let mut vars = vec![
+            ("JWTAUTH_STORE__URL".to_owned(), store_url.to_owned()),
+            ("JWTAUTH_LOG__DIR".to_owned(), dir.join("logs").display().to_string()),
+            ("JWTAUTH_SERVER__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Env {
+            dir: dir.to_path_buf(),
+            vars,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(&self.dir).env_remove("JWTAUTH_CONFIG");
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs a subcommand to the end: (exit code, stdout, stderr).
+    fn run(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn serve(&self) -> Server {
+        let mut child = self
+            .command(&[])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("jwtauth-server listening on ") {
+                        break url.to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    panic!("server did not start: {}", stderr.lock().unwrap());
+                }
+            }
+        };
+        Server { child, base, stderr }
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then waits: the server must stop by itself, cleanly.
+    fn terminate(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        if code != 0 {
+            let _ = std::io::stderr().write_all(self.stderr.lock().unwrap().as_bytes());
+        }
+        code
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .user_agent("processes-test/1")
+        .build()
+        .unwrap()
+}
+
+fn login(c: &reqwest::blocking::Client, s: &Server, user: &str, pw: &str) -> Value {
+    let r = c
+        .post(s.url("/auth/login"))
+        .json(&json!({"username": user, "password": pw}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    r.json().unwrap()
+}
+
+fn failure_lines(dir: &Path) -> Vec<Value> {
+    let files = jwtauth_core::audit::log_files(&dir.join("logs"), "failures").unwrap();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
+    let env = Env::new(dir.path(), &url, &[]);
+    let password = "a long secret 42";
+
+    let (code, out, err) = env.run(&["user", "add", "alice", "--role", "Admin"], &format!("{password}\n"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("alice"), "{out}");
+    let (code, _, err) = env.run(&["user", "add", "alice"], "another secret\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+    let (_, out, _) = env.run(&["user", "list"], "");
+    assert!(
+        out.contains("alice") && out.contains("Admin") && out.contains("active"),
+        "{out}"
+    );
+
+    let (code, _, err) = env.run(&["user", "add", "bob"], "bob's password\n");
+    assert_eq!(code, 0, "{err}");
+    let s = env.serve();
+    assert!(
+        !s.stderr.lock().unwrap().contains("First start"),
+        "users exist: no bootstrap"
+    );
+    let c = client();
+    let tokens = login(&c, &s, "alice", password);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.get(s.url("/api/products"))
+            .bearer_auth(&access)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(c.get(s.url("/api/products")).send().unwrap().status(), 401);
+    let r = c
+        .post(s.url("/auth/login"))
+        .json(&json!({"username": "alice", "password": "not the password"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    for _ in 0..2 {
+        c.post(s.url("/auth/refresh"))
+            .json(&json!({"refresh_token": refresh}))
+            .send()
+            .unwrap();
+    }
+    let bob = login(&c, &s, "bob", "bob's password");
+    let r = c
+        .post(s.url("/api/products"))
+        .bearer_auth(bob["access_token"].as_str().unwrap())
+        .json(&json!({"name": "Tea", "price": 1}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = c
+            .post(s.url("/auth/login"))
+            .json(&json!({"username": "mallory", "password": "guess guess"}))
+            .send()
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    assert_eq!(s.terminate(), 0, "graceful shutdown exits cleanly");
+
+    let lines = failure_lines(dir.path());
+    let reasons: Vec<&str> = lines.iter().map(|l| l["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "missing_token",
+            "bad_credentials",
+            "refresh_reused",
+            "insufficient_role",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "rate_limited",
+        ],
+        "each failure is written once: {lines:#?}"
+    );
+    for l in &lines {
+        for member in ["client", "method", "path", "user_agent", "request_id", "hint", "time"] {
+            assert!(l.get(member).is_some(), "{member} missing in {l}");
+        }
+        assert!(l["client"].as_str().unwrap().starts_with("127.0.0.1:"));
+        assert_eq!(l["user_agent"], "processes-test/1");
+    }
+    assert_eq!(lines[0]["path"], "/api/products");
+    assert_eq!(lines[1]["subject"], "alice");
+    assert_eq!(lines[1]["subject_verified"], false);
+    let raw: String = lines.iter().map(Value::to_string).collect();
+    assert!(!raw.contains(password) && !raw.contains("not the password") && !raw.contains(refresh));
+    assert!(!raw.contains(&access));
+
+    let (code, out, _) = env.run(&["token", "inspect", &format!("Bearer {access}")], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("VALID: subject 'alice'") && out.contains("note: the input starts with 'Bearer '"),
+        "{out}"
+    );
+    let (code, out, _) = env.run(&["token", "inspect", "abc.def.ghi"], "");
+    assert_eq!(code, 2);
+    assert!(out.contains("INVALID: malformed"), "{out}");
+
+    let (code, out, _) = env.run(&["keys", "rotate"], "");
+    assert_eq!(code, 0, "{out}");
+    let (_, out, _) = env.run(&["keys", "list"], "");
+    assert!(out.contains("active") && out.contains("verify_only"), "{out}");
+    let (code, _, _) = env.run(&["user", "disable", "alice"], "");
+    assert_eq!(code, 0);
+    let (_, out, _) = env.run(&["user", "list"], "");
+    assert!(out.contains("disabled"), "{out}");
+}
+
+#[test]
+fn the_first_start_creates_an_admin_whose_password_is_shown_once_and_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
+    let env = Env::new(dir.path(), &url, &[]);
+    let s = env.serve();
+    // stderr is read by another thread: let it catch up (bounded).
+    for _ in 0..100 {
+        if s.stderr.lock().unwrap().contains("shown only this once") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = s.stderr.lock().unwrap().clone();
+    let password = err
+        .lines()
+        .skip_while(|l| !l.contains("with password"))
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.contains("with password"))
+        .unwrap_or_else(|| panic!("no password shown: {err}"))
+        .to_owned();
+    let c = client();
+    let me: Value = {
+        let t = login(&c, &s, "admin", &password);
+        c.get(s.url("/auth/me"))
+            .bearer_auth(t["access_token"].as_str().unwrap())
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(me["roles"], json!(["Admin"]));
+    assert_eq!(s.terminate(), 0);
+    let again = env.serve();
+    assert!(!again.stderr.lock().unwrap().contains("with password"));
+    assert_eq!(again.terminate(), 0);
+    for f in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(!text.contains(&password));
+    }
+}
+
+/// A fresh PostgreSQL schema, or `None` with a note when the server is unreachable.
+fn pg_schema() -> Option<(String, String)> {
+    let base =
+        std::env::var("JWTAUTH_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut client = match postgres::Client::connect(&base, postgres::NoTls) {
+        Ok(c) => c,
+        Err(e) => {
+            if std::env::var("JWTAUTH_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                panic!("PostgreSQL at {base} is required (JWTAUTH_REQUIRE_PG=1) but unreachable: {e}");
+            }
+            let _ = std::io::stderr().write_all(
+                format!("NOTE: the two-process PostgreSQL test did not run: {base} is unreachable ({e})\n").as_bytes(),
+            );
+            return None;
+        }
+    };
+    let mut id = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut id).unwrap();
+    let schema = format!("jts_{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some((format!("{base}{sep}options=-c%20search_path%3D{schema}"), schema))
+}
+
+struct DropSchema(String);
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let base =
+            std::env::var("JWTAUTH_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        if let Ok(mut c) = postgres::Client::connect(&base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
+        }
+    }
+}
+
+#[test]
+fn two_processes_sharing_postgresql_agree_on_tokens_sessions_and_keys() {
+    let Some((url, schema)) = pg_schema() else { return };
+    let _cleanup = DropSchema(schema);
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let secret = [("JWTAUTH_MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")];
+    let env_a = Env::new(dir_a.path(), &url, &[secret[0], ("JWTAUTH_KEY_RELOAD_INTERVAL", "1s")]);
+    // B never reloads on a timer during the test: it must find new keys on demand.
+    let env_b = Env::new(dir_b.path(), &url, &[secret[0], ("JWTAUTH_KEY_RELOAD_INTERVAL", "1h")]);
+    let (code, _, err) = env_a.run(&["user", "add", "bob", "--role", "Admin"], "bob's password\n");
+    assert_eq!(code, 0, "{err}");
+    let a = env_a.serve();
+    let b = env_b.serve();
+    let c = client();
+
+    let t = login(&c, &a, "bob", "bob's password");
+    let access = t["access_token"].as_str().unwrap();
+    let r = c.get(b.url("/auth/me")).bearer_auth(access).send().unwrap();
+    assert_eq!(r.status(), 200, "a token from A validates on B");
+
+    let refresh = |s: &Server, token: &str| {
+        c.post(s.url("/auth/refresh"))
+            .json(&json!({ "refresh_token": token }))
+            .send()
+            .unwrap()
+    };
+    let r1 = t["refresh_token"].as_str().unwrap();
+    let spent = refresh(&a, r1);
+    assert_eq!(spent.status(), 200);
+    let r2: Value = spent.json().unwrap();
+    let replay: Value = refresh(&b, r1).json().unwrap();
+    assert!(
+        replay["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("refresh_reused:"),
+        "{replay}"
+    );
+    assert_eq!(
+        refresh(&a, r2["refresh_token"].as_str().unwrap()).status(),
+        401,
+        "the family is revoked for A too"
+    );
+
+    let old_kid = jsonwebtoken::decode_header(access).unwrap().kid.unwrap();
+    let (code, out, err) = env_a.run(&["keys", "rotate"], "");
+    assert_eq!(code, 0, "{err}");
+    let new_kid = out.trim().rsplit(' ').next().unwrap().to_owned();
+    assert_ne!(new_kid, old_kid);
+    // A picks the new key up on its next reload (1 s); wait for it, bounded.
+    let mut rotated = None;
+    for _ in 0..50 {
+        let t = login(&c, &a, "bob", "bob's password");
+        let at = t["access_token"].as_str().unwrap().to_owned();
+        if jsonwebtoken::decode_header(&at).unwrap().kid.as_deref() == Some(new_kid.as_str()) {
+            rotated = Some(at);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let at = rotated.expect("A signs with the rotated key");
+    let r = c.get(b.url("/api/products")).bearer_auth(&at).send().unwrap();
+    assert_eq!(r.status(), 200, "B accepts the new key without a restart");
+    let jwks: Value = c.get(b.url("/.well-known/jwks.json")).send().unwrap().json().unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == new_kid.as_str())
+    );
+    assert_eq!(a.terminate(), 0);
+    assert_eq!(b.terminate(), 0);
+}
