@@ -6,6 +6,7 @@
 use crate::crypt::MasterKey;
 use crate::keys::{Algorithm, Key, KeyError, KeyMaterial, KeyRing, KeyState, Kid};
 use crate::store::{Row, Store, StoreError, Tx, Val, schema::lock_keys};
+use crate::{Error, JwtAuth, verify_window};
 use zeroize::Zeroizing;
 
 /// A key as the store knows it: never any private material.
@@ -242,4 +243,42 @@ pub(crate) fn sweep(store: &Store, now: i64) -> Result<u64, StoreError> {
             &[Val::I64(now)],
         )
     })
+}
+
+/// Key administration over the store.
+impl JwtAuth {
+    /// Every stored key with its lifecycle times (no private material).
+    pub fn keys(&self) -> Result<Vec<KeyInfo>, Error> {
+        Ok(list(self.store_or_err()?, self.now())?)
+    }
+
+    /// Creates a new active key (of `algorithm`, default the configured one), demotes
+    /// the old one to verify-only, and reloads the ring. Other processes sharing the
+    /// store pick it up on their next reload or at the first token naming it.
+    pub fn rotate_key(&self, algorithm: Option<Algorithm>) -> Result<Kid, Error> {
+        let store = self.store_or_err()?;
+        let c = &self.inner.config;
+        let kid = rotate(
+            store,
+            self.inner.master.as_ref(),
+            algorithm.unwrap_or(c.algorithm),
+            self.now(),
+            verify_window(c),
+        )?;
+        self.inner.reload_keys()?;
+        Ok(kid)
+    }
+
+    /// Retires a verify-only key at once (e.g. a compromised one): it leaves the
+    /// JWKS and its tokens fail with `unknown_kid`. The active key cannot be retired.
+    pub fn retire_key(&self, kid: &str) -> Result<(), Error> {
+        retire(self.store_or_err()?, kid, self.now())?;
+        self.inner.reload_keys()?;
+        Ok(())
+    }
+
+    /// Reloads the key ring from the store now.
+    pub fn reload_keys(&self) -> Result<(), Error> {
+        Ok(self.inner.reload_keys()?)
+    }
 }

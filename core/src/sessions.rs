@@ -3,12 +3,17 @@
 //! generation counter that only moves forward; presenting a spent token revokes
 //! the whole family.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use aws_lc_rs::digest;
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::audit::{self, RequestInfo};
+use crate::error::{AuthError, Reason};
 use crate::store::{Row, Store, StoreError, Val};
+use crate::{Error, JwtAuth, TokenPair, secs};
 
 /// An opaque refresh token. Its `Debug` shows a fingerprint, never the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -326,4 +331,134 @@ pub(crate) fn purge(store: &Store, before: i64, watermark_horizon: i64, limit: i
         )?;
         Ok(ids.len() as u64)
     })
+}
+
+/// Sessions: login, refresh with rotation and reuse detection, logout.
+impl JwtAuth {
+    fn lifetimes(&self) -> Lifetimes {
+        let c = &self.inner.config;
+        Lifetimes {
+            idle: secs(c.refresh_idle_ttl),
+            max: secs(c.refresh_max_ttl),
+            grace: secs(c.refresh_reuse_grace),
+        }
+    }
+
+    /// Starts a session (a login): an access token and the first refresh token of a
+    /// new family. Roles and extra claims are kept with the family and carried into
+    /// every refreshed access token.
+    pub fn start_session(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<TokenPair, Error> {
+        let store = self.store_or_err()?;
+        // Issue first: it checks the subject and extra claims before anything is stored.
+        let access = self.issue(subject, roles, extra)?;
+        let claims = serde_json::json!({ "roles": roles, "extra": extra }).to_string();
+        let started = start(store, subject, &claims, self.now(), self.lifetimes())?;
+        Ok(TokenPair {
+            access,
+            refresh_token: started.token,
+            refresh_expires_at: started.expires_at,
+            family_id: started.family_id,
+        })
+    }
+
+    /// Spends a refresh token and returns a new pair (rotation). A spent token
+    /// presented again revokes its whole family and fails with `refresh_reused`;
+    /// every failure is recorded in the failure log.
+    pub fn refresh(&self, refresh_token: &str, request: &RequestInfo<'_>) -> Result<TokenPair, Error> {
+        let store = self.store_or_err()?;
+        let fail = |reason: Reason, hint: String, subject: Option<&str>| -> Error {
+            let e = AuthError::new(reason, hint);
+            let fp = audit::fingerprint(refresh_token.as_bytes());
+            audit::record(&audit::FailureEvent {
+                reason,
+                hint: &e.hint,
+                kid: None,
+                subject,
+                subject_verified: subject.is_some(),
+                fingerprint: Some(&fp),
+                request: *request,
+            });
+            Error::Auth(e)
+        };
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(fail(
+                Reason::RefreshInvalid,
+                "refresh token is empty or too long".into(),
+                None,
+            ));
+        }
+        match rotate(store, refresh_token, self.now(), self.lifetimes())? {
+            Outcome::Rotated {
+                subject,
+                claims,
+                token,
+                expires_at,
+                family_id,
+            } => {
+                let stored: Value = serde_json::from_str(&claims)
+                    .map_err(|e| StoreError::Data(format!("session claims are corrupt: {e}")))?;
+                let roles: Vec<&str> = stored["roles"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let empty = Map::new();
+                let extra = stored["extra"].as_object().unwrap_or(&empty);
+                let access = self.issue(&subject, &roles, extra)?;
+                Ok(TokenPair {
+                    access,
+                    refresh_token: token,
+                    refresh_expires_at: expires_at,
+                    family_id,
+                })
+            }
+            Outcome::Invalid => Err(fail(Reason::RefreshInvalid, "unknown refresh token".into(), None)),
+            Outcome::Expired { subject } => Err(fail(
+                Reason::RefreshExpired,
+                "the refresh token or its session expired; log in again".into(),
+                Some(&subject),
+            )),
+            Outcome::Revoked { subject } => Err(fail(
+                Reason::Revoked,
+                "the session was revoked (logout or reuse); log in again".into(),
+                Some(&subject),
+            )),
+            Outcome::Reused { subject, family_id } => Err(fail(
+                Reason::RefreshReused,
+                format!("a spent refresh token was presented again; session {family_id} is revoked"),
+                Some(&subject),
+            )),
+        }
+    }
+
+    /// Logout: revokes the family of `refresh_token`. Returns whether the token was known.
+    pub fn revoke(&self, refresh_token: &str) -> Result<bool, Error> {
+        let store = self.store_or_err()?;
+        Ok(revoke(store, refresh_token, self.now())?.is_some())
+    }
+
+    /// Revokes one session by family id (administration).
+    pub fn revoke_family(&self, family_id: &str) -> Result<bool, Error> {
+        Ok(revoke_family(self.store_or_err()?, family_id, self.now())?)
+    }
+
+    /// Logout everywhere: revokes every session of `subject`, and access tokens
+    /// issued to it at or before this second fail with `revoked` (in this process at
+    /// once, in others within `revocation_staleness`). Returns the sessions revoked.
+    pub fn revoke_subject(&self, subject: &str) -> Result<u64, Error> {
+        let store = self.store_or_err()?;
+        let now = self.now();
+        let n = revoke_subject(store, subject, now)?;
+        self.inner.watermarks.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.insert(subject.to_string(), now);
+            m
+        });
+        Ok(n)
+    }
+
+    /// Live sessions, most recently used first, optionally of one subject.
+    pub fn sessions(&self, subject: Option<&str>, limit: usize) -> Result<Vec<SessionInfo>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(list(self.store_or_err()?, subject, self.now(), limit)?)
+    }
 }
