@@ -6,6 +6,7 @@ use std::ffi::{CString, c_char};
 use std::sync::{Arc, OnceLock};
 
 use jwtauth_core::Claims;
+use jwtauth_core::token::json_kind;
 use serde_json::Value;
 
 use crate::boundary::{Out, entry, entry_void, owned_c_string, ref_arg, str_arg};
@@ -78,7 +79,7 @@ impl jwtauth_claims {
             Some(Value::String(_)) => type_mismatch(format!(
                 "claim '{name}' holds a NUL character; read it with jwtauth_claims_get_json"
             )),
-            Some(other) => type_mismatch(format!("claim '{name}' is {}, not a string", kind(&other))),
+            Some(other) => type_mismatch(format!("claim '{name}' is {}, not a string", json_kind(&other))),
         })
     }
 
@@ -95,17 +96,6 @@ fn not_found(hint: String) -> Failure {
 
 fn type_mismatch(hint: String) -> Failure {
     Failure::new(jwtauth_status::TypeMismatch, hint)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn list_item(items: &[Option<CString>], index: usize, what: &str) -> Result<*const c_char, Failure> {
@@ -414,7 +404,7 @@ pub unsafe extern "C" fn jwtauth_claims_get_int(
         read_named(claims, name, out, |c, name| {
             let v = c.value(name)?;
             v.as_i64()
-                .ok_or_else(|| type_mismatch(format!("claim '{name}' is {}, not an int64", kind(&v))))
+                .ok_or_else(|| type_mismatch(format!("claim '{name}' is {}, not an int64", json_kind(&v))))
         })
     }
 }
@@ -436,7 +426,7 @@ pub unsafe extern "C" fn jwtauth_claims_get_bool(
         read_named(claims, name, out, |c, name| {
             let v = c.value(name)?;
             v.as_bool()
-                .ok_or_else(|| type_mismatch(format!("claim '{name}' is {}, not a boolean", kind(&v))))
+                .ok_or_else(|| type_mismatch(format!("claim '{name}' is {}, not a boolean", json_kind(&v))))
         })
     }
 }

@@ -229,6 +229,19 @@ impl Serialize for OutClaims<'_> {
     }
 }
 
+/// The kind of a JSON value in words ("a string", "an array"…), for hints about
+/// claims of the wrong type.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Extracts the token from an `Authorization` header value: `Bearer <token>`,
 /// scheme case-insensitive (RFC 6750 §2.1).
 ///

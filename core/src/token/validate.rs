@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{ACCEPTED_TYP, Claims, MAX_NUMERIC_DATE, Rules};
+use super::{ACCEPTED_TYP, Claims, MAX_NUMERIC_DATE, Rules, json_kind as kind};
 use crate::encoding::{
     MaybeStr, StrictValue, Text, b64_decode, b64_decode_in, duplicate, parse_object, parse_object_with,
 };
@@ -255,17 +255,6 @@ fn take_date(slot: Option<Value>, name: &str) -> Result<Option<i64>, Rejection> 
             "claim '{name}' must be a NumericDate (integer seconds), got {}",
             kind(&v)
         ))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
