@@ -36,7 +36,7 @@ pub struct Shared {
     pub auth: Arc<JwtAuth>,
     /// Password login with its throttle.
     pub login: Arc<Login>,
-    /// Bounds concurrent password verifications (each holds 19 MiB).
+    /// Bounds concurrent password verifications (each holds 7 MiB).
     pub hashing: tokio::sync::Semaphore,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,

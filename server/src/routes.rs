@@ -112,7 +112,7 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let login = state.login.clone();
-    // Each argon2 verification takes 19 MiB: bound how many run at once.
+    // Each argon2 verification takes 7 MiB: bound how many run at once.
     let _permit = state
         .hashing
         .acquire()
