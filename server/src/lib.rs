@@ -4,6 +4,7 @@
 //! socket (plain HTTP or rustls) until SIGTERM or Ctrl-C.
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod openapi;
 pub mod routes;
@@ -38,6 +39,8 @@ pub struct Shared {
     pub login: Arc<Login>,
     /// Bounds concurrent password verifications (each holds 7 MiB).
     pub hashing: tokio::sync::Semaphore,
+    /// The products list, rendered once and served from memory.
+    pub catalog: catalog::Catalog,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Whether the server speaks TLS itself (then it sends HSTS).

@@ -231,9 +231,9 @@ impl From<jwtauth_core::products::Product> for ProductBody {
         (status = 200, description = "Products", body = Vec<ProductBody>),
         (status = 401, description = "No or invalid token", body = ErrorBody),
     ))]
-pub async fn list_products(State(state): State<AppState>) -> Result<Json<Vec<ProductBody>>, ApiError> {
-    let list = blocking(&state.auth, |auth| Ok(auth.products()?)).await?;
-    Ok(Json(list.into_iter().map(ProductBody::from).collect()))
+pub async fn list_products(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let body = state.catalog.body(&state.auth).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Creates a product (role Admin).
@@ -251,7 +251,9 @@ pub async fn create_product(
     JsonBody(input): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<ProductBody>), ApiError> {
     let new = NewProduct::from_json(&input).map_err(ApiError::Invalid)?;
-    let p = blocking(&state.auth, move |auth| Ok(auth.add_product(&new)?)).await?;
+    let p = blocking(&state.auth, move |auth| Ok(auth.add_product(&new)?)).await;
+    state.catalog.changed();
+    let p = p?;
     Ok((StatusCode::CREATED, Json(p.into())))
 }
 
@@ -265,7 +267,9 @@ pub async fn create_product(
         (status = 404, description = "No such product", body = ErrorBody),
     ))]
 pub async fn delete_product(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if blocking(&state.auth, move |auth| Ok(auth.delete_product(&id)?)).await? {
+    let deleted = blocking(&state.auth, move |auth| Ok(auth.delete_product(&id)?)).await;
+    state.catalog.changed();
+    if deleted? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

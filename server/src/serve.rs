@@ -188,6 +188,7 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
         auth: auth.clone(),
         login: std::sync::Arc::new(login),
         hashing: tokio::sync::Semaphore::new(crate::HASHING_PERMITS),
+        catalog: crate::catalog::Catalog::default(),
         metrics: crate::metrics_handle(),
         tls,
         bench_route,

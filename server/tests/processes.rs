@@ -380,6 +380,38 @@ fn two_processes_sharing_postgresql_agree_on_tokens_sessions_and_keys() {
     let r = c.get(b.url("/auth/me")).bearer_auth(access).send().unwrap();
     assert_eq!(r.status(), 200, "a token from A validates on B");
 
+    // B serves its products list from memory: a product added through A shows up on
+    // B within the list's maximum age.
+    let products = |s: &Server| -> Value {
+        c.get(s.url("/api/products"))
+            .bearer_auth(access)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(products(&b), json!([]));
+    let r = c
+        .post(a.url("/api/products"))
+        .bearer_auth(access)
+        .json(&json!({"name": "Tea", "price": 2}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        products(&a).as_array().unwrap().len(),
+        1,
+        "A sees its own change at once"
+    );
+    let deadline = std::time::Instant::now() + jwtauth_server::catalog::Catalog::MAX_AGE * 5;
+    while products(&b).as_array().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never saw the product added through A"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     let refresh = |s: &Server, token: &str| {
         c.post(s.url("/auth/refresh"))
             .json(&json!({ "refresh_token": token }))

@@ -56,6 +56,7 @@ pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client)
         auth: auth.clone(),
         login: Arc::new(login),
         hashing: tokio::sync::Semaphore::new(jwtauth_server::HASHING_PERMITS),
+        catalog: jwtauth_server::catalog::Catalog::default(),
         metrics: metrics_handle(),
         tls,
         bench_route: false,
