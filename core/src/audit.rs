@@ -210,6 +210,11 @@ pub struct LogError {
     pub detail: String,
 }
 
+/// Failure lines queued for the writer thread. The queue is allocated whole at start
+/// (32 bytes a line), so the library's default of 128,000 would keep 4 MB resident.
+/// When a burst fills it, recording waits for the disk: no line is dropped.
+pub const BUFFERED_LINES: usize = 16_384;
+
 /// The file sink: daily files `<prefix>.<YYYY-MM-DD>.jsonl` in `log.dir`, keeping
 /// `log.retention_days` files. The writer is non-blocking but never drops lines.
 pub fn file_layer(cfg: &LogConfig) -> Result<(FailureLogLayer<NonBlocking>, FailureLogGuard), LogError> {
@@ -225,7 +230,10 @@ pub fn file_layer(cfg: &LogConfig) -> Result<(FailureLogLayer<NonBlocking>, Fail
         .max_log_files(usize::try_from(cfg.retention_days).unwrap_or(usize::MAX))
         .build(&cfg.dir)
         .map_err(|e| err(e.to_string()))?;
-    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(appender);
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(BUFFERED_LINES)
+        .finish(appender);
     Ok((FailureLogLayer::new(writer), FailureLogGuard(guard)))
 }
 
