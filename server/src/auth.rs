@@ -1,7 +1,7 @@
 //! Request context and authentication layers. The layers call the core and turn its
 //! verdict into a response; the rules themselves live in `jwtauth-core`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use jwtauth_core::config::ServerConfig;
 use jwtauth_core::users::ADMIN_ROLE;
 use jwtauth_core::{AuthError, Claims, Reason, RequestInfo};
 use tracing::Instrument;
@@ -75,8 +76,54 @@ fn new_request_id() -> String {
     format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The header a proxy appends the client's address to.
+pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
+/// At most this many `X-Forwarded-For` hops are looked at (from the right).
+pub const MAX_FORWARDED_HOPS: usize = 16;
+
+/// The client's address. When the peer is a trusted proxy, it is the rightmost
+/// `X-Forwarded-For` entry that is not itself a trusted proxy: entries to its left
+/// were written by the client and prove nothing. Without trusted proxies the header
+/// is ignored. An unreadable entry stops the walk at the last address known good.
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded_for: impl DoubleEndedIterator<Item = &'a HeaderValue>,
+    server: &ServerConfig,
+) -> IpAddr {
+    let mut client = peer.to_canonical();
+    if !server.is_trusted_proxy(client) {
+        return client;
+    }
+    let hops = forwarded_for
+        .rev()
+        .flat_map(|v| match v.to_str() {
+            Ok(text) => text.rsplit(',').map(Some).collect::<Vec<_>>(),
+            Err(_) => vec![None],
+        })
+        .take(MAX_FORWARDED_HOPS);
+    for hop in hops {
+        let Some(ip) = hop.and_then(parse_hop) else {
+            return client;
+        };
+        client = ip;
+        if !server.is_trusted_proxy(ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
 /// Outermost layer: request id, request context, access log and HTTP metrics.
-pub async fn observe(request: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request
         .headers()
@@ -84,11 +131,25 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
         .map_or_else(new_request_id, str::to_owned);
-    let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let ip = peer.map(|p| {
+        client_ip(
+            p.ip(),
+            request.headers().get_all(FORWARDED_FOR_HEADER).iter(),
+            &state.auth.config().server,
+        )
+    });
     let ctx = RequestCtx {
         id: id.clone(),
-        client: addr.map(|a| a.to_string()),
-        client_ip: addr.map(|a| a.ip().to_string()),
+        // The socket address, or the forwarded client's address (no port) behind a proxy.
+        client: peer.zip(ip).map(|(p, ip)| {
+            if ip == p.ip().to_canonical() {
+                p.to_string()
+            } else {
+                ip.to_string()
+            }
+        }),
+        client_ip: ip.map(|ip| ip.to_string()),
         method: request.method().as_str().to_owned(),
         path: request.uri().path().chars().take(512).collect(),
         user_agent: request
@@ -174,4 +235,63 @@ pub async fn require_admin(State(state): State<AppState>, request: Request, next
         return ApiError::Auth(e).into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn server(trusted: &str) -> ServerConfig {
+        jwtauth_core::Config::from_toml(&format!("[server]\ntrusted_proxies = {trusted}"))
+            .unwrap()
+            .server
+    }
+
+    fn client(peer: &str, headers: &[&[u8]], server: &ServerConfig) -> String {
+        let values: Vec<HeaderValue> = headers.iter().map(|h| HeaderValue::from_bytes(h).unwrap()).collect();
+        client_ip(peer.parse().unwrap(), values.iter(), server).to_string()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+        let none = server("[]");
+        assert_eq!(client("203.0.113.9", &[b"198.51.100.1"], &none), "203.0.113.9");
+        let proxy = server("[\"127.0.0.1\"]");
+        assert_eq!(client("203.0.113.9", &[b"198.51.100.1"], &proxy), "203.0.113.9");
+        assert_eq!(client("127.0.0.1", &[b"198.51.100.1"], &proxy), "198.51.100.1");
+        assert_eq!(client("::ffff:127.0.0.1", &[b"198.51.100.1"], &proxy), "198.51.100.1");
+        // A proxy that sent no header is the client.
+        assert_eq!(client("127.0.0.1", &[], &proxy), "127.0.0.1");
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop_is_the_client_whatever_the_client_prepends() {
+        let proxies = server("[\"127.0.0.1\", \"10.0.0.0/8\"]");
+        // The client forged 1.1.1.1; our proxies appended what they saw.
+        assert_eq!(
+            client("127.0.0.1", &[b"1.1.1.1, 198.51.100.7, 10.0.0.2"], &proxies),
+            "198.51.100.7"
+        );
+        // The same across several header lines, read last line first.
+        assert_eq!(
+            client("127.0.0.1", &[b"1.1.1.1", b"198.51.100.7", b"10.0.0.2"], &proxies),
+            "198.51.100.7"
+        );
+        assert_eq!(client("127.0.0.1", &[b"[2001:db8::1]:4711"], &proxies), "2001:db8::1");
+        assert_eq!(client("127.0.0.1", &[b"198.51.100.7:4711"], &proxies), "198.51.100.7");
+        // Only proxies in the chain: the leftmost is as far as anyone can tell.
+        assert_eq!(client("127.0.0.1", &[b"10.0.0.3, 10.0.0.2"], &proxies), "10.0.0.3");
+    }
+
+    #[test]
+    fn garbage_stops_the_walk_at_the_last_trusted_hop() {
+        let proxies = server("[\"127.0.0.1\", \"10.0.0.0/8\"]");
+        assert_eq!(client("127.0.0.1", &[b"unknown, 10.0.0.2"], &proxies), "10.0.0.2");
+        assert_eq!(client("127.0.0.1", &[b"198.51.100.7, "], &proxies), "127.0.0.1");
+        assert_eq!(client("127.0.0.1", &[b"\xff\xfe"], &proxies), "127.0.0.1");
+        // A chain longer than the bound is cut, not walked to its end.
+        let long = format!("198.51.100.7{}", ", 10.0.0.1".repeat(MAX_FORWARDED_HOPS));
+        assert_eq!(client("127.0.0.1", &[long.as_bytes()], &proxies), "10.0.0.1");
+    }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 use jwtauth_core::JwtAuth;
 use jwtauth_core::users::Login;
@@ -134,6 +134,6 @@ pub fn app(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(tower::util::option_layer(hsts))
-        .layer(from_fn(auth::observe))
+        .layer(from_fn_with_state(state.clone(), auth::observe))
         .with_state(state)
 }

@@ -168,7 +168,8 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
         let auth = auth.clone();
         tokio::task::spawn_blocking(move || {
             let first = auth.bootstrap_admin()?;
-            Ok::<_, jwtauth_core::Error>((jwtauth_core::users::Login::new()?, first))
+            let login = jwtauth_core::users::Login::with(auth.config().login, jwtauth_core::users::HashCost::OWASP)?;
+            Ok::<_, jwtauth_core::Error>((login, first))
         })
         .await??
     };
@@ -226,6 +227,7 @@ mod tests {
             tls_cert: tls.then(|| "c.pem".into()),
             tls_key: tls.then(|| "k.pem".into()),
             behind_tls_proxy: proxy,
+            trusted_proxies: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ADMIN_PW, USER_PW, error_of, start};
+use common::{ADMIN_PW, USER_PW, error_of, start, start_with};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -78,6 +78,29 @@ async fn too_many_attempts_for_one_username_get_429_with_retry_after() {
     assert_eq!(body["error"], "rate_limited");
     // Even the right password is refused while throttled.
     assert_eq!(s.login("alice", USER_PW).await.status(), 429);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_cannot_dodge_the_client_limit() {
+    let s = start_with(
+        "[login]\nclient_burst = 2\nclient_period = \"1h\"\nuser_burst = 100",
+        "",
+        reqwest::Client::new(),
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for (i, user) in ["alice", "root", "nobody"].iter().enumerate() {
+        let r = s
+            .client
+            .post(s.url("/auth/login"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&json!({"username": user, "password": "a wrong guess"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429], "every request came from 127.0.0.1");
 }
 
 #[tokio::test]

@@ -360,6 +360,60 @@ impl Drop for DropSchema {
 }
 
 #[test]
+fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
+    let env = Env::new(
+        dir.path(),
+        &url,
+        &[
+            ("JWTAUTH_SERVER__TRUSTED_PROXIES", "[127.0.0.1]"),
+            ("JWTAUTH_LOGIN__CLIENT_BURST", "2"),
+            ("JWTAUTH_LOGIN__CLIENT_PERIOD", "1h"),
+            ("JWTAUTH_LOGIN__USER_BURST", "100"),
+        ],
+    );
+    let (code, _, err) = env.run(&["user", "add", "alice"], "alice's password\n");
+    assert_eq!(code, 0, "{err}");
+    let s = env.serve();
+    let c = client();
+    let attempt = |forwarded: &str, user: &str| {
+        c.post(s.url("/auth/login"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"username": user, "password": "a wrong guess"}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // Two attempts per client address, whatever the username.
+    assert_eq!(attempt("198.51.100.1", "alice"), 401);
+    assert_eq!(attempt("198.51.100.1", "mallory"), 401);
+    assert_eq!(attempt("198.51.100.1", "trudy"), 429);
+    // Another client behind the same proxy has its own allowance.
+    assert_eq!(attempt("198.51.100.2", "alice"), 401);
+    // Prepending a made-up address does not help: the proxy's entry is the rightmost.
+    assert_eq!(attempt("203.0.113.50, 198.51.100.1", "alice"), 429);
+    assert_eq!(s.terminate(), 0);
+
+    let lines = failure_lines(dir.path());
+    let seen: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["reason"].as_str().unwrap(), l["client"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("bad_credentials", "198.51.100.1"),
+            ("bad_credentials", "198.51.100.1"),
+            ("rate_limited", "198.51.100.1"),
+            ("bad_credentials", "198.51.100.2"),
+            ("rate_limited", "198.51.100.1"),
+        ]
+    );
+}
+
+#[test]
 fn two_processes_sharing_postgresql_agree_on_tokens_sessions_and_keys() {
     let Some((url, schema)) = pg_schema() else { return };
     let _cleanup = DropSchema(schema);

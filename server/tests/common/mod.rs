@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use jwtauth_core::users::Login;
+use jwtauth_core::users::{HashCost, Login};
 use jwtauth_core::{Config, JwtAuth};
 use jwtauth_server::{Shared, app, metrics_handle, serve};
 use serde_json::{Value, json};
@@ -50,7 +50,10 @@ pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client)
     .await
     .unwrap();
     let auth = Arc::new(auth);
-    let login = tokio::task::spawn_blocking(|| Login::new().unwrap()).await.unwrap();
+    let limits = auth.config().login;
+    let login = tokio::task::spawn_blocking(move || Login::with(limits, HashCost::OWASP).unwrap())
+        .await
+        .unwrap();
     let tls = server_cfg.tls_cert.is_some();
     let state = Arc::new(Shared {
         auth: auth.clone(),

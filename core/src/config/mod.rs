@@ -15,6 +15,12 @@ use serde::{Deserialize, Deserializer};
 use zeroize::Zeroizing;
 
 use crate::keys::Algorithm;
+use crate::limits::LoginLimits;
+
+mod server;
+
+pub use server::ServerConfig;
+use server::{RawLogin, RawServer};
 
 /// The environment variable that names the configuration file.
 pub const CONFIG_PATH_ENV: &str = "JWTAUTH_CONFIG";
@@ -129,14 +135,14 @@ impl<'de> Deserialize<'de> for Secret {
 /// One audience or several.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
-enum OneOrMany {
+pub(crate) enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
 /// A duration written as `"15m"`, `"14d"`, `"1h 30m"` or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Dur(Duration);
+pub(crate) struct Dur(pub(crate) Duration);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -185,6 +191,7 @@ struct RawConfig {
     store: RawStore,
     log: RawLog,
     server: RawServer,
+    login: RawLogin,
 }
 
 impl Default for RawConfig {
@@ -210,6 +217,7 @@ impl Default for RawConfig {
             store: RawStore::default(),
             log: RawLog::default(),
             server: RawServer::default(),
+            login: RawLogin::default(),
         }
     }
 }
@@ -248,26 +256,6 @@ impl Default for RawLog {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawServer {
-    listen: String,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    behind_tls_proxy: bool,
-}
-
-impl Default for RawServer {
-    fn default() -> Self {
-        RawServer {
-            listen: "127.0.0.1:8080".into(),
-            tls_cert: None,
-            tls_key: None,
-            behind_tls_proxy: false,
-        }
-    }
-}
-
 /// Where state is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
@@ -287,19 +275,6 @@ pub struct LogConfig {
     pub retention_days: u32,
     /// File names are `<prefix>.<YYYY-MM-DD>.jsonl`.
     pub file_prefix: String,
-}
-
-/// The HTTP server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// Socket address to bind, e.g. `127.0.0.1:8080`.
-    pub listen: String,
-    /// PEM certificate chain; with `tls_key`, the server speaks HTTPS.
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of the certificate.
-    pub tls_key: Option<PathBuf>,
-    /// Set when a proxy in front terminates TLS; allows plain HTTP on a non-loopback address.
-    pub behind_tls_proxy: bool,
 }
 
 /// Validated settings. Obtain one with [`Config::load`] (file and environment),
@@ -346,6 +321,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The HTTP server.
     pub server: ServerConfig,
+    /// Login throttling.
+    pub login: LoginLimits,
 }
 
 impl Default for Config {
@@ -628,17 +605,8 @@ impl Config {
                 "Use a plain name such as \"failures\"",
             ));
         }
-        if raw.server.tls_cert.is_some() != raw.server.tls_key.is_some() {
-            return Err(ConfigError::invalid(
-                if raw.server.tls_cert.is_some() {
-                    "server.tls_key"
-                } else {
-                    "server.tls_cert"
-                },
-                "only one of tls_cert and tls_key is set",
-                "Set both (PEM certificate chain and its private key) or neither",
-            ));
-        }
+        let server = raw.server.validate(resolve)?;
+        let login = raw.login.validate()?;
 
         Ok(Config {
             issuer,
@@ -666,12 +634,8 @@ impl Config {
                 retention_days: raw.log.retention_days,
                 file_prefix: prefix,
             },
-            server: ServerConfig {
-                listen: raw.server.listen,
-                tls_cert: raw.server.tls_cert.map(resolve),
-                tls_key: raw.server.tls_key.map(resolve),
-                behind_tls_proxy: raw.server.behind_tls_proxy,
-            },
+            server,
+            login,
         })
     }
 }
@@ -709,168 +673,4 @@ pub(crate) fn check_hs_secret(secret: &Secret, alg: Algorithm) -> Result<(), Con
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err(toml: &str) -> String {
-        match Config::from_toml(toml) {
-            Ok(_) => panic!("accepted: {toml}"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn no_file_means_laptop_defaults() {
-        let c = Config::from_toml("").unwrap();
-        assert_eq!(c.algorithm, Algorithm::ES256);
-        assert_eq!(c.access_ttl, Duration::from_secs(900));
-        assert_eq!(c.leeway, Duration::from_secs(30));
-        assert_eq!(c.max_token_size, 8192);
-        assert_eq!(c.store.url, "sqlite://jwtauth.db");
-        assert_eq!(c.log.dir, PathBuf::from("logs"));
-        assert_eq!(c.roles_claim, "roles");
-        let d = Config::default();
-        assert_eq!(d.issuer, c.issuer);
-    }
-
-    #[test]
-    fn durations_accept_units_and_seconds() {
-        let c = Config::from_toml("access_ttl = \"5m\"\nrefresh_idle_ttl = \"14d\"\nleeway = 10").unwrap();
-        assert_eq!(c.access_ttl, Duration::from_secs(300));
-        assert_eq!(c.refresh_idle_ttl, Duration::from_secs(14 * 86400));
-        assert_eq!(c.leeway, Duration::from_secs(10));
-    }
-
-    #[test]
-    fn unknown_key_is_an_error_naming_it() {
-        let e = err("isuer = \"x\"");
-        assert!(e.contains("isuer"), "{e}");
-    }
-
-    #[test]
-    fn bad_value_names_key_value_and_expectation() {
-        let e = err("access_ttl = \"fifteen\"");
-        assert!(
-            e.contains("access_ttl") && e.contains("fifteen") && e.contains("15m"),
-            "{e}"
-        );
-        let e = err("max_token_size = \"big\"");
-        assert!(e.contains("max_token_size"), "{e}");
-    }
-
-    #[test]
-    fn zero_and_excessive_lifetimes_are_refused() {
-        assert!(err("access_ttl = \"0s\"").contains("access_ttl"));
-        assert!(err("access_ttl = \"2d\"").contains("max_access_ttl"));
-        assert!(Config::from_toml("access_ttl = \"2d\"\nmax_access_ttl = \"3d\"").is_ok());
-        assert!(err("leeway = \"6m\"").contains("leeway"));
-        assert!(err("refresh_idle_ttl = \"40d\"").contains("refresh_idle_ttl"));
-    }
-
-    #[test]
-    fn empty_issuer_or_audience_is_refused() {
-        assert!(err("issuer = \"  \"").contains("`issuer`"));
-        assert!(err("audience = \"\"").contains("`audience`"));
-        assert!(err("audience = []").contains("`audience`"));
-        let c = Config::from_toml("audience = [\"a\", \"b\"]").unwrap();
-        assert_eq!(c.audience, vec!["a", "b"]);
-    }
-
-    #[test]
-    fn hs_secret_rules() {
-        let short = err("algorithm = \"HS256\"\nhs_secret = \"0123456789\"");
-        assert!(short.contains("10 bytes") && short.contains("32"), "{short}");
-        assert!(!short.contains("0123456789"), "secret leaked: {short}");
-        let placeholder = err("algorithm = \"HS256\"\nhs_secret = \"your_super_secure_secret_key_1234567890\"");
-        assert!(placeholder.contains("placeholder"), "{placeholder}");
-        assert!(
-            err("algorithm = \"HS256\"\nhs_secret = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"")
-                .contains("placeholder")
-        );
-        assert!(err("algorithm = \"HS512\"\nhs_secret = \"q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"").contains("64"));
-        assert!(err("algorithm = \"HS256\"").contains("JWTAUTH_HS_SECRET"));
-        assert!(err("hs_secret = \"q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"").contains("algorithm"));
-        assert!(Config::from_toml("algorithm = \"HS256\"\nhs_secret = \"q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"").is_ok());
-    }
-
-    #[test]
-    fn secret_never_shows_in_debug() {
-        let c = Config::from_toml("algorithm = \"HS256\"\nhs_secret = \"q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"").unwrap();
-        let dbg = format!("{c:?}");
-        assert!(!dbg.contains("q8Xk2mZr7"), "{dbg}");
-        assert!(dbg.contains("redacted"));
-    }
-
-    #[test]
-    fn unsupported_algorithm_lists_the_supported_ones() {
-        let e = err("algorithm = \"none\"");
-        assert!(
-            e.contains("'none'") && e.contains("ES256") && e.contains("EdDSA"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn relative_paths_follow_the_config_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("jwtauth.toml");
-        std::fs::write(
-            &file,
-            "[log]\ndir = \"mylogs\"\n[store]\nurl = \"sqlite://data/x.db\"\n",
-        )
-        .unwrap();
-        let c = Config::load(Some(&file)).unwrap();
-        assert_eq!(c.log.dir, dir.path().join("mylogs"));
-        assert_eq!(
-            c.store.url,
-            format!("sqlite://{}", dir.path().join("data/x.db").display())
-        );
-    }
-
-    #[test]
-    fn explicit_missing_file_is_an_error() {
-        let e = Config::load(Some(Path::new("/nonexistent/jwtauth.toml"))).unwrap_err();
-        assert!(e.to_string().contains("/nonexistent/jwtauth.toml"));
-    }
-
-    #[test]
-    #[allow(clippy::result_large_err)] // figment::Jail's own signature
-    fn environment_overrides_file_with_double_underscore_nesting() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("jwtauth.toml", "issuer = \"from-file\"\naccess_ttl = \"10m\"")?;
-            jail.set_env("JWTAUTH_ISSUER", "from-env");
-            jail.set_env("JWTAUTH_LOG__RETENTION_DAYS", "3");
-            jail.set_env("JWTAUTH_MASTER_KEY", "not-a-config-key");
-            jail.set_env("JWTAUTH_REQUIRE_PG", "1");
-            jail.set_env("JWTAUTH_TEST_PG_URL", "postgres://postgres@127.0.0.1/test");
-            let c = Config::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(c.issuer, "from-env");
-            assert_eq!(c.access_ttl, Duration::from_secs(600));
-            assert_eq!(c.log.retention_days, 3);
-            Ok(())
-        });
-    }
-
-    #[test]
-    #[allow(clippy::result_large_err)] // figment::Jail's own signature
-    fn unknown_environment_key_is_an_error_naming_the_variable() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("JWTAUTH_ISUER", "typo");
-            let e = Config::load(None).expect_err("a misspelt variable must not be ignored");
-            assert!(e.to_string().contains("isuer"), "{e}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn store_url_must_be_sqlite_or_postgres_and_password_is_masked() {
-        let e = err("[store]\nurl = \"mysql://u:hunter2@h/db\"");
-        assert!(e.contains("store.url") && !e.contains("hunter2"), "{e}");
-        assert!(Config::from_toml("[store]\nurl = \"postgres://postgres@127.0.0.1/test\"").is_ok());
-    }
-
-    #[test]
-    fn tls_needs_both_files() {
-        assert!(err("[server]\ntls_cert = \"c.pem\"").contains("server.tls_key"));
-    }
-}
+mod tests;

@@ -1,0 +1,242 @@
+//! The `[server]` and `[login]` sections: where jwtauth-server listens, which proxies
+//! it believes about client addresses, and how hard password guessing is throttled.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::{ConfigError, Dur, OneOrMany};
+use crate::limits::LoginLimits;
+
+/// The HTTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Socket address to bind, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// PEM certificate chain; with `tls_key`, the server speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub tls_key: Option<PathBuf>,
+    /// Set when a proxy in front terminates TLS; allows plain HTTP on a non-loopback address.
+    pub behind_tls_proxy: bool,
+    /// Proxies whose `X-Forwarded-For` is believed: a request arriving from one of these
+    /// addresses is attributed to the client the proxy names. Empty (the default): the
+    /// header is ignored and the socket's peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl ServerConfig {
+    /// Whether `ip` is one of the trusted proxies (an IPv4 address seen as
+    /// `::ffff:a.b.c.d` on a dual-stack socket counts as itself).
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawServer {
+    listen: String,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    behind_tls_proxy: bool,
+    trusted_proxies: OneOrMany,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            behind_tls_proxy: false,
+            trusted_proxies: OneOrMany::Many(Vec::new()),
+        }
+    }
+}
+
+impl RawServer {
+    pub(super) fn validate(self, resolve: impl Fn(PathBuf) -> PathBuf) -> Result<ServerConfig, ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::invalid(
+                if self.tls_cert.is_some() {
+                    "server.tls_key"
+                } else {
+                    "server.tls_cert"
+                },
+                "only one of tls_cert and tls_key is set",
+                "Set both (PEM certificate chain and its private key) or neither",
+            ));
+        }
+        let written = match self.trusted_proxies {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        };
+        let trusted_proxies = written
+            .iter()
+            .map(|text| trusted_proxy(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ServerConfig {
+            listen: self.listen,
+            tls_cert: self.tls_cert.map(&resolve),
+            tls_key: self.tls_key.map(&resolve),
+            behind_tls_proxy: self.behind_tls_proxy,
+            trusted_proxies,
+        })
+    }
+}
+
+fn trusted_proxy(text: &str) -> Result<IpNet, ConfigError> {
+    let text = text.trim();
+    let net = text
+        .parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            ConfigError::invalid(
+                "server.trusted_proxies",
+                format!("'{}' is not an IP address or a CIDR range", crate::error::clip(text)),
+                "List your proxies' addresses, e.g. [\"127.0.0.1\", \"10.0.0.0/8\"]",
+            )
+        })?;
+    if net.prefix_len() == 0 {
+        return Err(ConfigError::invalid(
+            "server.trusted_proxies",
+            format!(
+                "'{net}' trusts every address, so any client could name its own address and escape login throttling"
+            ),
+            "List only the addresses of your own proxies",
+        ));
+    }
+    Ok(net.trunc())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawLogin {
+    user_burst: u32,
+    user_period: Dur,
+    client_burst: u32,
+    client_period: Dur,
+    max_tracked: usize,
+}
+
+impl Default for RawLogin {
+    fn default() -> Self {
+        let d = LoginLimits::default();
+        RawLogin {
+            user_burst: d.per_user_burst,
+            user_period: Dur(d.per_user_period),
+            client_burst: d.per_client_burst,
+            client_period: Dur(d.per_client_period),
+            max_tracked: d.max_keys,
+        }
+    }
+}
+
+/// Bursts above this would not slow a guesser down.
+const MAX_BURST: u32 = 10_000;
+/// A period above this locks a user out for longer than anyone waits.
+const MAX_PERIOD: Duration = Duration::from_secs(3600);
+
+impl RawLogin {
+    pub(super) fn validate(self) -> Result<LoginLimits, ConfigError> {
+        for (key, burst) in [
+            ("login.user_burst", self.user_burst),
+            ("login.client_burst", self.client_burst),
+        ] {
+            if burst == 0 || burst > MAX_BURST {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("{burst} is outside 1..={MAX_BURST}"),
+                    "It is how many attempts are allowed at once, e.g. 5 per user and 20 per client",
+                ));
+            }
+        }
+        for (key, period) in [
+            ("login.user_period", self.user_period.0),
+            ("login.client_period", self.client_period.0),
+        ] {
+            if period.is_zero() || period > MAX_PERIOD {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("{} is outside 1ms..=1h", humantime::format_duration(period)),
+                    "It is the wait for one more attempt, e.g. \"12s\" per user and \"3s\" per client",
+                ));
+            }
+        }
+        if self.max_tracked == 0 {
+            return Err(ConfigError::invalid(
+                "login.max_tracked",
+                "it is 0, so no attempt would be remembered",
+                "Keep the default (100000) or another bound on memory",
+            ));
+        }
+        Ok(LoginLimits {
+            per_user_burst: self.user_burst,
+            per_user_period: self.user_period.0,
+            per_client_burst: self.client_burst,
+            per_client_period: self.client_period.0,
+            max_keys: self.max_tracked,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::Config;
+    use super::*;
+
+    fn err(toml: &str) -> String {
+        Config::from_toml(toml).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        assert!(err("[server]\ntls_cert = \"c.pem\"").contains("server.tls_key"));
+        assert!(err("[server]\ntls_key = \"k.pem\"").contains("server.tls_cert"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges_never_everyone() {
+        assert!(Config::default().server.trusted_proxies.is_empty());
+        let c = Config::from_toml("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"fd00::/8\"]").unwrap();
+        let nets: Vec<String> = c.server.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]);
+        assert!(c.server.is_trusted_proxy("10.200.0.1".parse().unwrap()));
+        assert!(c.server.is_trusted_proxy("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!c.server.is_trusted_proxy("127.0.0.2".parse().unwrap()));
+        assert!(!c.server.is_trusted_proxy("11.0.0.1".parse().unwrap()));
+        let one = Config::from_toml("[server]\ntrusted_proxies = \"::1\"").unwrap();
+        assert!(one.server.is_trusted_proxy("::1".parse().unwrap()));
+
+        let e = err("[server]\ntrusted_proxies = [\"proxy.local\"]");
+        assert!(e.contains("server.trusted_proxies") && e.contains("proxy.local"), "{e}");
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let e = err(&format!("[server]\ntrusted_proxies = [\"{everyone}\"]"));
+            assert!(e.contains("trusts every address"), "{e}");
+        }
+    }
+
+    #[test]
+    fn login_limits_have_defaults_and_refuse_to_switch_throttling_off() {
+        assert_eq!(Config::default().login, LoginLimits::default());
+        let c =
+            Config::from_toml("[login]\nuser_burst = 3\nuser_period = \"1m\"\nclient_burst = 50\nclient_period = 1")
+                .unwrap();
+        assert_eq!(c.login.per_user_burst, 3);
+        assert_eq!(c.login.per_user_period, Duration::from_secs(60));
+        assert_eq!(c.login.per_client_burst, 50);
+        assert_eq!(c.login.per_client_period, Duration::from_secs(1));
+        assert!(err("[login]\nuser_burst = 0").contains("login.user_burst"));
+        assert!(err("[login]\nclient_burst = 100000").contains("login.client_burst"));
+        assert!(err("[login]\nuser_period = 0").contains("login.user_period"));
+        assert!(err("[login]\nclient_period = \"2h\"").contains("login.client_period"));
+        assert!(err("[login]\nmax_tracked = 0").contains("login.max_tracked"));
+        assert!(err("[login]\nuser_bust = 3").contains("user_bust"));
+    }
+}
