@@ -299,6 +299,44 @@ impl JwtAuth {
         {
             result = self.inner.check(token);
         }
+        self.conclude(token, result, request)
+    }
+
+    /// Like [`JwtAuth::validate_header`], but never blocks: `None` when the token
+    /// names a key this process does not know and a reload from the store is due
+    /// (another process may have just rotated it). Nothing is recorded then; call
+    /// [`JwtAuth::validate_header`] where blocking is allowed (for an async server,
+    /// on its blocking pool) for the verdict. Otherwise the verdict, recorded like
+    /// `validate_header`'s.
+    pub fn validate_header_nonblocking(
+        &self,
+        header: Option<&str>,
+        request: &RequestInfo<'_>,
+    ) -> Option<Result<Claims, AuthError>> {
+        let token = match token::bearer_token(header) {
+            Ok(t) => t.as_bytes(),
+            Err(e) => {
+                self.record_failure(&e, None, request);
+                return Some(Err(e));
+            }
+        };
+        let result = self.inner.check(token);
+        if let Err(r) = &result
+            && r.error.reason == Reason::UnknownKid
+            && self.reload_due()
+        {
+            return None;
+        }
+        Some(self.conclude(token, result, request))
+    }
+
+    /// Records a failed check; hands on the claims or the error.
+    fn conclude(
+        &self,
+        token: &[u8],
+        result: Result<Claims, token::Rejection>,
+        request: &RequestInfo<'_>,
+    ) -> Result<Claims, AuthError> {
         result.map_err(|r| {
             let fp = (!token.is_empty()).then(|| audit::fingerprint(token));
             audit::record(&audit::FailureEvent {
@@ -385,9 +423,9 @@ impl JwtAuth {
     /// waits briefly. Returns whether a reload happened.
     fn reload_keys_now(&self) -> bool {
         let Some(m) = &self.maintenance else { return false };
-        let now_ms = u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let now_ms = self.elapsed_ms();
         let last = self.inner.last_reload_ms.load(Ordering::Relaxed);
-        if last != 0 && now_ms.saturating_sub(last) < 1_000 {
+        if !Self::reload_allowed(last, now_ms) {
             return false;
         }
         if self
@@ -399,6 +437,21 @@ impl JwtAuth {
             return false;
         }
         m.reload_keys(Duration::from_secs(2))
+    }
+
+    /// Whether an unknown kid would now trigger a reload (and a wait for it).
+    fn reload_due(&self) -> bool {
+        self.maintenance.is_some()
+            && Self::reload_allowed(self.inner.last_reload_ms.load(Ordering::Relaxed), self.elapsed_ms())
+    }
+
+    /// On-demand reloads happen at most once a second.
+    fn reload_allowed(last_ms: u64, now_ms: u64) -> bool {
+        last_ms == 0 || now_ms.saturating_sub(last_ms) >= 1_000
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use common::store::{T0, backends, config, open};
-use jwtauth_core::{Algorithm, Error, FixedClock, JwtAuth, KeyState, Reason};
+use jwtauth_core::{Algorithm, Error, FixedClock, JwtAuth, KeyState, Reason, RequestInfo};
 use serde_json::Map;
 
 #[test]
@@ -106,6 +106,51 @@ fn another_process_picks_up_a_rotated_key_without_restart() {
             );
             assert_eq!(other.validate(&forged).unwrap_err().reason, Reason::UnknownKid);
         }
+    }
+}
+
+#[test]
+fn the_nonblocking_check_defers_an_unknown_kid_only_while_a_reload_is_due() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let a = open(&b.url, "", &clock);
+        let other = open(&b.url, "", &clock);
+        let none = RequestInfo::default();
+        let known = a.issue("carol", &[], &Map::new()).unwrap();
+        let header = format!("Bearer {}", known.token);
+        assert!(
+            matches!(other.validate_header_nonblocking(Some(&header), &none), Some(Ok(_))),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            other
+                .validate_header_nonblocking(Some(&known.token), &none)
+                .unwrap()
+                .unwrap_err()
+                .reason,
+            Reason::BadScheme
+        );
+
+        a.rotate_key(None).unwrap();
+        let rotated = a.issue("carol", &[], &Map::new()).unwrap();
+        let header = format!("Bearer {}", rotated.token);
+        // A key `other` has not loaded: the verdict needs the store, so it is deferred.
+        assert!(
+            other.validate_header_nonblocking(Some(&header), &none).is_none(),
+            "{}",
+            b.name
+        );
+        // Where blocking is allowed, the reload finds it.
+        assert_eq!(other.validate_header(Some(&header), &none).unwrap().kid, rotated.kid);
+        // A made-up kid right after that reload is refused at once, not deferred again.
+        let forged = rotated.token.replacen(
+            &rotated.token[..rotated.token.find('.').unwrap()],
+            "eyJhbGciOiJFUzI1NiIsImtpZCI6Im1hZGUtdXAifQ",
+            1,
+        );
+        let verdict = other.validate_header_nonblocking(Some(&format!("Bearer {forged}")), &none);
+        assert_eq!(verdict.unwrap().unwrap_err().reason, Reason::UnknownKid, "{}", b.name);
     }
 }
 

@@ -214,7 +214,19 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    match state.auth.validate_header(header, &ctx.info()) {
+    let verdict = match state.auth.validate_header_nonblocking(header, &ctx.info()) {
+        Some(verdict) => verdict,
+        // The token names a key this process has not loaded: the core reloads the ring
+        // from the store and waits for it, which must not hold an async worker.
+        None => {
+            let (auth, header, ctx) = (state.auth.clone(), header.map(str::to_owned), ctx.clone());
+            match tokio::task::spawn_blocking(move || auth.validate_header(header.as_deref(), &ctx.info())).await {
+                Ok(verdict) => verdict,
+                Err(e) => return ApiError::Internal(format!("validation task failed: {e}")).into_response(),
+            }
+        }
+    };
+    match verdict {
         Ok(claims) => {
             request.extensions_mut().insert(Caller(Arc::new(claims)));
             next.run(request).await
