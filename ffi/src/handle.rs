@@ -219,25 +219,52 @@ pub unsafe extern "C" fn jwtauth_issue(
     out: *mut *mut jwtauth_tokens,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, subject, roles, extra, out) = unsafe {
-            (
-                ref_arg(handle, "handle")?,
-                str_arg(subject, "subject")?,
-                str_array_arg(roles, roles_len, "roles")?,
-                opt_str_arg(extra_json, "extra_json")?,
-                Out::new(out, "out")?,
-            )
-        };
-        let extra = extra_claims(extra)?;
-        let issued = h.auth.issue(subject, &roles, &extra)?;
-        out.set(jwtauth_tokens::boxed(&issued, None)?);
+        // SAFETY: the caller's contract above.
+        let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
+        let issued = a.handle.auth.issue(a.subject, &a.roles, &a.extra)?;
+        a.out.set(jwtauth_tokens::boxed(&issued, None)?);
         Ok(())
     })
 }
 
+/// The arguments `jwtauth_issue` and `jwtauth_session_start` share, checked.
+pub(crate) struct IssueArgs<'a> {
+    pub handle: &'a jwtauth,
+    pub subject: &'a str,
+    pub roles: Vec<&'a str>,
+    pub extra: Map<String, Value>,
+    pub out: Out<*mut jwtauth_tokens>,
+}
+
+impl IssueArgs<'_> {
+    /// Checks every argument (NULL, UTF-8, the extra claims' JSON).
+    ///
+    /// # Safety
+    /// As `jwtauth_issue`'s contract: `handle` is a live handle; strings are NULL or
+    /// NUL-terminated; `roles` holds `roles_len` pointers; `out` is valid for writing.
+    pub(crate) unsafe fn read<'a>(
+        handle: *const jwtauth,
+        subject: *const c_char,
+        roles: *const *const c_char,
+        roles_len: usize,
+        extra_json: *const c_char,
+        out: *mut *mut jwtauth_tokens,
+    ) -> Result<IssueArgs<'a>, Failure> {
+        // SAFETY: the caller's contract, for each argument.
+        unsafe {
+            Ok(IssueArgs {
+                handle: ref_arg(handle, "handle")?,
+                subject: str_arg(subject, "subject")?,
+                roles: str_array_arg(roles, roles_len, "roles")?,
+                extra: extra_claims(opt_str_arg(extra_json, "extra_json")?)?,
+                out: Out::new(out, "out")?,
+            })
+        }
+    }
+}
+
 /// Parses the optional extra claims of an issue or a session start.
-pub(crate) fn extra_claims(json: Option<&str>) -> Result<Map<String, Value>, Failure> {
+fn extra_claims(json: Option<&str>) -> Result<Map<String, Value>, Failure> {
     match json.map(serde_json::from_str::<Value>) {
         None => Ok(Map::new()),
         Some(Ok(Value::Object(m))) => Ok(m),

@@ -5,8 +5,8 @@ use std::ffi::c_char;
 
 use jwtauth_core::Algorithm;
 
-use crate::boundary::{Out, entry, opt_str_arg, owned_c_string, ref_arg, str_arg, str_array_arg};
-use crate::handle::{extra_claims, jwtauth, jwtauth_request};
+use crate::boundary::{Out, entry, opt_str_arg, owned_c_string, ref_arg, str_arg};
+use crate::handle::{IssueArgs, jwtauth, jwtauth_request};
 use crate::status::{Failure, jwtauth_status};
 use crate::tokens::jwtauth_tokens;
 
@@ -33,22 +33,10 @@ pub unsafe extern "C" fn jwtauth_session_start(
     out: *mut *mut jwtauth_tokens,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, subject, roles, extra, out) = unsafe {
-            (
-                ref_arg(handle, "handle")?,
-                str_arg(subject, "subject")?,
-                str_array_arg(roles, roles_len, "roles")?,
-                opt_str_arg(extra_json, "extra_json")?,
-                Out::new(out, "out")?,
-            )
-        };
-        let extra = extra_claims(extra)?;
-        let pair = h.auth.start_session(subject, &roles, &extra)?;
-        out.set(jwtauth_tokens::boxed(
-            &pair.access,
-            Some((pair.refresh_token.expose(), pair.refresh_expires_at)),
-        )?);
+        // SAFETY: the caller's contract above.
+        let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
+        let pair = a.handle.auth.start_session(a.subject, &a.roles, &a.extra)?;
+        a.out.set(jwtauth_tokens::pair(&pair)?);
         Ok(())
     })
 }
@@ -85,10 +73,7 @@ pub unsafe extern "C" fn jwtauth_refresh(
             )
         };
         let pair = h.auth.refresh(token, &request)?;
-        out.set(jwtauth_tokens::boxed(
-            &pair.access,
-            Some((pair.refresh_token.expose(), pair.refresh_expires_at)),
-        )?);
+        out.set(jwtauth_tokens::pair(&pair)?);
         Ok(())
     })
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use jwtauth_core::Issued;
+use jwtauth_core::{Issued, TokenPair};
 use zeroize::Zeroizing;
 
 use crate::boundary::{Out, entry, entry_void, ref_arg};
@@ -46,6 +46,14 @@ fn c_string(s: &str, what: &str) -> Result<CString, Failure> {
 
 impl jwtauth_tokens {
     /// Boxes an access token and optionally a refresh token with its expiry.
+    /// An access token and a refresh token.
+    pub(crate) fn pair(pair: &TokenPair) -> Result<*mut jwtauth_tokens, Failure> {
+        jwtauth_tokens::boxed(
+            &pair.access,
+            Some((pair.refresh_token.expose(), pair.refresh_expires_at)),
+        )
+    }
+
     pub(crate) fn boxed(access: &Issued, refresh: Option<(&str, i64)>) -> Result<*mut jwtauth_tokens, Failure> {
         let refresh = match refresh {
             Some((t, exp)) => Some((SecretCString(c_string(t, "the refresh token")?), exp)),
