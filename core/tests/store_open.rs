@@ -77,6 +77,33 @@ fn reopening_applies_no_migration_twice() {
 }
 
 #[test]
+fn pooled_postgres_connections_closed_by_the_server_are_replaced_unnoticed() {
+    let Some(b) = common::store::postgres() else { return };
+    let name = b.pg_schema.clone().unwrap();
+    let url = format!("{}&application_name={name}", b.url);
+    let store = Store::open(&url, 4).unwrap();
+    // Fill the pool: four transactions at once.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| store.ping().unwrap());
+        }
+    });
+    let mut admin = postgres::Client::connect(&common::store::pg_url(), postgres::NoTls).unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "the pool held no connection");
+    // Every pooled connection is now dead; the next transactions still succeed.
+    for _ in 0..3 {
+        store.ping().unwrap();
+    }
+}
+
+#[test]
 fn unreachable_postgres_names_the_url_with_the_password_masked() {
     let e = open_err("postgres://app:hunter2@127.0.0.1:1/db");
     assert!(e.contains("postgres://app:***@127.0.0.1:1/db"), "{e}");

@@ -69,6 +69,9 @@ impl Postgres {
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
+            // No ping on every checkout: it would add a round trip to every transaction.
+            // A connection the server has closed fails at BEGIN instead (see `transaction`).
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| open_err(e.to_string(), "Check the server's max_connections and store.pool_size"))?;
@@ -82,21 +85,32 @@ impl Postgres {
         &self,
         mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| StoreError::Query(format!("{}: no connection: {e}", self.url)))?;
-        let Conn { client, statements } = &mut *conn;
-        let mut tx = client
-            .transaction()
-            .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
-        let out = f(&mut PgTx {
-            tx: &mut tx,
-            statements,
-        })?;
-        tx.commit()
-            .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
-        Ok(out)
+        // Any pooled connection may have been closed by the server (a restart, an
+        // idle timeout, an administrator). Such a one fails at BEGIN, the first thing
+        // sent on it, before anything ran; so a failed BEGIN is retried on another
+        // connection (r2d2 drops the closed one). Nothing is retried once BEGIN has
+        // succeeded.
+        let mut attempts = self.pool.max_size() + 1;
+        loop {
+            attempts -= 1;
+            let mut conn = self
+                .pool
+                .get()
+                .map_err(|e| StoreError::Query(format!("{}: no connection: {e}", self.url)))?;
+            let Conn { client, statements } = &mut *conn;
+            let mut tx = match client.transaction() {
+                Ok(tx) => tx,
+                Err(_) if attempts > 0 => continue,
+                Err(e) => return Err(StoreError::Query(format!("{}: {e}", self.url))),
+            };
+            let out = f(&mut PgTx {
+                tx: &mut tx,
+                statements,
+            })?;
+            tx.commit()
+                .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
+            return Ok(out);
+        }
     }
 }
 

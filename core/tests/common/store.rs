@@ -17,7 +17,7 @@ pub struct Backend {
     pub name: &'static str,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<String>,
+    pub pg_schema: Option<String>,
 }
 
 impl Drop for Backend {
