@@ -18,6 +18,7 @@ use tracing::{Event, Subscriber};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{Filtered, Targets};
 use tracing_subscriber::layer::Context;
 
 use crate::config::LogConfig;
@@ -217,7 +218,17 @@ pub const BUFFERED_LINES: usize = 16_384;
 
 /// The file sink: daily files `<prefix>.<YYYY-MM-DD>.jsonl` in `log.dir`, keeping
 /// `log.retention_days` files. The writer is non-blocking but never drops lines.
-pub fn file_layer(cfg: &LogConfig) -> Result<(FailureLogLayer<NonBlocking>, FailureLogGuard), LogError> {
+///
+/// The layer is filtered to failure events: it asks for no other span or event, so
+/// those cost nothing when no other layer wants them (a server's per-request span
+/// with access logs off).
+#[allow(clippy::type_complexity)]
+pub fn file_layer<S>(
+    cfg: &LogConfig,
+) -> Result<(Filtered<FailureLogLayer<NonBlocking>, Targets, S>, FailureLogGuard), LogError>
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     let err = |detail: String| LogError {
         dir: cfg.dir.display().to_string(),
         detail,
@@ -234,7 +245,11 @@ pub fn file_layer(cfg: &LogConfig) -> Result<(FailureLogLayer<NonBlocking>, Fail
         .lossy(false)
         .buffered_lines_limit(BUFFERED_LINES)
         .finish(appender);
-    Ok((FailureLogLayer::new(writer), FailureLogGuard(guard)))
+    let only_failures = Targets::new().with_target(TARGET, tracing::Level::TRACE);
+    Ok((
+        FailureLogLayer::new(writer).with_filter(only_failures),
+        FailureLogGuard(guard),
+    ))
 }
 
 /// Installs a global subscriber: the failure log files plus human-readable lines on
@@ -281,6 +296,23 @@ mod tests {
     fn fingerprint_is_twelve_hex_digits_of_sha256() {
         // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
         assert_eq!(fingerprint(b"abc"), "ba7816bf8f01");
+    }
+
+    #[test]
+    fn the_file_layer_asks_for_nothing_but_failure_events() {
+        use tracing_subscriber::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            dir: dir.path().to_path_buf(),
+            retention_days: 3,
+            file_prefix: "failures".into(),
+        };
+        let (layer, _guard) = file_layer(&cfg).unwrap();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            assert!(tracing::info_span!("request").is_disabled());
+            assert!(!tracing::enabled!(target: "jwtauth::access", tracing::Level::ERROR));
+            assert!(tracing::enabled!(target: TARGET, tracing::Level::INFO));
+        });
     }
 
     #[test]
