@@ -59,8 +59,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<RequestCtx>()
-            .cloned()
+            .get::<Arc<RequestCtx>>()
+            .map(|ctx| RequestCtx::clone(ctx))
             .ok_or_else(|| ApiError::Internal("request context layer missing".into()))
     }
 }
@@ -139,7 +139,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             &state.auth.config().server,
         )
     });
-    let ctx = RequestCtx {
+    let ctx = Arc::new(RequestCtx {
         id: id.clone(),
         // The socket address, or the forwarded client's address (no port) behind a proxy.
         client: peer.zip(ip).map(|(p, ip)| {
@@ -157,7 +157,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect()),
-    };
+    });
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -165,6 +165,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let method = ctx.method.clone();
     let span = tracing::info_span!("request", request_id = %id);
     let mut request = request;
+    // Shared, not copied: every layer and handler that needs it borrows this one.
     request.extensions_mut().insert(ctx.clone());
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
@@ -207,7 +208,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// Layer over every route group that needs a token: validates `Authorization:
 /// Bearer …` with the core (which records any failure) and hands the claims on.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(ctx) = request.extensions().get::<RequestCtx>() else {
+    let Some(ctx) = request.extensions().get::<Arc<RequestCtx>>() else {
         return ApiError::Internal("request context layer missing".into()).into_response();
     };
     let header = request
@@ -238,7 +239,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
 /// Layer over admin routes (inside [`authenticate`]): the caller needs role `Admin`.
 pub async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (Some(ctx), Some(caller)) = (
-        request.extensions().get::<RequestCtx>(),
+        request.extensions().get::<Arc<RequestCtx>>(),
         request.extensions().get::<Caller>(),
     ) else {
         return ApiError::Auth(AuthError::new(Reason::MissingToken, "no Authorization header")).into_response();
