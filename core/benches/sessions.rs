@@ -16,8 +16,13 @@ use serde_json::Map;
 
 const RUN: Duration = Duration::from_secs(3);
 
+/// Validation here always verifies the signature (no verified-token cache), so the
+/// figures stay comparable with earlier runs and measure the crypto path.
 fn config(url: &str, pool: u32) -> Config {
-    Config::from_toml(&format!("[store]\nurl = \"{url}\"\npool_size = {pool}\n")).expect("config")
+    Config::from_toml(&format!(
+        "validation_cache = 0\n[store]\nurl = \"{url}\"\npool_size = {pool}\n"
+    ))
+    .expect("config")
 }
 
 /// Rotations per second with `clients` threads, each rotating its own session.

@@ -28,7 +28,7 @@ use aws_lc_rs::signature::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Bencher, Criterion, criterion_group, criterion_main};
-use jwtauth_core::{Algorithm, Config, JwtAuth, Key, KeyRing};
+use jwtauth_core::{Algorithm, Config, JwtAuth, Key, KeyRing, KeyState, SystemClock};
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
@@ -155,6 +155,8 @@ impl Bare {
 struct Setup {
     alg: Algorithm,
     auth: JwtAuth,
+    /// The same key, with the verified-token cache on.
+    remembering: JwtAuth,
     token: String,
     bare: Bare,
     enc: jsonwebtoken::EncodingKey,
@@ -164,7 +166,10 @@ struct Setup {
 }
 
 fn setup(alg: Algorithm) -> Setup {
-    let mut toml = format!("issuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\nalgorithm = \"{alg}\"\n");
+    // Every validation verifies in full: the comparison is of validation, not of the
+    // verified-token cache (measured apart, as `remembered`).
+    let mut toml =
+        format!("issuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\nalgorithm = \"{alg}\"\nvalidation_cache = 0\n");
     if alg.is_hmac() {
         toml.push_str(&format!("hs_secret = \"{SECRET}\"\n"));
     }
@@ -173,6 +178,11 @@ fn setup(alg: Algorithm) -> Setup {
     let ring: Arc<KeyRing> = auth.key_ring();
     let key = ring.active().unwrap();
     let token = auth.issue("alice", &["Admin"], &Map::new()).unwrap().token;
+    let remembering = JwtAuth::with_key_ring(
+        Config::from_toml(&toml.replace("validation_cache = 0", "validation_cache = 4096")).unwrap(),
+        KeyRing::new(vec![key.with_state(KeyState::Active).unwrap()]).unwrap(),
+        Arc::new(SystemClock),
+    );
 
     let jalg: jsonwebtoken::Algorithm = alg.as_str().parse().unwrap();
     let (enc, dec) = if alg.is_hmac() {
@@ -202,12 +212,14 @@ fn setup(alg: Algorithm) -> Setup {
 
     // Both sides accept the same token before anything is timed.
     auth.validate(&token).unwrap();
+    remembering.validate(&token).unwrap();
     jsonwebtoken::decode::<RawClaims>(&token, &dec, &validation).unwrap();
 
     Setup {
         alg,
         bare: Bare::new(key),
         auth,
+        remembering,
         token,
         enc,
         dec,
@@ -239,6 +251,10 @@ fn bench_validate(c: &mut Criterion, s: &Setup) {
     let raw = || jsonwebtoken::decode::<RawClaims>(black_box(token), &s.dec, &s.validation).unwrap();
     g.bench_function("jwtauth", |b| paired(b, &name, 0, ours, raw));
     g.bench_function("jsonwebtoken", |b| paired(b, &name, 1, ours, raw));
+    // The same token again, with the verified-token cache on (the default).
+    g.bench_function("jwtauth remembered", |b| {
+        b.iter(|| s.remembering.validate(black_box(token)).unwrap())
+    });
     let (input, sig64) = token.rsplit_once('.').unwrap();
     let sig = URL_SAFE_NO_PAD.decode(sig64).unwrap();
     g.bench_function("signature", |b| {

@@ -146,13 +146,16 @@ pub(crate) struct Inner {
     started: Instant,
     /// Milliseconds since `started` of the last on-demand key reload.
     last_reload_ms: AtomicU64,
+    /// Tokens verified before (`validation_cache`; `None` when 0).
+    verified: Option<token::VerifiedTokens>,
 }
 
 /// The authentication runtime: configuration, the key ring, the clock and (when
 /// opened with [`JwtAuth::open`]) the store with sessions and key lifecycle.
 ///
 /// Share it in an `Arc`; every method takes `&self` and is safe to call from many
-/// threads. Validation takes no lock and no I/O: the key ring and the revocation
+/// threads. Validation does no I/O and takes no lock (a remembered token takes
+/// one of the verified-token cache's sharded locks for a lookup): the key ring and the revocation
 /// watermarks are immutable values behind atomic pointers, refreshed by a
 /// background thread (every `key_reload_interval` and `revocation_staleness`, and
 /// at once, rate-limited, when a token names an unknown kid).
@@ -474,6 +477,7 @@ impl Inner {
     ) -> Inner {
         Inner {
             rules: Rules::from_config(&config),
+            verified: (config.validation_cache > 0).then(|| token::VerifiedTokens::new(config.validation_cache)),
             config,
             ring: ArcSwap::from_pointee(ring),
             clock,
@@ -501,7 +505,22 @@ impl Inner {
 
     fn check(&self, token: &[u8]) -> Result<Claims, token::Rejection> {
         let ring = self.ring.load();
-        let claims = token::validate(&ring, &self.rules, self.clock.now(), token)?;
+        let now = self.clock.now();
+        let remembered = self
+            .verified
+            .as_ref()
+            .and_then(|v| v.get(token, &ring, &self.rules, now));
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let claims = token::validate(&ring, &self.rules, now, token)?;
+                if let Some(v) = &self.verified {
+                    v.insert(token, &ring, &claims);
+                }
+                claims
+            }
+        };
+        // Revocation is checked on every use, remembered token or not.
         let marks = self.watermarks.load();
         if !marks.is_empty()
             && let Some(&mark) = marks.get(&claims.subject)

@@ -101,7 +101,10 @@ fn pooled_postgres_connections_closed_by_the_server_are_replaced_unnoticed() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let left: i64 = admin
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", &[&name])
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
             .unwrap()
             .get(0);
         if left == 0 {

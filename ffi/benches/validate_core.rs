@@ -58,10 +58,10 @@ fn main() {
         .unwrap_or_else(|| std::env::temp_dir().display().to_string());
     let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let hs = format!(
-        r#"{{"algorithm":"HS256","hs_secret":"bench-secret-0123456789abcdef-0123456789","log":{{"dir":"{dir}/logs"}},"store":{{"url":"sqlite://{dir}/rust-hs.db"}}}}"#
+        r#"{{"validation_cache":0,"algorithm":"HS256","hs_secret":"bench-secret-0123456789abcdef-0123456789","log":{{"dir":"{dir}/logs"}},"store":{{"url":"sqlite://{dir}/rust-hs.db"}}}}"#
     );
     let es = format!(
-        r#"{{"algorithm":"ES256","log":{{"dir":"{dir}/logs"}},"store":{{"url":"sqlite://{dir}/rust-es.db"}}}}"#
+        r#"{{"validation_cache":0,"algorithm":"ES256","log":{{"dir":"{dir}/logs"}},"store":{{"url":"sqlite://{dir}/rust-es.db"}}}}"#
     );
     bench("HS256", &hs, n * 10);
     bench("ES256", &es, n);

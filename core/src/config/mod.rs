@@ -186,6 +186,7 @@ struct RawConfig {
     key_file: Option<PathBuf>,
     master_key_file: Option<PathBuf>,
     max_token_size: usize,
+    validation_cache: usize,
     revocation_staleness: Dur,
     key_reload_interval: Dur,
     store: RawStore,
@@ -212,6 +213,7 @@ impl Default for RawConfig {
             key_file: None,
             master_key_file: None,
             max_token_size: 8 * 1024,
+            validation_cache: 4096,
             revocation_staleness: Dur(Duration::from_secs(5)),
             key_reload_interval: Dur(Duration::from_secs(60)),
             store: RawStore::default(),
@@ -311,6 +313,9 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// Tokens larger than this many bytes are refused before any decoding.
     pub max_token_size: usize,
+    /// Verified tokens remembered, so that a token presented again skips its
+    /// signature check (0 = off).
+    pub validation_cache: usize,
     /// How stale the in-memory revocation watermarks may be.
     pub revocation_staleness: Duration,
     /// How often the key ring is reloaded from the store.
@@ -539,6 +544,13 @@ impl Config {
                 "Use \"roles\" (default) or \"role\"",
             ));
         }
+        if raw.validation_cache > 1_000_000 {
+            return Err(ConfigError::invalid(
+                "validation_cache",
+                format!("{} tokens is over 1000000", raw.validation_cache),
+                "Keep it near the number of clients active within an access-token lifetime (default 4096; 0 = off)",
+            ));
+        }
         if !(512..=1024 * 1024).contains(&raw.max_token_size) {
             return Err(ConfigError::invalid(
                 "max_token_size",
@@ -623,6 +635,7 @@ impl Config {
             key_file: raw.key_file.map(resolve),
             master_key_file: raw.master_key_file.map(resolve),
             max_token_size: raw.max_token_size,
+            validation_cache: raw.validation_cache,
             revocation_staleness: raw.revocation_staleness.0,
             key_reload_interval: raw.key_reload_interval.0,
             store: StoreConfig {

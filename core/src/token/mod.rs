@@ -1,7 +1,9 @@
 //! Claims, issuing, strict validation (RFC 8725) and Authorization-header parsing.
 
+mod cache;
 mod validate;
 
+pub(crate) use cache::VerifiedTokens;
 pub(crate) use validate::{Rejection, validate};
 
 use serde::Serialize;

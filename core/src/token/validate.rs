@@ -446,6 +446,37 @@ fn check_claims(
     aud: Option<Vec<String>>,
 ) -> Result<(i64, String, Vec<String>), Rejection> {
     let exp = exp.ok_or_else(|| missing("exp"))?;
+    check_times(rules, now, exp, nbf, iat)?;
+    let iss = iss.ok_or_else(|| missing("iss"))?;
+    if iss != rules.issuer {
+        return Err(Rejection::new(
+            Reason::WrongIssuer,
+            format!("token iss is '{}', expected '{}'", clip(&iss), clip(&rules.issuer)),
+        ));
+    }
+    let aud = aud.ok_or_else(|| missing("aud"))?;
+    if !aud.iter().any(|a| rules.audience.contains(a)) {
+        return Err(Rejection::new(
+            Reason::WrongAudience,
+            format!(
+                "token aud is '{}', expected '{}'",
+                clip(&aud.join(", ")),
+                clip(&rules.audience.join("' or '"))
+            ),
+        ));
+    }
+    Ok((exp, iss, aud))
+}
+
+/// `exp`, `nbf` and `iat` against `now` with the leeway: the checks that a token
+/// once valid can come to fail, so they run again for a remembered token.
+pub(crate) fn check_times(
+    rules: &Rules,
+    now: i64,
+    exp: i64,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+) -> Result<(), Rejection> {
     if now - rules.leeway >= exp {
         return Err(Rejection::new(
             Reason::Expired,
@@ -475,23 +506,5 @@ fn check_claims(
             ),
         ));
     }
-    let iss = iss.ok_or_else(|| missing("iss"))?;
-    if iss != rules.issuer {
-        return Err(Rejection::new(
-            Reason::WrongIssuer,
-            format!("token iss is '{}', expected '{}'", clip(&iss), clip(&rules.issuer)),
-        ));
-    }
-    let aud = aud.ok_or_else(|| missing("aud"))?;
-    if !aud.iter().any(|a| rules.audience.contains(a)) {
-        return Err(Rejection::new(
-            Reason::WrongAudience,
-            format!(
-                "token aud is '{}', expected '{}'",
-                clip(&aud.join(", ")),
-                clip(&rules.audience.join("' or '"))
-            ),
-        ));
-    }
-    Ok((exp, iss, aud))
+    Ok(())
 }

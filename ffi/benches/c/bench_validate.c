@@ -55,11 +55,11 @@ int main(int argc, char **argv) {
     long n = argc > 2 ? atol(argv[2]) : 20000;
     char hs[2048], es[2048];
     snprintf(hs, sizeof hs,
-             "{\"algorithm\":\"HS256\",\"hs_secret\":\"bench-secret-0123456789abcdef-0123456789\","
+             "{\"validation_cache\":0,\"algorithm\":\"HS256\",\"hs_secret\":\"bench-secret-0123456789abcdef-0123456789\","
              "\"log\":{\"dir\":\"%s/logs\"},\"store\":{\"url\":\"sqlite://%s/hs.db\"}}",
              argv[1], argv[1]);
     snprintf(es, sizeof es,
-             "{\"algorithm\":\"ES256\",\"log\":{\"dir\":\"%s/logs\"},\"store\":{\"url\":\"sqlite://%s/es.db\"}}",
+             "{\"validation_cache\":0,\"algorithm\":\"ES256\",\"log\":{\"dir\":\"%s/logs\"},\"store\":{\"url\":\"sqlite://%s/es.db\"}}",
              argv[1], argv[1]);
     return bench("HS256", hs, n * 10) || bench("ES256", es, n);
 }
