@@ -51,6 +51,11 @@ impl VerifiedTokens {
     /// The claims of `token` if it was verified before and still holds under `ring`
     /// at `now`; `None` means: verify it in full.
     pub(crate) fn get(&self, token: &[u8], ring: &KeyRing, rules: &Rules, now: i64) -> Option<Claims> {
+        // Never hash more than a token may be: an oversized one is refused by the
+        // size check before anything else reads it.
+        if token.len() > rules.max_size {
+            return None;
+        }
         let hit = self.cache.get(&fingerprint(token))?;
         let key = ring.get(hit.claims.kid.as_str())?;
         if !Arc::ptr_eq(key, &hit.key) {
@@ -129,6 +134,18 @@ mod tests {
         let last = other.len() - 1;
         other[last] = if other[last] == b'A' { b'B' } else { b'A' };
         assert!(v.get(&other, &ring, &rules(), NOW).is_none());
+    }
+
+    #[test]
+    fn an_oversized_token_is_not_even_hashed() {
+        let (ring, token, claims) = setup();
+        let v = VerifiedTokens::new(16);
+        v.insert(token.as_bytes(), &ring, &claims);
+        let small = Rules {
+            max_size: token.len() - 1,
+            ..rules()
+        };
+        assert!(v.get(token.as_bytes(), &ring, &small, NOW).is_none());
     }
 
     #[test]
