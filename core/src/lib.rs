@@ -154,11 +154,12 @@ pub(crate) struct Inner {
 /// opened with [`JwtAuth::open`]) the store with sessions and key lifecycle.
 ///
 /// Share it in an `Arc`; every method takes `&self` and is safe to call from many
-/// threads. Validation does no I/O and takes no lock (a remembered token takes
-/// one of the verified-token cache's sharded locks for a lookup): the key ring and the revocation
+/// threads. Validation does no I/O of its own: the key ring and the revocation
 /// watermarks are immutable values behind atomic pointers, refreshed by a
 /// background thread (every `key_reload_interval` and `revocation_staleness`, and
-/// at once, rate-limited, when a token names an unknown kid).
+/// at once, rate-limited, when a token names an unknown kid; the validating call
+/// waits for that reload, see [`JwtAuth::validate_header_nonblocking`]). The
+/// verified-token cache is sharded: a lookup holds one shard's lock for a probe.
 pub struct JwtAuth {
     inner: Arc<Inner>,
     maintenance: Option<maintenance::Handle>,

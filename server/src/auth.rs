@@ -96,9 +96,11 @@ pub fn client_ip<'a>(
     }
     let hops = forwarded_for
         .rev()
-        .flat_map(|v| match v.to_str() {
-            Ok(text) => text.rsplit(',').map(Some).collect::<Vec<_>>(),
-            Err(_) => vec![None],
+        .flat_map(|v| {
+            // Lazily, so a long header is read no further than the bound.
+            let text = v.to_str().ok();
+            let unreadable = text.is_none().then_some(None);
+            text.into_iter().flat_map(|t| t.rsplit(',')).map(Some).chain(unreadable)
         })
         .take(MAX_FORWARDED_HOPS);
     for hop in hops {
