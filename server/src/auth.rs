@@ -299,6 +299,40 @@ mod tests {
         assert_eq!(client("127.0.0.1", &[b"10.0.0.3, 10.0.0.2"], &proxies), "10.0.0.3");
     }
 
+    /// One `X-Forwarded-For` entry: often an address (trusted or not), sometimes junk.
+    fn hop() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (any::<u8>(), any::<u8>()).prop_map(|(a, b)| format!("10.0.{a}.{b}")),
+            (any::<u8>(), any::<u8>()).prop_map(|(a, b)| format!("198.51.{a}.{b}")),
+            Just("127.0.0.1".to_owned()),
+            // Printable ASCII but the comma, which would split it into other entries.
+            "[ -+\\--~]{0,12}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the header holds, the client is the peer or an address written in
+        /// the header; without a trusted peer, always the peer.
+        #[test]
+        fn any_header_gives_the_peer_or_an_address_it_names(
+            lines in proptest::collection::vec(proptest::collection::vec(hop(), 0..6), 0..4),
+            from_proxy in proptest::bool::ANY,
+        ) {
+            let proxies = server("[\"127.0.0.1\", \"10.0.0.0/8\"]");
+            let peer: IpAddr = if from_proxy { "127.0.0.1" } else { "203.0.113.9" }.parse().unwrap();
+            let values: Vec<HeaderValue> =
+                lines.iter().filter_map(|l| HeaderValue::from_str(&l.join(", ")).ok()).collect();
+            let ip = client_ip(peer, values.iter(), &proxies);
+            let named: Vec<IpAddr> = lines.iter().flatten().filter_map(|h| parse_hop(h)).collect();
+            if from_proxy {
+                proptest::prop_assert!(ip == peer || named.contains(&ip), "{ip} from {lines:?}");
+            } else {
+                proptest::prop_assert_eq!(ip, peer);
+            }
+        }
+    }
+
     #[test]
     fn garbage_stops_the_walk_at_the_last_trusted_hop() {
         let proxies = server("[\"127.0.0.1\", \"10.0.0.0/8\"]");
