@@ -1,6 +1,7 @@
 //! The real binary in a pseudo-terminal: failures appended to the log directory
 //! (across a daily rotation) appear on screen, and a key rotated with keystrokes
-//! is the active key in the store afterwards.
+//! is the active key in the store afterwards, and keys typed right after a resize
+//! are taken at once.
 
 #![allow(clippy::unwrap_used)] // helpers of a test: a failure should fail loudly
 
@@ -26,15 +27,41 @@ impl Screen {
 
     /// Waits until the screen shows `needle`; panics with the screen if it never does.
     fn wait_for(&self, needle: &str) -> String {
+        self.wait_for_all(&[needle])
+    }
+
+    /// Waits until the screen shows every one of `needles` at once. A frame can
+    /// reach the parser in several reads, so one needle on screen does not mean
+    /// the rest of its frame is there yet.
+    fn wait_for_all(&self, needles: &[&str]) -> String {
+        self.wait_until(&format!("all of {needles:?}"), |text| {
+            needles.iter().all(|n| text.contains(n))
+        })
+    }
+
+    /// Waits until `ready` holds for the screen; panics with the screen if it never does.
+    fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let text = self.text();
-            if text.contains(needle) {
+            if ready(&text) {
                 return text;
             }
-            assert!(start.elapsed() < PATIENCE, "never saw {needle:?}; the screen:\n{text}");
+            assert!(start.elapsed() < PATIENCE, "never saw {what}; the screen:\n{text}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Resizes the terminal and this parser's screen alike.
+    fn resize(&self, pty: &dyn portable_pty::MasterPty, rows: u16, cols: u16) {
+        pty.resize(PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+        self.parser.lock().unwrap().screen_mut().set_size(rows, cols);
     }
 }
 
@@ -123,8 +150,8 @@ fn follows_the_log_and_rotates_a_key_with_keystrokes() {
         &tomorrow,
         &line("2026-11-29T00:00:01Z", "wrong_audience", "after-rotation"),
     );
-    let text = screen.wait_for("after-rotation");
-    assert!(text.contains("skipped 1"), "the cut line is counted:\n{text}");
+    // The cut line is counted.
+    screen.wait_for_all(&["after-rotation", "skipped 1"]);
 
     // Keys view: rotate with keystrokes and confirm.
     keys.write_all(b"2").unwrap();
@@ -132,7 +159,7 @@ fn follows_the_log_and_rotates_a_key_with_keystrokes() {
     keys.write_all(b"r").unwrap();
     screen.wait_for("Rotate?");
     keys.write_all(b"y").unwrap();
-    let text = screen.wait_for("rotated:");
+    let text = screen.wait_for("is the active key");
 
     let auth = JwtAuth::open(config).unwrap();
     let stored = auth.keys().unwrap();
@@ -144,19 +171,25 @@ fn follows_the_log_and_rotates_a_key_with_keystrokes() {
     let old = stored.iter().find(|k| k.kid.as_str() == first_kid).unwrap();
     assert_eq!(old.state, KeyState::VerifyOnly);
 
+    // A key typed right after a resize is taken at once, not left until the next
+    // key arrives: switch views across resizes, each time with no pause between.
+    for round in 0..8 {
+        let (rows, cols, key, shows, gone) = if round % 2 == 0 {
+            (24, 80, b"1", "last hour", "signing keys")
+        } else {
+            (30, 120, b"2", "signing keys", "last hour")
+        };
+        screen.resize(pty.master.as_ref(), rows, cols);
+        keys.write_all(key).unwrap();
+        screen.wait_until(&format!("{shows:?} without {gone:?} (round {round})"), |text| {
+            text.contains(shows) && !text.contains(gone)
+        });
+    }
+
     // A resize to 80x24 redraws the whole screen at the new size.
-    pty.master
-        .resize(PtySize {
-            rows: 24,
-            cols: 80,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    screen.parser.lock().unwrap().screen_mut().set_size(24, 80);
+    screen.resize(pty.master.as_ref(), 24, 80);
     keys.write_all(b"1").unwrap();
-    let text = screen.wait_for("per 3 min, last hour");
-    assert!(text.contains("after-rotation"), "{text}");
+    screen.wait_for_all(&["per 3 min, last hour", "after-rotation"]);
 
     keys.write_all(b"q").unwrap();
     let start = Instant::now();
