@@ -1,6 +1,6 @@
 //! Command line: `serve` (the default) and the administration subcommands.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -82,7 +82,8 @@ enum KeysCmd {
 enum TokenCmd {
     /// Decode a token and explain why it is or is not valid here.
     Inspect {
-        /// The token (or a whole `Bearer …` value).
+        /// The token (or a whole `Bearer …` value); `-` reads it from stdin, which
+        /// keeps it out of the shell history and the process list.
         token: String,
     },
 }
@@ -116,6 +117,16 @@ fn read_password() -> anyhow::Result<zeroizing::Password> {
         std::io::stdin().lock().read_line(&mut line)?;
         Ok(zeroizing::Password(line.trim_end_matches(['\r', '\n']).to_owned()))
     }
+}
+
+/// The token piped to `token inspect -`, bounded: anything past the largest
+/// `max_token_size` is refused by the size check anyway.
+fn read_token() -> anyhow::Result<String> {
+    const BOUND: u64 = 1024 * 1024 + 1;
+    let mut raw = Vec::new();
+    std::io::stdin().lock().take(BOUND).read_to_end(&mut raw)?;
+    let text = String::from_utf8(raw).map_err(|_| anyhow::anyhow!("the token on stdin is not UTF-8"))?;
+    Ok(text.trim().to_owned())
 }
 
 mod zeroizing {
@@ -196,6 +207,7 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
             writeln!(out, "key {kid} retired")?;
         }
         Command::Token(TokenCmd::Inspect { token }) => {
+            let token = if token == "-" { read_token()? } else { token };
             let i = auth.inspect(&token);
             let show = |v: &Option<serde_json::Value>| {
                 v.as_ref()

@@ -268,6 +268,10 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
         out.contains("VALID: subject 'alice'") && out.contains("note: the input starts with 'Bearer '"),
         "{out}"
     );
+    // `-` takes it from stdin, so a live token stays out of the process list.
+    let (code, out, _) = env.run(&["token", "inspect", "-"], &format!("{access}\n"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VALID: subject 'alice'"), "{out}");
     let (code, out, _) = env.run(&["token", "inspect", "abc.def.ghi"], "");
     assert_eq!(code, 2);
     assert!(out.contains("INVALID: malformed"), "{out}");
