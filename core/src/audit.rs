@@ -216,16 +216,17 @@ pub struct LogError {
 /// When a burst fills it, recording waits for the disk: no line is dropped.
 pub const BUFFERED_LINES: usize = 16_384;
 
+/// The layer [`file_layer`] returns: the failure log over the non-blocking file
+/// writer, filtered to failure events, for a subscriber `S`.
+pub type FileLayer<S> = Filtered<FailureLogLayer<NonBlocking>, Targets, S>;
+
 /// The file sink: daily files `<prefix>.<YYYY-MM-DD>.jsonl` in `log.dir`, keeping
 /// `log.retention_days` files. The writer is non-blocking but never drops lines.
 ///
 /// The layer is filtered to failure events: it asks for no other span or event, so
 /// those cost nothing when no other layer wants them (a server's per-request span
 /// with access logs off).
-#[allow(clippy::type_complexity)]
-pub fn file_layer<S>(
-    cfg: &LogConfig,
-) -> Result<(Filtered<FailureLogLayer<NonBlocking>, Targets, S>, FailureLogGuard), LogError>
+pub fn file_layer<S>(cfg: &LogConfig) -> Result<(FileLayer<S>, FailureLogGuard), LogError>
 where
     S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
