@@ -32,7 +32,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 }
 
 fn rejection_text(e: &JsonRejection) -> String {
-    // axum's text names the offending field or position, never the values.
+    // axum's text names the offending field and position. Where serde quotes a value
+    // (a number sent for a string field), it is the caller's own input, sent back to
+    // the caller alone: this text is never logged.
     let mut s = e.body_text();
     s.truncate(300);
     s
