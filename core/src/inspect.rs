@@ -68,16 +68,17 @@ impl JwtAuth {
         }
         if let Some(c) = &claims {
             let now = self.now();
+            // Unverified claims: any i64 can be there, so the arithmetic saturates.
             if let (Some(exp), Some(iat)) = (c["exp"].as_i64(), c["iat"].as_i64())
-                && exp - iat > 86_400
+                && exp.saturating_sub(iat) > 86_400
             {
                 notes.push(format!(
                     "the token lives {} h: long-lived access tokens cannot be taken back; use refresh tokens",
-                    (exp - iat) / 3600
+                    exp.saturating_sub(iat) / 3600
                 ));
             }
             if let Some(exp) = c["exp"].as_i64() {
-                notes.push(format!("exp is {} s from now", exp - now));
+                notes.push(format!("exp is {} s from now", exp.saturating_sub(now)));
             }
             if let Some(iss) = c["iss"].as_str()
                 && iss != rules.issuer
@@ -120,6 +121,26 @@ mod tests {
         assert!(i.notes.iter().any(|n| n.contains("Bearer")), "{:?}", i.notes);
         assert_eq!(i.claims.unwrap()["sub"], "alice");
         assert_eq!(i.header.unwrap()["alg"], "ES256");
+    }
+
+    #[test]
+    fn extreme_unverified_times_are_explained_without_overflow() {
+        use base64::Engine as _;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let auth = JwtAuth::new(Config::default()).unwrap();
+        for claims in [
+            format!("{{\"exp\":{}}}", i64::MIN),
+            format!("{{\"exp\":{},\"iat\":-1}}", i64::MAX),
+            format!("{{\"exp\":{},\"iat\":{}}}", i64::MAX, i64::MIN),
+        ] {
+            let i = auth.inspect(&format!("{}.{}.x", b64("{}"), b64(&claims)));
+            assert!(i.verdict.is_err(), "{claims}");
+            assert!(
+                i.notes.iter().any(|n| n.starts_with("exp is")),
+                "{claims}: {:?}",
+                i.notes
+            );
+        }
     }
 
     #[test]

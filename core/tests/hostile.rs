@@ -274,6 +274,14 @@ fn run(case: &Case) -> Result<(), String> {
     }
     let (auth, token, kids) = build(spec);
     let result = auth.validate(&token);
+    // The diagnostic reads the same unverified header and claims: it must explain
+    // every hostile token without failing, and reach the same verdict.
+    if let Ok(text) = std::str::from_utf8(&token) {
+        let inspected = auth.inspect(text).verdict.map(|_| ()).map_err(|e| e.reason);
+        if inspected != result.as_ref().map(|_| ()).map_err(|e| e.reason) {
+            return Err(format!("inspect says {inspected:?}"));
+        }
+    }
     match (expect, result) {
         ("ok", Ok(_)) => Ok(()),
         ("ok", Err(e)) => Err(format!("expected success, got {e}")),
