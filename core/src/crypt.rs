@@ -62,11 +62,11 @@ impl MasterKey {
     /// `JWTAUTH_MASTER_KEY`; `None` when neither is set.
     pub fn from_config(config: &crate::Config) -> Result<Option<MasterKey>, ConfigError> {
         if let Some(path) = &config.master_key_file {
-            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+            let text = crate::config::read_secret_file(path).map_err(|e| ConfigError::Invalid {
                 key: "master_key_file",
                 problem: format!("{} cannot be read: {e}", path.display()),
                 fix: "Point it at a readable file holding the key".into(),
-            })?);
+            })?;
             return MasterKey::parse(&text).map(Some);
         }
         match std::env::var(MASTER_KEY_ENV) {

@@ -553,7 +553,7 @@ impl Inner {
             let horizon = self
                 .clock
                 .now()
-                .saturating_sub(secs(self.config.max_access_ttl) + secs(self.config.leeway));
+                .saturating_sub(secs(self.config.max_access_ttl).saturating_add(secs(self.config.leeway)));
             let marks: HashMap<String, i64> = sessions::watermarks(store, horizon)?.into_iter().collect();
             self.watermarks.store(Arc::new(marks));
         }
@@ -567,7 +567,7 @@ impl Inner {
             self.reload_keys()?;
         }
         // Keep finished sessions a day, so a late replay still reads as reuse or expiry.
-        let horizon = now.saturating_sub(secs(self.config.max_access_ttl) + secs(self.config.leeway));
+        let horizon = now.saturating_sub(secs(self.config.max_access_ttl).saturating_add(secs(self.config.leeway)));
         sessions::purge(store, now.saturating_sub(86_400), horizon, limit)
     }
 
@@ -597,7 +597,7 @@ fn initial_key(config: &Config, now: i64) -> Result<Key, InitError> {
         });
     }
     if let Some(path) = &config.key_file {
-        let text = std::fs::read_to_string(path).map_err(|e| InitError::Key {
+        let text = config::read_secret_file(path).map_err(|e| InitError::Key {
             context: format!("key_file {}", path.display()),
             source: KeyError::Invalid(format!("cannot be read: {e}")),
         })?;

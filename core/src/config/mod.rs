@@ -144,6 +144,10 @@ pub(crate) enum OneOrMany {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Dur(pub(crate) Duration);
 
+/// No configured duration is longer: a lifetime, period or timeout beyond a century
+/// is a typo, and this ceiling keeps every sum of times and durations far inside `i64`.
+const LONGEST_DURATION: Duration = Duration::from_secs(100 * 31_557_600); // humantime's "100y"
+
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -152,19 +156,26 @@ impl<'de> Deserialize<'de> for Dur {
             Secs(u64),
             Text(String),
         }
-        match Raw::deserialize(d).map_err(|_| {
+        let duration = match Raw::deserialize(d).map_err(|_| {
             serde::de::Error::custom(
                 "expected a duration such as \"30s\", \"15m\", \"14d\" or a whole number of seconds",
             )
         })? {
-            Raw::Secs(s) => Ok(Dur(Duration::from_secs(s))),
-            Raw::Text(t) => humantime::parse_duration(t.trim()).map(Dur).map_err(|e| {
+            Raw::Secs(s) => Duration::from_secs(s),
+            Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
                 serde::de::Error::custom(format!(
                     "'{}' is not a duration ({e}); write it like \"30s\", \"15m\", \"14d\"",
                     crate::error::clip(&t)
                 ))
-            }),
+            })?,
+        };
+        if duration > LONGEST_DURATION {
+            return Err(serde::de::Error::custom(format!(
+                "{} is longer than 100 years; write it like \"30s\", \"15m\", \"14d\"",
+                humantime::format_duration(duration)
+            )));
         }
+        Ok(Dur(duration))
     }
 }
 
@@ -495,7 +506,7 @@ impl Config {
             (Some(s), None) => Some(s),
             (None, Some(path)) => {
                 let path = resolve(path);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = read_secret_file(&path).map_err(|e| {
                     ConfigError::invalid(
                         "hs_secret_file",
                         format!("{} cannot be read: {e}", path.display()),
@@ -651,6 +662,24 @@ impl Config {
             login,
         })
     }
+}
+
+/// Reads a key or secret file, refusing one over 64 KiB rather than reading whatever
+/// the path names (`/dev/zero`) into memory. The buffer is allocated once, so no copy
+/// of the secret is left behind by a reallocation, and it is wiped when dropped.
+pub(crate) fn read_secret_file(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    use std::io::Read;
+    const LIMIT: usize = 64 * 1024;
+    let mut text = Zeroizing::new(String::with_capacity(LIMIT + 1));
+    std::fs::File::open(path)?
+        .take(LIMIT as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > LIMIT {
+        return Err(std::io::Error::other(
+            "it is larger than 64 KiB, too large for a key or secret",
+        ));
+    }
+    Ok(text)
 }
 
 fn env_provider() -> Env {

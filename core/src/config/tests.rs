@@ -32,6 +32,21 @@ fn durations_accept_units_and_seconds() {
 }
 
 #[test]
+fn durations_past_a_century_are_refused_naming_the_key() {
+    for toml in [
+        "max_access_ttl = \"300000000000y\"",
+        "refresh_max_ttl = 9223372036854775807",
+        "leeway = \"101y\"",
+    ] {
+        let e = err(toml);
+        let key = toml.split(' ').next().unwrap();
+        assert!(e.contains(key) && e.contains("100 years"), "{toml}: {e}");
+    }
+    let c = Config::from_toml("refresh_max_ttl = \"99y\"\nrefresh_idle_ttl = \"99y\"").unwrap();
+    assert_eq!(c.refresh_max_ttl, Duration::from_secs(99 * 31_557_600));
+}
+
+#[test]
 fn unknown_key_is_an_error_naming_it() {
     let e = err("isuer = \"x\"");
     assert!(e.contains("isuer"), "{e}");
@@ -160,4 +175,27 @@ fn store_url_must_be_sqlite_or_postgres_and_password_is_masked() {
     let e = err("[store]\nurl = \"mysql://u:hunter2@h/db\"");
     assert!(e.contains("store.url") && !e.contains("hunter2"), "{e}");
     assert!(Config::from_toml("[store]\nurl = \"postgres://postgres@127.0.0.1/test\"").is_ok());
+}
+
+#[test]
+fn key_and_secret_files_over_64_kib_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::write(&big, "k".repeat(64 * 1024 + 1)).unwrap();
+    let e = err(&format!(
+        "algorithm = \"HS256\"\nhs_secret_file = \"{}\"",
+        big.display()
+    ));
+    assert!(e.contains("hs_secret_file") && e.contains("64 KiB"), "{e}");
+    // A device that never ends is refused as quickly, not read into memory.
+    if std::path::Path::new("/dev/zero").exists() {
+        let e = err("algorithm = \"HS256\"\nhs_secret_file = \"/dev/zero\"");
+        assert!(e.contains("64 KiB"), "{e}");
+    }
+    let c = Config::from_toml(&format!("master_key_file = \"{}\"", big.display())).unwrap();
+    let e = crate::crypt::MasterKey::from_config(&c).err().unwrap().to_string();
+    assert!(e.contains("master_key_file") && e.contains("64 KiB"), "{e}");
+    let c = Config::from_toml(&format!("key_file = \"{}\"", big.display())).unwrap();
+    let e = crate::JwtAuth::new(c).err().unwrap().to_string();
+    assert!(e.contains("key_file") && e.contains("64 KiB"), "{e}");
 }
