@@ -1,0 +1,230 @@
+//! Writes the seed corpora under `fuzz/corpus/<target>/`: real tokens issued by the
+//! fuzz runtimes (fixed keys, fixed clock), the core's hostile-token catalogue and
+//! header cases, sample configurations and failure-log lines.
+//!
+//! Run from `fuzz/`: `cargo run --example seed` (any profile; see fuzz/README.md).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use jwtauth_fuzz::{AUDIENCE, ISSUER, NOW, b64, es256, hs256, hs256_sign};
+use serde_json::{Map, Value, json};
+
+fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn fill(text: &str, kid: &str) -> String {
+    text.replace("$KID0", kid)
+        .replace("$KID1", kid)
+        .replace("$ATTACKER_KID", "attacker")
+        .replace("$ISS", ISSUER)
+        .replace("$AUD", AUDIENCE)
+        .replace("$EXP", &(NOW + 900).to_string())
+        .replace("$NOW", &NOW.to_string())
+}
+
+fn fill_value(v: &Value, kid: &str) -> Value {
+    serde_json::from_str(&fill(&v.to_string(), kid)).unwrap()
+}
+
+fn valid_claims() -> Map<String, Value> {
+    let v = json!({
+        "iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "iat": NOW, "nbf": NOW,
+        "exp": NOW + 900, "jti": "seed-jti", "roles": ["Reader"],
+    });
+    v.as_object().unwrap().clone()
+}
+
+fn main() {
+    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "corpus".into()));
+    let vh = root.join("validate_header");
+    let vs = root.join("validate_signed");
+    let ins = root.join("inspect");
+    let cfg = root.join("config_toml");
+    let fl = root.join("failure_line");
+
+    // Real tokens from both runtimes, bare and in headers.
+    let mut tokens = Vec::new();
+    for (name, auth) in [("hs256", hs256()), ("es256", es256())] {
+        let mut extra = Map::new();
+        extra.insert("tenant".into(), json!({"id": 7, "tags": ["a", "b"]}));
+        for (i, (sub, roles, extra)) in [("alice", vec!["Admin"], Map::new()), ("bob", vec![], extra)]
+            .into_iter()
+            .enumerate()
+        {
+            let issued = auth.issue(sub, &roles, &extra).expect("issue");
+            assert!(auth.validate(&issued.token).is_ok(), "seed token must validate");
+            let t = issued.token;
+            write(&vh, &format!("{name}-{i}-bare"), &t);
+            write(&vh, &format!("{name}-{i}-bearer"), format!("Bearer {t}"));
+            write(&vh, &format!("{name}-{i}-bearer-lower-tab"), format!("bearer\t{t}  "));
+            write(&ins, &format!("{name}-{i}-bare"), &t);
+            write(&ins, &format!("{name}-{i}-quoted-bearer"), format!("Bearer \"{t}\"\n"));
+            tokens.push(t);
+        }
+    }
+    // A real token's header and claims, split for the structured targets.
+    for (i, t) in tokens.iter().enumerate() {
+        let parts: Vec<&str> = t.split('.').collect();
+        let dec = |p: &str| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).unwrap()
+        };
+        let mut s = dec(parts[0]);
+        s.push(b'\n');
+        s.extend(dec(parts[1]));
+        write(&vs, &format!("issued-{i}"), &s);
+        write(&ins, &format!("issued-split-{i}"), &s);
+    }
+
+    // The Authorization-header catalogue of the core's tests.
+    let cases: Value = serde_json::from_str(
+        &std::fs::read_to_string("../core/tests/data/authorization_headers.json").expect("header cases"),
+    )
+    .unwrap();
+    for (i, c) in cases.as_array().unwrap().iter().enumerate() {
+        if let Some(h) = c["header"].as_str() {
+            write(&vh, &format!("header-case-{i}"), h.replace("$TOKEN", &tokens[0]));
+        }
+    }
+
+    // The hostile-token catalogue: literal tokens as they are; recipes as header and
+    // claims (for validate_signed / inspect) and HS256-signed (for validate_header).
+    let hs_kid = hs256().key_ring().active().unwrap().kid().as_str().to_string();
+    let mut files: Vec<_> = std::fs::read_dir("../core/tests/data/hostile")
+        .expect("hostile catalogue")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for p in files {
+        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let spec: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        if let Some(t) = spec["token"].as_str() {
+            let t = fill(t, &hs_kid);
+            write(&vh, &format!("hostile-{name}"), format!("Bearer {t}"));
+            write(&vh, &format!("hostile-raw-{name}"), &t);
+            write(&ins, &format!("hostile-{name}"), &t);
+            continue;
+        }
+        if spec.get("token_hex").is_some() || spec.get("token_repeat").is_some() {
+            continue;
+        }
+        let header = if let Some(h) = spec["header_text"].as_str() {
+            fill(h, &hs_kid)
+        } else if spec["header"].is_object() {
+            fill_value(&spec["header"], &hs_kid).to_string()
+        } else {
+            json!({"alg": "HS256", "typ": "JWT", "kid": hs_kid}).to_string()
+        };
+        let claims = if let Some(c) = spec["claims_text"].as_str() {
+            fill(c, &hs_kid)
+        } else {
+            let mut m = valid_claims();
+            if let Some(patch) = spec["claims_patch"].as_object() {
+                for (k, v) in patch {
+                    if v.is_null() {
+                        m.remove(k);
+                    } else {
+                        m.insert(k.clone(), fill_value(v, &hs_kid));
+                    }
+                }
+            }
+            Value::Object(m).to_string()
+        };
+        let split = format!("{header}\n{claims}");
+        write(&vs, &format!("hostile-{name}"), &split);
+        write(&ins, &format!("hostile-split-{name}"), &split);
+        write(
+            &vh,
+            &format!("hostile-{name}"),
+            format!("Bearer {}", hs256_sign(header.as_bytes(), claims.as_bytes())),
+        );
+    }
+    write(
+        &ins,
+        "long-lived-foreign",
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"none","kid":"x"}"#),
+            b64(r#"{"exp":99999999999,"iat":0,"iss":"other","role":"A"}"#),
+            b64("s")
+        ),
+    );
+
+    // Configurations.
+    let configs = [
+        ("empty", String::new()),
+        ("minimal", "issuer = \"https://auth.example.com\"\n".to_string()),
+        (
+            "full",
+            format!(
+                r#"issuer = "{ISSUER}"
+audience = ["{AUDIENCE}", "other-api"]
+access_ttl = "15m"
+max_access_ttl = "24h"
+refresh_idle_ttl = "14d"
+refresh_max_ttl = "30d"
+refresh_reuse_grace = "5s"
+leeway = 30
+algorithm = "HS256"
+hs_secret = "q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1"
+roles_claim = "role"
+max_token_size = 8192
+validation_cache = 4096
+revocation_staleness = "5s"
+key_reload_interval = "1h 30m"
+
+[store]
+url = "postgres://u:pw@db:5432/jwt?options=-c%20search_path%3Djt"
+pool_size = 8
+
+[log]
+dir = "logs"
+retention_days = 14
+file_prefix = "failures"
+
+[server]
+listen = "127.0.0.1:8080"
+behind_tls_proxy = false
+trusted_proxies = ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]
+
+[login]
+user_burst = 5
+user_period = "12s"
+client_burst = 20
+client_period = "3s"
+max_tracked = 100000
+"#
+            ),
+        ),
+        (
+            "es256-tls",
+            "algorithm = \"ES256\"\nkey_file = \"key.pem\"\nmaster_key_file = \"mk\"\n[server]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nlisten = \"[::1]:8443\"\n[store]\nurl = \"sqlite://x.db\"\n".to_string(),
+        ),
+        ("bad-leeway", "leeway = \"10m\"\n".to_string()),
+        ("bad-dur", "access_ttl = \"fortnight\"\n".to_string()),
+        ("one-proxy", "[server]\ntrusted_proxies = \"::1\"\n".to_string()),
+        ("inline-tables", "store = { url = \"sqlite://a.db\", pool_size = 2 }\nlog = { dir = \"/tmp/l\" }\n".to_string()),
+    ];
+    for (name, text) in configs {
+        write(&cfg, name, text);
+    }
+
+    // Failure-log lines.
+    let lines = [
+        r#"{"time":"2026-11-28T15:04:05.123456789Z","reason":"expired","hint":"token expired 5 s ago","kid":"k1","subject":"alice","subject_verified":true,"fingerprint":"a1b2c3d4e5f6","client":"127.0.0.1:51234","method":"GET","path":"/api/products","user_agent":"curl/8.5","request_id":"r-1"}"#,
+        r#"{"time":"2026-11-28T15:04:05Z","reason":"bad_signature","client":"[2001:db8::1]:443"}"#,
+        r#"{"time":"2026-11-28T15:04:05+02:00","reason":"from_the_future","client":"example"}"#,
+        r#"{"time":"yesterday","reason":"expired"}"#,
+        r#"{"time":"2026-11-28T15:04:05Z","reas"#,
+        "hello",
+    ];
+    for (i, l) in lines.iter().enumerate() {
+        write(&fl, &format!("line-{i}"), l);
+    }
+    eprintln!("seeds written under {}", root.display());
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Usage: ./run.sh TARGET [SECONDS] [extra libFuzzer flags...]
+# Builds (ASan, debug assertions + overflow checks) and fuzzes one target with one job.
+set -eu
+cd "$(dirname "$0")"
+t=$1; secs=${2:-480}; shift; [ $# -gt 0 ] && shift
+: "${CARGO_TARGET_DIR:=/tmp/fuzz-target}"
+export CARGO_TARGET_DIR RUSTC_BOOTSTRAP=1
+case $t in
+  validate_header|validate_signed|inspect) dict=jwt.dict ;;
+  config_toml) dict=config_toml.dict ;;
+  failure_line) dict=failure_line.dict ;;
+  *) dict= ;;
+esac
+mkdir -p "corpus/$t"
+exec cargo fuzz run --fuzz-dir . --codegen-units 16 "$t" "corpus/$t" -- \
+  -max_total_time="$secs" -rss_limit_mb=2048 -timeout=5 -max_len=16384 \
+  -print_final_stats=1 ${dict:+-dict=$dict} "$@"
