@@ -35,12 +35,14 @@ fn rotations(auth: &Arc<JwtAuth>, clients: usize, run: Duration) -> f64 {
             let (auth, count, start, stop) = (auth.clone(), count.clone(), start.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut token = auth
-                    .start_session(&format!("bench{i}"), &["User"], &Map::new())
+                    .sessions()
+                    .start(&format!("bench{i}"), &["User"], &Map::new())
                     .expect("session")
                     .refresh_token;
                 start.wait();
                 while !stop.load(Ordering::Relaxed) {
                     token = auth
+                        .sessions()
                         .refresh(token.expose(), &RequestInfo::default())
                         .expect("refresh")
                         .refresh_token;
@@ -67,7 +69,7 @@ fn validations(auth: &JwtAuth, token: &str, run: Duration) -> f64 {
     let mut n = 0u64;
     while t0.elapsed() < run {
         for _ in 0..256 {
-            std::hint::black_box(auth.validate(token).expect("valid"));
+            std::hint::black_box(auth.verifier().validate(token).expect("valid"));
         }
         n += 256;
     }
@@ -80,7 +82,7 @@ fn backend(name: &str, url: &str) {
         let rate = rotations(&auth, clients, RUN);
         println!("| {name} | {clients} | {rate:.0} |");
     }
-    let token = auth.issue("reader", &[], &Map::new()).expect("issue").token;
+    let token = auth.issuer().issue("reader", &[], &Map::new()).expect("issue").token;
     let idle = validations(&auth, &token, RUN);
     let stop = Arc::new(AtomicBool::new(false));
     let busy_auth = auth.clone();

@@ -28,7 +28,7 @@ use aws_lc_rs::signature::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Bencher, Criterion, criterion_group, criterion_main};
-use jwtauth_core::{Algorithm, Config, JwtAuth, Key, KeyRing, KeyState, SystemClock};
+use jwtauth_core::{Algorithm, Config, Key, KeyRing, KeyState, SystemClock, Tokens};
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
@@ -154,9 +154,9 @@ impl Bare {
 
 struct Setup {
     alg: Algorithm,
-    auth: JwtAuth,
+    auth: Tokens,
     /// The same key, with the verified-token cache on.
-    remembering: JwtAuth,
+    remembering: Tokens,
     token: String,
     bare: Bare,
     enc: jsonwebtoken::EncodingKey,
@@ -174,11 +174,11 @@ fn setup(alg: Algorithm) -> Setup {
         toml.push_str(&format!("hs_secret = \"{SECRET}\"\n"));
     }
     let config = Config::from_toml(&toml).unwrap();
-    let auth = JwtAuth::new(config).unwrap();
-    let ring: Arc<KeyRing> = auth.key_ring();
+    let auth = Tokens::new(config).unwrap();
+    let ring: Arc<KeyRing> = auth.verifier().key_ring();
     let key = ring.active().unwrap();
-    let token = auth.issue("alice", &["Admin"], &Map::new()).unwrap().token;
-    let remembering = JwtAuth::with_key_ring(
+    let token = auth.issuer().issue("alice", &["Admin"], &Map::new()).unwrap().token;
+    let remembering = Tokens::with_key_ring(
         Config::from_toml(&toml.replace("validation_cache = 0", "validation_cache = 4096")).unwrap(),
         KeyRing::new(vec![key.with_state(KeyState::Active).unwrap()]).unwrap(),
         Arc::new(SystemClock),
@@ -211,8 +211,8 @@ fn setup(alg: Algorithm) -> Setup {
     header.kid = Some(key.kid().to_string());
 
     // Both sides accept the same token before anything is timed.
-    auth.validate(&token).unwrap();
-    remembering.validate(&token).unwrap();
+    auth.verifier().validate(&token).unwrap();
+    remembering.verifier().validate(&token).unwrap();
     jsonwebtoken::decode::<RawClaims>(&token, &dec, &validation).unwrap();
 
     Setup {
@@ -247,13 +247,13 @@ fn bench_validate(c: &mut Criterion, s: &Setup) {
     let mut g = c.benchmark_group(format!("validate/{}", s.alg));
     let token = s.token.as_str();
     let name = format!("validate/{} jwtauth ÷ jsonwebtoken", s.alg);
-    let ours = || s.auth.validate(black_box(token)).unwrap();
+    let ours = || s.auth.verifier().validate(black_box(token)).unwrap();
     let raw = || jsonwebtoken::decode::<RawClaims>(black_box(token), &s.dec, &s.validation).unwrap();
     g.bench_function("jwtauth", |b| paired(b, &name, 0, ours, raw));
     g.bench_function("jsonwebtoken", |b| paired(b, &name, 1, ours, raw));
     // The same token again, with the verified-token cache on (the default).
     g.bench_function("jwtauth remembered", |b| {
-        b.iter(|| s.remembering.validate(black_box(token)).unwrap())
+        b.iter(|| s.remembering.verifier().validate(black_box(token)).unwrap())
     });
     let (input, sig64) = token.rsplit_once('.').unwrap();
     let sig = URL_SAFE_NO_PAD.decode(sig64).unwrap();
@@ -284,10 +284,10 @@ fn bench_validate(c: &mut Criterion, s: &Setup) {
 fn bench_issue(c: &mut Criterion, s: &Setup) {
     let mut g = c.benchmark_group(format!("issue/{}", s.alg));
     let none = Map::new();
-    let ours = || s.auth.issue(black_box("alice"), &["Admin"], &none).unwrap();
+    let ours = || s.auth.issuer().issue(black_box("alice"), &["Admin"], &none).unwrap();
     g.bench_function("jsonwebtoken", |b| {
         b.iter(|| {
-            let claims = raw_claims(s.auth.now());
+            let claims = raw_claims(s.auth.verifier().now());
             jsonwebtoken::encode(&s.header, &claims, &s.enc).unwrap()
         })
     });
@@ -297,7 +297,7 @@ fn bench_issue(c: &mut Criterion, s: &Setup) {
     // the header (prepared once) and the signature.
     let header64 = input.split_once('.').unwrap().0.to_string();
     let floor = || {
-        let claims = raw_claims(s.auth.now());
+        let claims = raw_claims(s.auth.verifier().now());
         let mut t = header64.clone();
         t.push('.');
         URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&claims).unwrap(), &mut t);

@@ -4,33 +4,40 @@
 //!
 //! `cargo run -p jwtauth-core --example quickstart`
 
-use jwtauth_core::{Config, JwtAuth, RequestInfo};
+use jwtauth_core::{Config, RequestInfo, Tokens};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(None)?;
-    let _log = jwtauth_core::audit::init(&config.log)?;
-    let auth = JwtAuth::new(config)?;
+    let _log = jwtauth_core::audit::init(config.log())?;
+    let auth = Tokens::new(config)?;
 
-    let issued = auth.issue("alice", &["Admin"], &Default::default())?;
+    let issued = auth.issuer().issue("alice", &["Admin"], &Default::default())?;
     println!(
         "issued by key {} (expires at {}):\n{}\n",
         issued.kid, issued.expires_at, issued.token
     );
 
-    let claims = auth.validate_header(Some(&format!("Bearer {}", issued.token)), &RequestInfo::default())?;
+    let claims = auth
+        .verifier()
+        .validate_header(Some(&format!("Bearer {}", issued.token)), &RequestInfo::default())?;
     println!(
         "valid: sub={} roles={:?} aud={:?}\n",
-        claims.subject, claims.roles, claims.audience
+        claims.subject(),
+        claims.roles(),
+        claims.audience()
     );
 
-    match auth.validate_header(Some(&issued.token), &RequestInfo::default()) {
+    match auth
+        .verifier()
+        .validate_header(Some(&issued.token), &RequestInfo::default())
+    {
         Ok(_) => println!("unexpected: a bare token was accepted"),
         Err(e) => println!("without the prefix: {e}\n"),
     }
-    println!("JWKS: {}", serde_json::to_string_pretty(&auth.jwks())?);
+    println!("JWKS: {}", serde_json::to_string_pretty(&auth.verifier().jwks())?);
     println!(
         "\nfailures are logged as JSON lines under {}",
-        auth.config().log.dir.display()
+        auth.config().log().dir.display()
     );
     Ok(())
 }

@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             while !Path::new(go).exists() {
                 std::thread::yield_now();
             }
-            match auth.refresh(token, &RequestInfo::default()) {
+            match auth.sessions().refresh(token, &RequestInfo::default()) {
                 Ok(_) => writeln!(out, "ok")?,
                 Err(e) => writeln!(out, "{}", e.reason().map_or("error", |r| r.as_str()))?,
             }
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "chain" => {
             let mut current = token.clone();
             loop {
-                let pair = auth.refresh(&current, &RequestInfo::default())?;
+                let pair = auth.sessions().refresh(&current, &RequestInfo::default())?;
                 current = pair.refresh_token.expose().to_string();
                 writeln!(out, "{current}")?;
                 out.flush()?;

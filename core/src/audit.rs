@@ -11,7 +11,6 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
-use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -21,19 +20,24 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{Filtered, Targets};
 use tracing_subscriber::layer::Context;
 
-use crate::config::LogConfig;
-use crate::error::Reason;
+use crate::error::{AuthError, Reason};
+
+pub use crate::encoding::fingerprint;
 
 /// The `tracing` target of failure events.
 pub const TARGET: &str = "jwtauth::failure";
 /// Suffix of the failure log files: `<prefix>.<YYYY-MM-DD>.jsonl`.
 pub const FILE_SUFFIX: &str = "jsonl";
 
-/// First 12 hex digits of the SHA-256 of a token: enough to correlate log lines,
-/// useless for replaying the token.
-pub fn fingerprint(token: &[u8]) -> String {
-    let d = digest::digest(&digest::SHA256, token);
-    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+/// The failure log's settings (`[log]` in `jwtauth.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Directory of the daily rolling JSON-lines files.
+    pub dir: std::path::PathBuf,
+    /// How many daily files are kept.
+    pub retention_days: u32,
+    /// File names are `<prefix>.<YYYY-MM-DD>.jsonl`.
+    pub file_prefix: String,
 }
 
 /// Where a request came from; filled in by adapters (the server knows these, the
@@ -69,6 +73,54 @@ pub struct FailureEvent<'a> {
     pub fingerprint: Option<&'a str>,
     /// Request context.
     pub request: RequestInfo<'a>,
+}
+
+impl<'a> FailureEvent<'a> {
+    /// The event of `error` during `request`, with nothing known of a token or subject.
+    pub fn of(error: &'a AuthError, request: &RequestInfo<'a>) -> FailureEvent<'a> {
+        FailureEvent {
+            reason: error.reason,
+            hint: &error.hint,
+            kid: None,
+            subject: None,
+            subject_verified: false,
+            fingerprint: None,
+            request: *request,
+        }
+    }
+
+    /// With the key id the token named.
+    #[must_use]
+    pub fn kid(mut self, kid: Option<&'a str>) -> Self {
+        self.kid = kid;
+        self
+    }
+
+    /// With the subject, and whether a verified signature vouches for it.
+    #[must_use]
+    pub fn subject(mut self, subject: Option<&'a str>, verified: bool) -> Self {
+        self.subject = subject;
+        self.subject_verified = verified;
+        self
+    }
+
+    /// With the token's [`fingerprint`].
+    #[must_use]
+    pub fn fingerprint(mut self, fingerprint: Option<&'a str>) -> Self {
+        self.fingerprint = fingerprint;
+        self
+    }
+
+    /// Emits it (see [`record`]).
+    pub fn record(&self) {
+        record(self);
+    }
+}
+
+/// Records a failure that did not come from token validation (bad credentials,
+/// rate limiting, a header without a token…), with the subject it named, unverified.
+pub fn record_failure(error: &AuthError, subject: Option<&str>, request: &RequestInfo<'_>) {
+    FailureEvent::of(error, request).subject(subject, false).record();
 }
 
 /// Emits the event on the [`TARGET`] target. Cheap when no subscriber listens.

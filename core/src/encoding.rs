@@ -1,6 +1,7 @@
 //! base64url and JSON as JWS needs them: strict base64url without padding (RFC 7515 §2),
 //! and JSON objects that refuse duplicate member names (RFC 8725 §3.9 asks for
-//! unambiguous parsing; RFC 7515 §5.2 lets us reject them).
+//! unambiguous parsing; RFC 7515 §5.2 lets us reject them), and the token
+//! fingerprint that log lines carry instead of tokens.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,6 +10,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+/// First 12 hex digits of the SHA-256 of a token: enough to correlate log lines,
+/// useless for replaying the token.
+pub fn fingerprint(token: &[u8]) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token);
+    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// base64url without padding.
 pub(crate) fn b64(bytes: &[u8]) -> String {

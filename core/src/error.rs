@@ -12,6 +12,7 @@ macro_rules! reasons {
         /// The numeric codes are stable: they are the C ABI's status numbers.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u16)]
+        #[non_exhaustive]
         pub enum Reason {
             $( $(#[$doc])* $variant = $code, )*
         }
@@ -123,7 +124,7 @@ impl AuthError {
 
 /// Shortens a value taken from an untrusted token before it is put in a hint,
 /// so a hostile token cannot flood logs.
-pub(crate) fn clip(s: &str) -> String {
+pub fn clip(s: &str) -> String {
     const MAX: usize = 80;
     let clean: String = s
         .chars()

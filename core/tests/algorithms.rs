@@ -12,26 +12,26 @@ fn round_trip(alg: Algorithm) {
     let (auth, _) = auth(alg);
     let mut extra = Map::new();
     extra.insert("tenant".into(), json!("acme"));
-    let issued = auth.issue("alice", &["Admin", "Reader"], &extra).unwrap();
+    let issued = auth.issuer().issue("alice", &["Admin", "Reader"], &extra).unwrap();
 
     let header: serde_json::Value =
         serde_json::from_slice(&b64_decode(issued.token.split('.').next().unwrap())).unwrap();
     assert_eq!(header["alg"], alg.as_str());
     assert_eq!(header["kid"], issued.kid.as_str());
 
-    let claims = auth.validate(&issued.token).unwrap();
-    assert_eq!(claims.subject, "alice");
-    assert_eq!(claims.roles, ["Admin", "Reader"]);
-    assert_eq!(claims.extra.get("tenant"), Some(&json!("acme")));
-    assert_eq!(claims.kid, issued.kid);
-    assert_eq!(claims.jwt_id.as_deref(), Some(issued.jwt_id.as_str()));
-    assert_eq!(claims.expires_at, issued.expires_at);
+    let claims = auth.verifier().validate(&issued.token).unwrap();
+    assert_eq!(claims.subject(), "alice");
+    assert_eq!(claims.roles(), ["Admin", "Reader"]);
+    assert_eq!(claims.extra().get("tenant"), Some(&json!("acme")));
+    assert_eq!(claims.kid(), &issued.kid);
+    assert_eq!(claims.jwt_id(), Some(issued.jwt_id.as_str()));
+    assert_eq!(claims.expires_at(), issued.expires_at);
 
     // The same token with its signature bytes reversed no longer verifies.
     let (input, sig) = issued.token.rsplit_once('.').unwrap();
     let mut raw = b64_decode(sig);
     raw.reverse();
-    let err = auth.validate(format!("{input}.{}", b64(raw))).unwrap_err();
+    let err = auth.verifier().validate(format!("{input}.{}", b64(raw))).unwrap_err();
     assert_eq!(err.reason, Reason::BadSignature, "{alg}");
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use jwtauth_core::audit::{FailureLogLayer, FailureRecord, fingerprint};
-use jwtauth_core::{Algorithm, JwtAuth, Reason, RequestInfo};
+use jwtauth_core::{Algorithm, Reason, RequestInfo, Tokens};
 use serde_json::{Map, json};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
@@ -56,9 +56,9 @@ fn is_fingerprint(s: &str) -> bool {
 }
 
 /// Validates `token`, expecting `reason`; returns the one line it logged.
-fn logged(auth: &JwtAuth, token: &str, reason: Reason) -> (FailureRecord, String) {
+fn logged(auth: &Tokens, token: &str, reason: Reason) -> (FailureRecord, String) {
     let lines = capture(|| {
-        assert_eq!(auth.validate(token).unwrap_err().reason, reason);
+        assert_eq!(auth.verifier().validate(token).unwrap_err().reason, reason);
     });
     let rec = one_record(&lines);
     assert_eq!(rec.reason, reason.as_str());
@@ -72,16 +72,16 @@ fn logged(auth: &JwtAuth, token: &str, reason: Reason) -> (FailureRecord, String
 #[test]
 fn a_valid_token_logs_nothing() {
     let (auth, _) = auth(Algorithm::ES256);
-    let token = auth.issue("alice", &[], &Map::new()).unwrap().token;
-    assert!(capture(|| drop(auth.validate(&token).unwrap())).is_empty());
+    let token = auth.issuer().issue("alice", &[], &Map::new()).unwrap().token;
+    assert!(capture(|| drop(auth.verifier().validate(&token).unwrap())).is_empty());
 }
 
 #[test]
 fn a_forged_subject_is_logged_as_unverified() {
     let (auth, _) = auth(Algorithm::ES256);
-    let ring = auth.key_ring();
+    let ring = auth.verifier().key_ring();
     let key = ring.active().unwrap();
-    let token = auth.issue("alice", &[], &Map::new()).unwrap().token;
+    let token = auth.issuer().issue("alice", &[], &Map::new()).unwrap().token;
     let (h, rest) = token.split_once('.').unwrap();
     let (_, sig) = rest.split_once('.').unwrap();
     let mut claims = valid_claims();
@@ -97,14 +97,14 @@ fn a_forged_subject_is_logged_as_unverified() {
 #[test]
 fn a_verified_subject_is_logged_as_verified() {
     let (auth, clock) = auth(Algorithm::EdDSA);
-    let token = auth.issue("alice", &[], &Map::new()).unwrap().token;
+    let token = auth.issuer().issue("alice", &[], &Map::new()).unwrap().token;
     clock.advance(TTL + LEEWAY);
     let (rec, _) = logged(&auth, &token, Reason::Expired);
     assert_eq!(rec.subject.as_deref(), Some("alice"));
     assert_eq!(rec.subject_verified, Some(true));
     assert_eq!(
         rec.kid.as_deref(),
-        Some(auth.key_ring().active().unwrap().kid().as_str())
+        Some(auth.verifier().key_ring().active().unwrap().kid().as_str())
     );
 }
 
@@ -130,9 +130,9 @@ fn failures_before_the_signature_carry_the_header_kid_but_no_subject() {
 #[test]
 fn every_failure_reason_of_validation_logs_exactly_one_line() {
     let (auth, clock) = auth(Algorithm::HS256);
-    let ring = auth.key_ring();
+    let ring = auth.verifier().key_ring();
     let key = ring.active().unwrap();
-    let good = auth.issue("alice", &[], &Map::new()).unwrap().token;
+    let good = auth.issuer().issue("alice", &[], &Map::new()).unwrap().token;
     let with = |patch: serde_json::Value| {
         let mut c = valid_claims();
         for (k, v) in patch.as_object().unwrap() {
@@ -157,7 +157,7 @@ fn every_failure_reason_of_validation_logs_exactly_one_line() {
         logged(&auth, token, *reason);
     }
     // An empty token has no fingerprint.
-    let lines = capture(|| drop(auth.validate("").unwrap_err()));
+    let lines = capture(|| drop(auth.verifier().validate("").unwrap_err()));
     let rec = one_record(&lines);
     assert_eq!(rec.reason, "missing_token");
     assert_eq!(rec.fingerprint, None);
@@ -167,7 +167,7 @@ fn every_failure_reason_of_validation_logs_exactly_one_line() {
 #[test]
 fn header_and_role_failures_log_one_line_each_with_the_request() {
     let (auth, _) = auth(Algorithm::ES256);
-    let token = auth.issue("alice", &["Reader"], &Map::new()).unwrap().token;
+    let token = auth.issuer().issue("alice", &["Reader"], &Map::new()).unwrap().token;
     let request = RequestInfo {
         client: Some("203.0.113.7:50000"),
         method: Some("DELETE"),
@@ -176,7 +176,7 @@ fn header_and_role_failures_log_one_line_each_with_the_request() {
         request_id: Some("req-1"),
     };
     let lines = capture(|| {
-        let e = auth.validate_header(Some(&token), &request).unwrap_err();
+        let e = auth.verifier().validate_header(Some(&token), &request).unwrap_err();
         assert_eq!(e.reason, Reason::BadScheme);
     });
     let rec = one_record(&lines);
@@ -187,25 +187,25 @@ fn header_and_role_failures_log_one_line_each_with_the_request() {
     assert_eq!(rec.request_id.as_deref(), Some("req-1"));
     assert!(!lines[0].contains(&token));
 
-    let claims = auth.validate(&token).unwrap();
+    let claims = auth.verifier().validate(&token).unwrap();
     let lines = capture(|| {
-        let e = auth.require_role(&claims, "Admin", &request).unwrap_err();
+        let e = auth.verifier().require_role(&claims, "Admin", &request).unwrap_err();
         assert_eq!(e.reason, Reason::InsufficientRole);
     });
     let rec = one_record(&lines);
     assert_eq!(rec.reason, "insufficient_role");
     assert_eq!(rec.subject.as_deref(), Some("alice"));
     assert_eq!(rec.subject_verified, Some(true));
-    assert_eq!(rec.kid.as_deref(), Some(claims.kid.as_str()));
+    assert_eq!(rec.kid.as_deref(), Some(claims.kid().as_str()));
     assert_eq!(rec.user_agent.as_deref(), Some("curl/8.5.0"));
 }
 
 #[test]
 fn no_line_contains_the_token_its_parts_or_the_secret() {
     let (auth, _) = auth(Algorithm::HS256);
-    let ring = auth.key_ring();
+    let ring = auth.verifier().key_ring();
     let key = ring.active().unwrap();
-    let good = auth.issue("alice", &["Reader"], &Map::new()).unwrap().token;
+    let good = auth.issuer().issue("alice", &["Reader"], &Map::new()).unwrap().token;
     let mut wrong_iss = valid_claims();
     wrong_iss["iss"] = json!("https://evil.example");
     let tokens = [
@@ -216,10 +216,15 @@ fn no_line_contains_the_token_its_parts_or_the_secret() {
     ];
     let lines = capture(|| {
         for t in &tokens {
-            assert!(auth.validate(t).is_err());
-            assert!(auth.validate_header(Some(t), &RequestInfo::default()).is_err());
+            assert!(auth.verifier().validate(t).is_err());
             assert!(
-                auth.validate_header(Some(&format!("Bearer {t}")), &RequestInfo::default())
+                auth.verifier()
+                    .validate_header(Some(t), &RequestInfo::default())
+                    .is_err()
+            );
+            assert!(
+                auth.verifier()
+                    .validate_header(Some(&format!("Bearer {t}")), &RequestInfo::default())
                     .is_err()
             );
         }
@@ -242,6 +247,7 @@ fn a_bare_credential_sent_without_a_scheme_is_not_echoed() {
     for credential in ["sk_live_51HqLyjWDarjtT1zdp7dcKq", "hunter2", "a.b.c.d.e"] {
         let lines = capture(|| {
             let e = auth
+                .verifier()
                 .validate_header(Some(credential), &RequestInfo::default())
                 .unwrap_err();
             assert_eq!(e.reason, Reason::BadScheme);
@@ -254,6 +260,7 @@ fn a_bare_credential_sent_without_a_scheme_is_not_echoed() {
     }
     // A real scheme word is named, so the caller sees what was sent.
     let e = auth
+        .verifier()
         .validate_header(Some("Basic YWxpY2U6aHVudGVyMg=="), &RequestInfo::default())
         .unwrap_err();
     assert!(e.hint.contains("'Basic'") && !e.hint.contains("YWxp"), "{}", e.hint);

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use jwtauth_core::{Algorithm, JwtAuth, Key, KeyState, Reason, RequestInfo};
+use jwtauth_core::{Algorithm, Key, KeyState, Reason, RequestInfo, Tokens};
 use serde_json::{Map, Value, json};
 
 struct Case {
@@ -55,7 +55,7 @@ fn ring_key(desc: &str, first: bool) -> Key {
         other => panic!("unknown key state {other}"),
     };
     if alg.is_hmac() {
-        let secret = jwtauth_core::config::Secret::new(SECRET);
+        let secret = jwtauth_core::keys::Secret::new(SECRET);
         Key::from_secret(alg, &secret, NOW).unwrap().with_state(state).unwrap()
     } else {
         key(alg, state)
@@ -158,7 +158,7 @@ fn nest(text: &str, depth: usize) -> String {
 }
 
 /// The runtime holding the case's keys, the token, and the kids (for the hint).
-fn build(spec: &Value) -> (JwtAuth, Vec<u8>, Vec<String>) {
+fn build(spec: &Value) -> (Tokens, Vec<u8>, Vec<String>) {
     let descs: Vec<&str> = match spec.get("keys") {
         Some(Value::Array(a)) => a.iter().map(|v| v.as_str().unwrap()).collect(),
         None => vec!["HS256"],
@@ -166,10 +166,10 @@ fn build(spec: &Value) -> (JwtAuth, Vec<u8>, Vec<String>) {
     };
     let keys: Vec<Key> = descs.iter().enumerate().map(|(i, d)| ring_key(d, i == 0)).collect();
     let attacker = str_of(spec, "attacker").map(|a| key(a.parse().unwrap(), KeyState::Active));
-    let mut cfg = config(keys[0].algorithm());
-    if let Some(n) = spec.get("max_token_size").and_then(Value::as_u64) {
-        cfg.max_token_size = usize::try_from(n).unwrap();
-    }
+    let cfg = match spec.get("max_token_size").and_then(Value::as_u64) {
+        Some(n) => config_with(keys[0].algorithm(), &format!("max_token_size = {n}\n")),
+        None => config(keys[0].algorithm()),
+    };
     let ring_copy: Vec<Key> = keys.iter().map(|k| k.with_state(k.state()).unwrap()).collect();
     let (auth, _) = auth_with_keys(cfg, ring_copy);
     let kids: Vec<String> = keys.iter().map(|k| k.kid().to_string()).collect();
@@ -273,11 +273,11 @@ fn run(case: &Case) -> Result<(), String> {
         return Err("no attack description".into());
     }
     let (auth, token, kids) = build(spec);
-    let result = auth.validate(&token);
+    let result = auth.verifier().validate(&token);
     // The diagnostic reads the same unverified header and claims: it must explain
     // every hostile token without failing, and reach the same verdict.
     if let Ok(text) = std::str::from_utf8(&token) {
-        let inspected = auth.inspect(text).verdict.map(|_| ()).map_err(|e| e.reason);
+        let inspected = auth.verifier().inspect(text).verdict.map(|_| ()).map_err(|e| e.reason);
         if inspected != result.as_ref().map(|_| ()).map_err(|e| e.reason) {
             return Err(format!("inspect says {inspected:?}"));
         }
@@ -285,7 +285,7 @@ fn run(case: &Case) -> Result<(), String> {
     match (expect, result) {
         ("ok", Ok(_)) => Ok(()),
         ("ok", Err(e)) => Err(format!("expected success, got {e}")),
-        (_, Ok(c)) => Err(format!("accepted (sub {})", c.subject)),
+        (_, Ok(c)) => Err(format!("accepted (sub {})", c.subject())),
         (reason, Err(e)) => {
             let want: Reason = reason.parse().map_err(|e| format!("{e}"))?;
             if e.reason != want {
@@ -352,7 +352,7 @@ fn the_catalogue_covers_every_token_reason() {
 #[test]
 fn authorization_header_variants_are_parsed_as_rfc_6750_says() {
     let (auth, _) = auth(Algorithm::ES256);
-    let token = auth.issue("alice", &[], &Map::new()).unwrap().token;
+    let token = auth.issuer().issue("alice", &[], &Map::new()).unwrap().token;
     let text = std::fs::read_to_string(data_dir().join("authorization_headers.json")).unwrap();
     let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
     assert!(cases.len() >= 10);
@@ -360,9 +360,12 @@ fn authorization_header_variants_are_parsed_as_rfc_6750_says() {
     for case in &cases {
         let header = case["header"].as_str().map(|h| h.replace("$TOKEN", &token));
         let expect = case["expect"].as_str().unwrap();
-        let got = match auth.validate_header(header.as_deref(), &RequestInfo::default()) {
+        let got = match auth
+            .verifier()
+            .validate_header(header.as_deref(), &RequestInfo::default())
+        {
             Ok(c) => {
-                assert_eq!(c.subject, "alice");
+                assert_eq!(c.subject(), "alice");
                 "ok".to_string()
             }
             Err(e) => e.reason.as_str().to_string(),

@@ -40,7 +40,7 @@ struct TheirClaims {
 fn a_token_made_like_the_aspnet_guide_validates_with_the_same_secret() {
     let config = config_with(Algorithm::HS256, "roles_claim = \"role\"\n");
     let clock = std::sync::Arc::new(jwtauth_core::FixedClock::new(NOW));
-    let auth = jwtauth_core::JwtAuth::with_clock(config, clock).unwrap();
+    let auth = jwtauth_core::Tokens::with_clock(config, clock).unwrap();
 
     // HS256, the secret used as its UTF-8 bytes (Encoding.UTF8.GetBytes), no kid.
     let header = Header::new(jsonwebtoken::Algorithm::HS256);
@@ -56,11 +56,11 @@ fn a_token_made_like_the_aspnet_guide_validates_with_the_same_secret() {
     };
     let token = encode(&header, &claims, &EncodingKey::from_secret(SECRET.as_bytes()).unwrap()).unwrap();
 
-    let got = auth.validate(&token).unwrap();
-    assert_eq!(got.subject, "alice");
+    let got = auth.verifier().validate(&token).unwrap();
+    assert_eq!(got.subject(), "alice");
     assert!(got.has_role("Admin") && got.has_role("Reader"));
-    assert_eq!(got.extra["unique_name"], "alice");
-    assert_eq!(got.jwt_id.as_deref(), Some(claims.jti.as_str()));
+    assert_eq!(got.extra()["unique_name"], "alice");
+    assert_eq!(got.jwt_id(), Some(claims.jti.as_str()));
 
     // The same token with another secret is refused.
     let wrong = encode(
@@ -69,14 +69,17 @@ fn a_token_made_like_the_aspnet_guide_validates_with_the_same_secret() {
         &EncodingKey::from_secret(b"x7Rk2mZr7VtL0pWn4YbC9sHd3JfG6uEa2").unwrap(),
     )
     .unwrap();
-    assert_eq!(auth.validate(&wrong).unwrap_err().reason, Reason::BadSignature);
+    assert_eq!(
+        auth.verifier().validate(&wrong).unwrap_err().reason,
+        Reason::BadSignature
+    );
 }
 
 fn our_tokens_validate_there_with_our_jwks(alg: Algorithm, theirs: jsonwebtoken::Algorithm) {
     let (auth, _) = auth(alg);
-    let token = auth.issue("alice", &["Admin"], &Map::new()).unwrap().token;
+    let token = auth.issuer().issue("alice", &["Admin"], &Map::new()).unwrap().token;
 
-    let jwks: JwkSet = serde_json::from_value(auth.jwks()).unwrap();
+    let jwks: JwkSet = serde_json::from_value(auth.verifier().jwks()).unwrap();
     let kid = decode_header(&token).unwrap().kid.unwrap();
     let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
     let key = DecodingKey::from_jwk(jwk).unwrap();
@@ -128,7 +131,7 @@ fn tokens_jsonwebtoken_signs_with_our_private_key_validate_here() {
         (Algorithm::EdDSA, jsonwebtoken::Algorithm::EdDSA),
     ] {
         let (auth, _) = auth(alg);
-        let ring = auth.key_ring();
+        let ring = auth.verifier().key_ring();
         let ours = ring.active().unwrap();
         let pem = private_pem(ours);
         let key = match alg {
@@ -140,8 +143,8 @@ fn tokens_jsonwebtoken_signs_with_our_private_key_validate_here() {
         let mut header = Header::new(theirs);
         header.kid = Some(ours.kid().to_string());
         let token = encode(&header, &valid_claims(), &key).unwrap();
-        let claims = auth.validate(&token).unwrap();
-        assert_eq!(claims.subject, "alice", "{alg}");
-        assert_eq!(claims.kid, *ours.kid());
+        let claims = auth.verifier().validate(&token).unwrap();
+        assert_eq!(claims.subject(), "alice", "{alg}");
+        assert_eq!(claims.kid(), ours.kid());
     }
 }

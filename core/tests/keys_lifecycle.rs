@@ -8,7 +8,9 @@ mod common;
 use std::sync::Arc;
 
 use common::store::{T0, backends, config, open};
-use jwtauth_core::{Algorithm, Error, FixedClock, JwtAuth, KeyState, Reason, RequestInfo};
+use jwtauth_core::{
+    Algorithm, FixedClock, JwtAuth, KeyAdminError, KeyState, OpenOptions, Reason, RequestInfo, Verdict,
+};
 use serde_json::Map;
 
 #[test]
@@ -17,15 +19,20 @@ fn first_open_generates_one_active_key_and_reopen_keeps_it() {
         let clock = Arc::new(FixedClock::new(T0));
         let kid = {
             let auth = open(&b.url, "", &clock);
-            let keys = auth.keys().unwrap();
+            let keys = auth.keys().list().unwrap();
             assert_eq!(keys.len(), 1, "{}", b.name);
             assert_eq!(keys[0].state, KeyState::Active);
             assert_eq!(keys[0].algorithm, Algorithm::ES256);
             keys[0].kid.clone()
         };
         let again = open(&b.url, "", &clock);
-        assert_eq!(again.keys().unwrap()[0].kid, kid, "{}: key survives restart", b.name);
-        assert_eq!(again.keys().unwrap().len(), 1);
+        assert_eq!(
+            again.keys().list().unwrap()[0].kid,
+            kid,
+            "{}: key survives restart",
+            b.name
+        );
+        assert_eq!(again.keys().list().unwrap().len(), 1);
     }
 }
 
@@ -34,31 +41,36 @@ fn rotation_demotes_then_retires_the_old_key() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock); // access_ttl 10m, leeway 30s
-        let old_token = auth.issue("alice", &[], &Map::new()).unwrap();
-        let new_kid = auth.rotate_key(Some(Algorithm::EdDSA)).unwrap();
-        let new_token = auth.issue("alice", &[], &Map::new()).unwrap();
+        let old_token = auth.issuer().issue("alice", &[], &Map::new()).unwrap();
+        let new_kid = auth.keys().rotate(Some(Algorithm::EdDSA)).unwrap();
+        let new_token = auth.issuer().issue("alice", &[], &Map::new()).unwrap();
         assert_eq!(new_token.kid, new_kid, "{}: the new key signs", b.name);
         assert!(
-            auth.validate(&old_token.token).is_ok(),
+            auth.verifier().validate(&old_token.token).is_ok(),
             "{}: old key still verifies",
             b.name
         );
-        let keys = auth.keys().unwrap();
+        let keys = auth.keys().list().unwrap();
         let old = keys.iter().find(|k| k.kid == old_token.kid).unwrap();
         assert_eq!(old.state, KeyState::VerifyOnly);
         assert_eq!(old.demoted_at, Some(T0));
         assert_eq!(old.retire_after, Some(T0 + 600 + 30));
-        assert_eq!(auth.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(auth.verifier().jwks()["keys"].as_array().unwrap().len(), 2);
 
         // Once every token it signed has expired, the old key is gone.
         clock.advance(631);
         auth.sweep(10).unwrap();
-        let keys = auth.keys().unwrap();
+        let keys = auth.keys().list().unwrap();
         assert_eq!(
             keys.iter().find(|k| k.kid == old_token.kid).unwrap().state,
             KeyState::Retired
         );
-        assert_eq!(auth.jwks()["keys"].as_array().unwrap().len(), 1, "{}", b.name);
+        assert_eq!(
+            auth.verifier().jwks()["keys"].as_array().unwrap().len(),
+            1,
+            "{}",
+            b.name
+        );
     }
 }
 
@@ -67,22 +79,22 @@ fn retiring_a_key_removes_it_but_the_active_key_cannot_be_retired() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock);
-        let token = auth.issue("bob", &[], &Map::new()).unwrap();
-        let active = auth.keys().unwrap()[0].kid.clone();
-        match auth.retire_key(active.as_str()) {
-            Err(Error::Refused(msg)) => assert!(msg.contains("rotate"), "{msg}"),
+        let token = auth.issuer().issue("bob", &[], &Map::new()).unwrap();
+        let active = auth.keys().list().unwrap()[0].kid.clone();
+        match auth.keys().retire(active.as_str()) {
+            Err(e @ KeyAdminError::ActiveKey) => assert!(e.to_string().contains("rotate"), "{e}"),
             other => panic!("{}: {other:?}", b.name),
         }
-        assert!(matches!(auth.retire_key("nope"), Err(Error::Refused(_))));
-        auth.rotate_key(None).unwrap();
-        auth.retire_key(active.as_str()).unwrap();
+        assert!(matches!(auth.keys().retire("nope"), Err(KeyAdminError::UnknownKid(_))));
+        auth.keys().rotate(None).unwrap();
+        auth.keys().retire(active.as_str()).unwrap();
         assert_eq!(
-            auth.validate(&token.token).unwrap_err().reason,
+            auth.verifier().validate(&token.token).unwrap_err().reason,
             Reason::UnknownKid,
             "{}",
             b.name
         );
-        assert!(!auth.jwks().to_string().contains(active.as_str()));
+        assert!(!auth.verifier().jwks().to_string().contains(active.as_str()));
     }
 }
 
@@ -92,11 +104,11 @@ fn another_process_picks_up_a_rotated_key_without_restart() {
         let clock = Arc::new(FixedClock::new(T0));
         let a = open(&b.url, "", &clock);
         let other = open(&b.url, "", &clock);
-        a.rotate_key(None).unwrap();
-        let token = a.issue("carol", &[], &Map::new()).unwrap();
+        a.keys().rotate(None).unwrap();
+        let token = a.issuer().issue("carol", &[], &Map::new()).unwrap();
         // `other` has never seen this kid: it reloads from the store on demand.
-        let claims = other.validate(&token.token).unwrap();
-        assert_eq!(claims.kid, token.kid, "{}", b.name);
+        let claims = other.verifier().validate(&token.token).unwrap();
+        assert_eq!(claims.kid(), &token.kid, "{}", b.name);
         // A flood of made-up kids does not reload each time (rate-limited): it still fails cleanly.
         for _ in 0..50 {
             let forged = token.token.replacen(
@@ -104,7 +116,10 @@ fn another_process_picks_up_a_rotated_key_without_restart() {
                 "eyJhbGciOiJFUzI1NiIsImtpZCI6Im1hZGUtdXAifQ",
                 1,
             );
-            assert_eq!(other.validate(&forged).unwrap_err().reason, Reason::UnknownKid);
+            assert_eq!(
+                other.verifier().validate(&forged).unwrap_err().reason,
+                Reason::UnknownKid
+            );
         }
     }
 }
@@ -116,41 +131,47 @@ fn the_nonblocking_check_defers_an_unknown_kid_only_while_a_reload_is_due() {
         let a = open(&b.url, "", &clock);
         let other = open(&b.url, "", &clock);
         let none = RequestInfo::default();
-        let known = a.issue("carol", &[], &Map::new()).unwrap();
+        let known = a.issuer().issue("carol", &[], &Map::new()).unwrap();
         let header = format!("Bearer {}", known.token);
         assert!(
-            matches!(other.validate_header_nonblocking(Some(&header), &none), Some(Ok(_))),
+            matches!(other.verifier().check_header(Some(&header), &none), Verdict::Valid(_)),
             "{}",
             b.name
         );
-        assert_eq!(
-            other
-                .validate_header_nonblocking(Some(&known.token), &none)
-                .unwrap()
-                .unwrap_err()
-                .reason,
-            Reason::BadScheme
-        );
+        assert!(matches!(
+            other.verifier().check_header(Some(&known.token), &none),
+            Verdict::Invalid(e) if e.reason == Reason::BadScheme
+        ));
 
-        a.rotate_key(None).unwrap();
-        let rotated = a.issue("carol", &[], &Map::new()).unwrap();
+        a.keys().rotate(None).unwrap();
+        let rotated = a.issuer().issue("carol", &[], &Map::new()).unwrap();
         let header = format!("Bearer {}", rotated.token);
         // A key `other` has not loaded: the verdict needs the store, so it is deferred.
         assert!(
-            other.validate_header_nonblocking(Some(&header), &none).is_none(),
+            matches!(
+                other.verifier().check_header(Some(&header), &none),
+                Verdict::NeedsKeyReload
+            ),
             "{}",
             b.name
         );
         // Where blocking is allowed, the reload finds it.
-        assert_eq!(other.validate_header(Some(&header), &none).unwrap().kid, rotated.kid);
+        assert_eq!(
+            other.verifier().validate_header(Some(&header), &none).unwrap().kid(),
+            &rotated.kid
+        );
         // A made-up kid right after that reload is refused at once, not deferred again.
         let forged = rotated.token.replacen(
             &rotated.token[..rotated.token.find('.').unwrap()],
             "eyJhbGciOiJFUzI1NiIsImtpZCI6Im1hZGUtdXAifQ",
             1,
         );
-        let verdict = other.validate_header_nonblocking(Some(&format!("Bearer {forged}")), &none);
-        assert_eq!(verdict.unwrap().unwrap_err().reason, Reason::UnknownKid, "{}", b.name);
+        let verdict = other.verifier().check_header(Some(&format!("Bearer {forged}")), &none);
+        assert!(
+            matches!(verdict, Verdict::Invalid(ref e) if e.reason == Reason::UnknownKid),
+            "{}: {verdict:?}",
+            b.name
+        );
     }
 }
 
@@ -159,7 +180,7 @@ fn hs_rotation_is_refused_with_advice() {
     let b = common::store::sqlite();
     let clock = Arc::new(FixedClock::new(T0));
     let auth = open(&b.url, "", &clock);
-    let err = auth.rotate_key(Some(Algorithm::HS256)).unwrap_err();
+    let err = auth.keys().rotate(Some(Algorithm::HS256)).unwrap_err();
     assert!(err.to_string().contains("hs_secret"), "{err}");
 }
 
@@ -167,13 +188,13 @@ fn hs_rotation_is_refused_with_advice() {
 fn configured_hs_secret_becomes_the_active_key() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
-        let generated = open(&b.url, "", &clock).keys().unwrap()[0].kid.clone();
+        let generated = open(&b.url, "", &clock).keys().list().unwrap()[0].kid.clone();
         let hs = open(
             &b.url,
             "algorithm = \"HS256\"\nhs_secret = \"k8Xq2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"",
             &clock,
         );
-        let keys = hs.keys().unwrap();
+        let keys = hs.keys().list().unwrap();
         let active: Vec<_> = keys.iter().filter(|k| k.state == KeyState::Active).collect();
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].algorithm, Algorithm::HS256, "{}", b.name);
@@ -182,7 +203,7 @@ fn configured_hs_secret_becomes_the_active_key() {
             KeyState::VerifyOnly
         );
         assert!(
-            hs.jwks()["keys"]
+            hs.verifier().jwks()["keys"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -197,11 +218,12 @@ fn a_rotation_away_from_the_configured_key_survives_a_restart() {
         let clock = Arc::new(FixedClock::new(T0));
         let hs = "algorithm = \"HS256\"\nhs_secret = \"k8Xq2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"";
         let first = open(&b.url, hs, &clock);
-        let rotated = first.rotate_key(Some(Algorithm::ES256)).unwrap();
+        let rotated = first.keys().rotate(Some(Algorithm::ES256)).unwrap();
         drop(first);
         let restarted = open(&b.url, hs, &clock);
         let active: Vec<_> = restarted
             .keys()
+            .list()
             .unwrap()
             .into_iter()
             .filter(|k| k.state == KeyState::Active)
@@ -216,6 +238,7 @@ fn a_rotation_away_from_the_configured_key_survives_a_restart() {
         );
         let active = changed
             .keys()
+            .list()
             .unwrap()
             .into_iter()
             .find(|k| k.state == KeyState::Active)
@@ -237,8 +260,8 @@ fn keys_are_sealed_under_the_master_key() {
     let with = |file: &std::path::Path| format!("master_key_file = \"{}\"", file.display());
 
     let auth = open(&b.url, &with(&key_file), &clock);
-    assert!(auth.has_master_key());
-    let token = auth.issue("dan", &[], &Map::new()).unwrap();
+    assert!(auth.keys().sealed());
+    let token = auth.issuer().issue("dan", &[], &Map::new()).unwrap();
     drop(auth);
 
     let conn = rusqlite::Connection::open(b.url.trim_start_matches("sqlite://")).unwrap();
@@ -251,11 +274,15 @@ fn keys_are_sealed_under_the_master_key() {
     // A PKCS#8 EC key in base64 starts with "MIG"; sealed material is random-looking.
     assert!(!material.starts_with("MIG"));
 
-    let err = JwtAuth::open_with_clock(config(&b.url, &with(&wrong_file)), clock.clone()).unwrap_err();
+    let err = JwtAuth::open_with(
+        config(&b.url, &with(&wrong_file)),
+        OpenOptions::new().clock(clock.clone()),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("master key differs"), "{err}");
-    let err = JwtAuth::open_with_clock(config(&b.url, ""), clock.clone()).unwrap_err();
+    let err = JwtAuth::open_with(config(&b.url, ""), OpenOptions::new().clock(clock.clone())).unwrap_err();
     assert!(err.to_string().contains("JWTAUTH_MASTER_KEY"), "{err}");
 
     let again = open(&b.url, &with(&key_file), &clock);
-    assert!(again.validate(&token.token).is_ok());
+    assert!(again.verifier().validate(&token.token).is_ok());
 }

@@ -41,7 +41,10 @@ fn processes_racing_one_refresh_token_have_exactly_one_winner() {
         clock.set(jwtauth_core::Clock::now(&jwtauth_core::SystemClock));
         let auth = open(&b.url, "", &clock);
         for round in 0..3 {
-            let pair = auth.start_session(&format!("racer{round}"), &[], &Map::new()).unwrap();
+            let pair = auth
+                .sessions()
+                .start(&format!("racer{round}"), &[], &Map::new())
+                .unwrap();
             let dir = tempfile::tempdir().unwrap();
             let go = dir.path().join("go");
             let go_s = go.display().to_string();
@@ -84,7 +87,7 @@ fn processes_racing_one_refresh_token_have_exactly_one_winner() {
 fn kill_mid_rotation(url: &str, name: &str, after: Duration) {
     let clock = Arc::new(FixedClock::new(jwtauth_core::Clock::now(&jwtauth_core::SystemClock)));
     let auth = open(url, "", &clock);
-    let first = auth.start_session("victim", &[], &Map::new()).unwrap();
+    let first = auth.sessions().start("victim", &[], &Map::new()).unwrap();
     let mut child = spawn(&["chain", url, first.refresh_token.expose()]);
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -115,13 +118,13 @@ fn kill_mid_rotation(url: &str, name: &str, after: Duration) {
     let after_kill = open(url, "", &clock);
     let last = handed.last().unwrap();
     let previous = &handed[handed.len() - 2];
-    match after_kill.refresh(previous, &RequestInfo::default()) {
+    match after_kill.sessions().refresh(previous, &RequestInfo::default()) {
         Ok(_) => panic!("{name}: a spent token was accepted after the kill"),
         Err(e) => assert!(matches!(e.reason(), Some(Reason::RefreshReused)), "{name}: {e}"),
     }
     // The reuse above revoked the family, so the last token now reads as revoked;
     // what matters is that it was known (committed), never "invalid".
-    match after_kill.refresh(last, &RequestInfo::default()) {
+    match after_kill.sessions().refresh(last, &RequestInfo::default()) {
         Ok(_) => panic!("{name}: family should be revoked after reuse"),
         Err(e) => assert_eq!(e.reason(), Some(Reason::Revoked), "{name}: {e}"),
     }

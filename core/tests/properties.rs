@@ -9,20 +9,22 @@ use std::sync::LazyLock;
 
 use common::*;
 use jwtauth_core::token::REGISTERED_CLAIMS;
-use jwtauth_core::{Algorithm, IssueError, JwtAuth, Reason, RequestInfo};
+use jwtauth_core::{Algorithm, IssueError, Reason, RequestInfo, Tokens};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-static HS: LazyLock<JwtAuth> = LazyLock::new(|| roomy(Algorithm::HS256));
-static ES: LazyLock<JwtAuth> = LazyLock::new(|| roomy(Algorithm::ES256));
-static HS_TOKEN: LazyLock<String> = LazyLock::new(|| HS.issue("alice", &["Admin"], &Map::new()).unwrap().token);
-static ES_TOKEN: LazyLock<String> = LazyLock::new(|| ES.issue("alice", &["Admin"], &Map::new()).unwrap().token);
+static HS: LazyLock<Tokens> = LazyLock::new(|| roomy(Algorithm::HS256));
+static ES: LazyLock<Tokens> = LazyLock::new(|| roomy(Algorithm::ES256));
+static HS_TOKEN: LazyLock<String> =
+    LazyLock::new(|| HS.issuer().issue("alice", &["Admin"], &Map::new()).unwrap().token);
+static ES_TOKEN: LazyLock<String> =
+    LazyLock::new(|| ES.issuer().issue("alice", &["Admin"], &Map::new()).unwrap().token);
 
 /// A runtime whose size limit leaves room for large generated claims.
-fn roomy(alg: Algorithm) -> JwtAuth {
+fn roomy(alg: Algorithm) -> Tokens {
     let clock = std::sync::Arc::new(jwtauth_core::FixedClock::new(NOW));
-    JwtAuth::with_clock(config_with(alg, "max_token_size = 65536\n"), clock).unwrap()
+    Tokens::with_clock(config_with(alg, "max_token_size = 65536\n"), clock).unwrap()
 }
 
 /// Any JSON value that survives a text round trip exactly (floats are multiples
@@ -57,9 +59,9 @@ fn flip(token: &str, bit: usize) -> Vec<u8> {
     bytes
 }
 
-fn refuses(auth: &JwtAuth, bytes: &[u8]) -> Result<Reason, TestCaseError> {
-    match auth.validate(bytes) {
-        Ok(c) => Err(TestCaseError::fail(format!("accepted, sub {}", c.subject))),
+fn refuses(auth: &Tokens, bytes: &[u8]) -> Result<Reason, TestCaseError> {
+    match auth.verifier().validate(bytes) {
+        Ok(c) => Err(TestCaseError::fail(format!("accepted, sub {}", c.subject()))),
         Err(e) => Ok(e.reason),
     }
 }
@@ -76,12 +78,12 @@ proptest! {
         let extra: Map<String, Value> = extra.into_iter().collect();
         let role_refs: Vec<&str> = roles.iter().map(String::as_str).collect();
         for auth in [&*HS, &*ES] {
-            let issued = auth.issue(&subject, &role_refs, &extra).unwrap();
-            let claims = auth.validate(&issued.token).unwrap();
-            prop_assert_eq!(&claims.subject, &subject);
-            prop_assert_eq!(&claims.roles, &roles);
-            prop_assert_eq!(&claims.extra, &extra);
-            prop_assert_eq!(claims.jwt_id.as_deref(), Some(issued.jwt_id.as_str()));
+            let issued = auth.issuer().issue(&subject, &role_refs, &extra).unwrap();
+            let claims = auth.verifier().validate(&issued.token).unwrap();
+            prop_assert_eq!(claims.subject(), &subject);
+            prop_assert_eq!(claims.roles(), &roles);
+            prop_assert_eq!(claims.extra(), &extra);
+            prop_assert_eq!(claims.jwt_id(), Some(issued.jwt_id.as_str()));
         }
     }
 
@@ -93,7 +95,7 @@ proptest! {
     ) {
         let mut extra: Map<String, Value> = others.into_iter().collect();
         extra.insert(name.to_string(), value);
-        let got = HS.issue("alice", &[], &extra);
+        let got = HS.issuer().issue("alice", &[], &extra);
         prop_assert_eq!(got.unwrap_err(), IssueError::ReservedClaim(name.to_string()));
     }
 
@@ -117,7 +119,7 @@ proptest! {
     ) {
         refuses(&HS, token.as_bytes())?;
         let header = format!("Bearer {token}");
-        prop_assert!(HS.validate_header(Some(&header), &RequestInfo::default()).is_err());
+        prop_assert!(HS.verifier().validate_header(Some(&header), &RequestInfo::default()).is_err());
     }
 
     #[test]
@@ -125,7 +127,7 @@ proptest! {
         header in json_value(),
         claims in json_value(),
     ) {
-        let ring = HS.key_ring();
+        let ring = HS.verifier().key_ring();
         let key = ring.active().unwrap();
         let token = craft(key, &header, &claims);
         refuses(&HS, token.as_bytes())?;
@@ -136,7 +138,7 @@ proptest! {
 
     #[test]
     fn arbitrary_authorization_headers_never_panic(header in "\\PC{0,200}") {
-        let _ = HS.validate_header(Some(&header), &RequestInfo::default());
+        let _ = HS.verifier().validate_header(Some(&header), &RequestInfo::default());
     }
 }
 
@@ -144,7 +146,7 @@ proptest! {
 fn flipping_each_bit_of_an_hs256_token_is_refused() {
     let len = HS_TOKEN.len() * 8;
     for bit in 0..len {
-        let reason = HS.validate(flip(&HS_TOKEN, bit)).unwrap_err().reason;
+        let reason = HS.verifier().validate(flip(&HS_TOKEN, bit)).unwrap_err().reason;
         assert!(
             matches!(
                 reason,
@@ -153,5 +155,5 @@ fn flipping_each_bit_of_an_hs256_token_is_refused() {
             "bit {bit}: {reason}"
         );
     }
-    HS.validate(HS_TOKEN.as_str()).unwrap();
+    HS.verifier().validate(HS_TOKEN.as_str()).unwrap();
 }

@@ -6,30 +6,30 @@
 mod common;
 
 use common::*;
-use jwtauth_core::{Algorithm, AuthError, JwtAuth, KeyState, Reason, RequestInfo};
+use jwtauth_core::{Algorithm, AuthError, KeyState, Reason, RequestInfo, Tokens};
 use serde_json::{Map, json};
 
-fn fails(auth: &JwtAuth, token: &str) -> AuthError {
-    match auth.validate(token) {
+fn fails(auth: &Tokens, token: &str) -> AuthError {
+    match auth.verifier().validate(token) {
         Ok(claims) => panic!("accepted: {claims:?}"),
         Err(e) => e,
     }
 }
 
-fn issued(auth: &JwtAuth) -> String {
-    auth.issue("alice", &["Reader"], &Map::new()).unwrap().token
+fn issued(auth: &Tokens) -> String {
+    auth.issuer().issue("alice", &["Reader"], &Map::new()).unwrap().token
 }
 
 #[test]
 fn a_valid_token_passes_and_carries_its_claims() {
     let (auth, _) = auth(Algorithm::ES256);
-    let claims = auth.validate(issued(&auth)).unwrap();
-    assert_eq!(claims.subject, "alice");
-    assert_eq!(claims.issuer, ISSUER);
-    assert_eq!(claims.audience, vec![AUDIENCE.to_string()]);
-    assert_eq!(claims.expires_at, NOW + TTL);
-    assert_eq!(claims.not_before, Some(NOW));
-    assert_eq!(claims.issued_at, Some(NOW));
+    let claims = auth.verifier().validate(issued(&auth)).unwrap();
+    assert_eq!(claims.subject(), "alice");
+    assert_eq!(claims.issuer(), ISSUER);
+    assert_eq!(claims.audience(), vec![AUDIENCE.to_string()]);
+    assert_eq!(claims.expires_at(), NOW + TTL);
+    assert_eq!(claims.not_before(), Some(NOW));
+    assert_eq!(claims.issued_at(), Some(NOW));
     assert!(claims.has_role("Reader"));
     assert!(!claims.has_role("reader"), "roles are case-sensitive");
 }
@@ -41,7 +41,10 @@ fn empty_token_is_rejected_with_reason_missing_token() {
     assert_eq!(e.reason, Reason::MissingToken);
     assert!(e.hint.contains("empty"), "{}", e.hint);
 
-    let e = auth.validate_header(None, &RequestInfo::default()).unwrap_err();
+    let e = auth
+        .verifier()
+        .validate_header(None, &RequestInfo::default())
+        .unwrap_err();
     assert_eq!(e.reason, Reason::MissingToken);
     assert!(e.hint.contains("Authorization"), "{}", e.hint);
 }
@@ -50,7 +53,10 @@ fn empty_token_is_rejected_with_reason_missing_token() {
 fn token_without_bearer_prefix_is_rejected_with_reason_bad_scheme() {
     let (auth, _) = auth(Algorithm::HS256);
     let token = issued(&auth);
-    let e = auth.validate_header(Some(&token), &RequestInfo::default()).unwrap_err();
+    let e = auth
+        .verifier()
+        .validate_header(Some(&token), &RequestInfo::default())
+        .unwrap_err();
     assert_eq!(e.reason, Reason::BadScheme);
     assert!(e.hint.contains("Bearer <token>"), "{}", e.hint);
     assert!(e.hint.contains("bare token"), "{}", e.hint);
@@ -89,14 +95,14 @@ fn token_from_an_unknown_key_is_rejected_with_reason_unknown_kid() {
     let stranger = issued(&other);
     let e = fails(&auth, &stranger);
     assert_eq!(e.reason, Reason::UnknownKid);
-    let other_kid = other.key_ring().active().unwrap().kid().to_string();
+    let other_kid = other.verifier().key_ring().active().unwrap().kid().to_string();
     assert!(e.hint.contains(&other_kid), "{}", e.hint);
 }
 
 #[test]
 fn token_signed_with_another_secret_is_rejected_with_reason_bad_signature() {
     let (auth, _) = auth(Algorithm::HS256);
-    let ring = auth.key_ring();
+    let ring = auth.verifier().key_ring();
     let ours = ring.active().unwrap();
     // Same kid, same claims, a different secret.
     let input = format!(
@@ -116,7 +122,7 @@ fn expired_token_is_rejected_with_reason_expired() {
     let token = issued(&auth);
     // Still accepted inside the leeway...
     clock.set(NOW + TTL + LEEWAY - 1);
-    auth.validate(&token).unwrap();
+    auth.verifier().validate(&token).unwrap();
     // ...and refused from exp + leeway on.
     clock.set(NOW + TTL + LEEWAY);
     let e = fails(&auth, &token);
@@ -137,13 +143,13 @@ fn token_used_before_nbf_is_rejected_with_reason_not_yet_valid() {
 
     // Within the leeway, a clock slightly behind the issuer's is tolerated.
     clock.set(NOW + 3600 - LEEWAY);
-    auth.validate(&future).unwrap();
+    auth.verifier().validate(&future).unwrap();
 }
 
 #[test]
 fn token_issued_in_the_future_is_rejected_with_reason_not_yet_valid() {
     let (auth, _) = auth(Algorithm::HS256);
-    let ring = auth.key_ring();
+    let ring = auth.verifier().key_ring();
     let key = ring.active().unwrap();
     let mut claims = valid_claims();
     claims.as_object_mut().unwrap().remove("nbf");
@@ -157,9 +163,8 @@ fn token_issued_in_the_future_is_rejected_with_reason_not_yet_valid() {
 fn token_from_another_issuer_is_rejected_with_reason_wrong_issuer() {
     let (auth, _) = auth(Algorithm::HS256);
     // The same key, configured for another service.
-    let mut c = config(Algorithm::HS256);
-    c.issuer = "https://evil.example".into();
-    let other = JwtAuth::with_key_ring(c, (*auth.key_ring()).clone(), auth.clock().clone());
+    let c = config_with(Algorithm::HS256, "issuer = \"https://evil.example\"\n");
+    let other = Tokens::with_key_ring(c, (*auth.verifier().key_ring()).clone(), auth.clock().clone());
     let e = fails(&auth, &issued(&other));
     assert_eq!(e.reason, Reason::WrongIssuer);
     assert!(
@@ -172,9 +177,8 @@ fn token_from_another_issuer_is_rejected_with_reason_wrong_issuer() {
 #[test]
 fn token_for_another_audience_is_rejected_with_reason_wrong_audience() {
     let (auth, _) = auth(Algorithm::HS256);
-    let mut c = config(Algorithm::HS256);
-    c.audience = vec!["billing-api".into()];
-    let other = JwtAuth::with_key_ring(c, (*auth.key_ring()).clone(), auth.clock().clone());
+    let c = config_with(Algorithm::HS256, "audience = [\"billing-api\"]\n");
+    let other = Tokens::with_key_ring(c, (*auth.verifier().key_ring()).clone(), auth.clock().clone());
     let e = fails(&auth, &issued(&other));
     assert_eq!(e.reason, Reason::WrongAudience);
     assert!(
@@ -187,7 +191,7 @@ fn token_for_another_audience_is_rejected_with_reason_wrong_audience() {
 #[test]
 fn token_lacking_a_required_claim_is_rejected_with_reason_missing_claim() {
     let (auth, _) = auth(Algorithm::HS256);
-    let ring = auth.key_ring();
+    let ring = auth.verifier().key_ring();
     let key = ring.active().unwrap();
     for name in ["exp", "iss", "aud", "sub"] {
         let mut claims = valid_claims();
@@ -207,9 +211,12 @@ fn token_lacking_a_required_claim_is_rejected_with_reason_missing_claim() {
 #[test]
 fn missing_role_is_rejected_with_reason_insufficient_role() {
     let (auth, _) = auth(Algorithm::ES256);
-    let claims = auth.validate(issued(&auth)).unwrap();
-    auth.require_role(&claims, "Reader", &RequestInfo::default()).unwrap();
+    let claims = auth.verifier().validate(issued(&auth)).unwrap();
+    auth.verifier()
+        .require_role(&claims, "Reader", &RequestInfo::default())
+        .unwrap();
     let e = auth
+        .verifier()
         .require_role(&claims, "Admin", &RequestInfo::default())
         .unwrap_err();
     assert_eq!(e.reason, Reason::InsufficientRole);
@@ -225,10 +232,11 @@ fn retired_key_is_rejected_with_reason_unknown_kid() {
         vec![active, old.with_state(KeyState::VerifyOnly).unwrap()],
     );
     let token = craft(&old, &header_for(&old), &valid_claims());
-    auth.validate(&token).unwrap();
+    auth.verifier().validate(&token).unwrap();
 
     // Retire it: the same token now names a key that is gone.
     let ring: Vec<_> = auth
+        .verifier()
         .key_ring()
         .keys()
         .iter()

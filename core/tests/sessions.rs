@@ -7,10 +7,10 @@ mod common;
 use std::sync::{Arc, Barrier};
 
 use common::store::{T0, backends, open};
-use jwtauth_core::{Error, FixedClock, Reason, RequestInfo};
+use jwtauth_core::{FixedClock, Reason, RequestInfo};
 use serde_json::Map;
 
-fn reason(r: Result<jwtauth_core::TokenPair, Error>) -> Reason {
+fn reason(r: Result<jwtauth_core::TokenPair, jwtauth_core::SessionError>) -> Reason {
     match r {
         Ok(_) => panic!("expected a failure"),
         Err(e) => e.reason().unwrap_or_else(|| panic!("not an auth failure: {e}")),
@@ -30,13 +30,13 @@ fn refresh_rotates_and_a_spent_token_revokes_the_family() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock);
-        let first = auth.start_session("alice", &["Admin"], &Map::new()).unwrap();
+        let first = auth.sessions().start("alice", &["Admin"], &Map::new()).unwrap();
         assert_eq!(first.refresh_token.expose().len(), 43, "256 bits base64url");
-        let second = auth.refresh(first.refresh_token.expose(), &REQ).unwrap();
+        let second = auth.sessions().refresh(first.refresh_token.expose(), &REQ).unwrap();
         assert_ne!(second.refresh_token, first.refresh_token);
         assert_eq!(second.family_id, first.family_id);
-        let claims = auth.validate(&second.access.token).unwrap();
-        assert_eq!(claims.subject, "alice");
+        let claims = auth.verifier().validate(&second.access.token).unwrap();
+        assert_eq!(claims.subject(), "alice");
         assert!(
             claims.has_role("Admin"),
             "{}: roles carried into refreshed tokens",
@@ -45,19 +45,22 @@ fn refresh_rotates_and_a_spent_token_revokes_the_family() {
 
         // Replaying the spent token is reuse: the whole family dies, the new token too.
         assert_eq!(
-            reason(auth.refresh(first.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(first.refresh_token.expose(), &REQ)),
             Reason::RefreshReused,
             "{}",
             b.name
         );
         assert_eq!(
-            reason(auth.refresh(second.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(second.refresh_token.expose(), &REQ)),
             Reason::Revoked,
             "{}",
             b.name
         );
-        assert_eq!(reason(auth.refresh("no-such-token", &REQ)), Reason::RefreshInvalid);
-        assert_eq!(reason(auth.refresh("", &REQ)), Reason::RefreshInvalid);
+        assert_eq!(
+            reason(auth.sessions().refresh("no-such-token", &REQ)),
+            Reason::RefreshInvalid
+        );
+        assert_eq!(reason(auth.sessions().refresh("", &REQ)), Reason::RefreshInvalid);
     }
 }
 
@@ -66,7 +69,7 @@ fn only_hashes_are_stored() {
     let b = common::store::sqlite();
     let clock = Arc::new(FixedClock::new(T0));
     let auth = open(&b.url, "", &clock);
-    let pair = auth.start_session("alice", &[], &Map::new()).unwrap();
+    let pair = auth.sessions().start("alice", &[], &Map::new()).unwrap();
     drop(auth);
     let path = b.url.trim_start_matches("sqlite://");
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -91,17 +94,20 @@ fn two_refreshes_in_the_same_second_keep_the_counter_moving_forward() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock);
-        let p0 = auth.start_session("bob", &[], &Map::new()).unwrap();
-        let p1 = auth.refresh(p0.refresh_token.expose(), &REQ).unwrap();
-        let p2 = auth.refresh(p1.refresh_token.expose(), &REQ).unwrap();
+        let p0 = auth.sessions().start("bob", &[], &Map::new()).unwrap();
+        let p1 = auth.sessions().refresh(p0.refresh_token.expose(), &REQ).unwrap();
+        let p2 = auth.sessions().refresh(p1.refresh_token.expose(), &REQ).unwrap();
         // Same second, yet p1 is spent: the generation counter decides, not the time.
         assert_eq!(
-            reason(auth.refresh(p1.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(p1.refresh_token.expose(), &REQ)),
             Reason::RefreshReused,
             "{}",
             b.name
         );
-        assert_eq!(reason(auth.refresh(p2.refresh_token.expose(), &REQ)), Reason::Revoked);
+        assert_eq!(
+            reason(auth.sessions().refresh(p2.refresh_token.expose(), &REQ)),
+            Reason::Revoked
+        );
     }
 }
 
@@ -111,7 +117,10 @@ fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = Arc::new(open(&b.url, "", &clock));
         for round in 0..5 {
-            let pair = auth.start_session(&format!("carol{round}"), &[], &Map::new()).unwrap();
+            let pair = auth
+                .sessions()
+                .start(&format!("carol{round}"), &[], &Map::new())
+                .unwrap();
             let token = pair.refresh_token.expose().to_string();
             let barrier = Arc::new(Barrier::new(8));
             let handles: Vec<_> = (0..8)
@@ -119,7 +128,7 @@ fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
                     let (auth, token, barrier) = (auth.clone(), token.clone(), barrier.clone());
                     std::thread::spawn(move || {
                         barrier.wait();
-                        auth.refresh(&token, &REQ).map_err(|e| e.reason())
+                        auth.sessions().refresh(&token, &REQ).map_err(|e| e.reason())
                     })
                 })
                 .collect();
@@ -142,28 +151,28 @@ fn grace_window_lets_the_previous_token_be_retried_once() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "refresh_reuse_grace = \"10s\"", &clock);
-        let p0 = auth.start_session("dave", &[], &Map::new()).unwrap();
-        let _lost = auth.refresh(p0.refresh_token.expose(), &REQ).unwrap();
+        let p0 = auth.sessions().start("dave", &[], &Map::new()).unwrap();
+        let _lost = auth.sessions().refresh(p0.refresh_token.expose(), &REQ).unwrap();
         clock.advance(3);
         // The client never saw `_lost` and retries with p0: allowed once.
-        let retried = auth.refresh(p0.refresh_token.expose(), &REQ).unwrap();
+        let retried = auth.sessions().refresh(p0.refresh_token.expose(), &REQ).unwrap();
         assert_eq!(
-            reason(auth.refresh(p0.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(p0.refresh_token.expose(), &REQ)),
             Reason::RefreshReused,
             "{}",
             b.name
         );
         assert_eq!(
-            reason(auth.refresh(retried.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(retried.refresh_token.expose(), &REQ)),
             Reason::Revoked
         );
 
         // Outside the window the same retry is reuse.
-        let q0 = auth.start_session("dave", &[], &Map::new()).unwrap();
-        let _q1 = auth.refresh(q0.refresh_token.expose(), &REQ).unwrap();
+        let q0 = auth.sessions().start("dave", &[], &Map::new()).unwrap();
+        let _q1 = auth.sessions().refresh(q0.refresh_token.expose(), &REQ).unwrap();
         clock.advance(11);
         assert_eq!(
-            reason(auth.refresh(q0.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(q0.refresh_token.expose(), &REQ)),
             Reason::RefreshReused,
             "{}",
             b.name
@@ -176,10 +185,10 @@ fn grace_is_off_by_default() {
     let b = common::store::sqlite();
     let clock = Arc::new(FixedClock::new(T0));
     let auth = open(&b.url, "", &clock);
-    let p0 = auth.start_session("erin", &[], &Map::new()).unwrap();
-    let _p1 = auth.refresh(p0.refresh_token.expose(), &REQ).unwrap();
+    let p0 = auth.sessions().start("erin", &[], &Map::new()).unwrap();
+    let _p1 = auth.sessions().refresh(p0.refresh_token.expose(), &REQ).unwrap();
     assert_eq!(
-        reason(auth.refresh(p0.refresh_token.expose(), &REQ)),
+        reason(auth.sessions().refresh(p0.refresh_token.expose(), &REQ)),
         Reason::RefreshReused
     );
 }
@@ -189,22 +198,22 @@ fn idle_and_absolute_lifetimes_expire_refresh_tokens() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock); // idle 1d, max 7d
-        let p = auth.start_session("frank", &[], &Map::new()).unwrap();
+        let p = auth.sessions().start("frank", &[], &Map::new()).unwrap();
         assert_eq!(p.refresh_expires_at, T0 + 86_400);
         clock.advance(86_400);
         assert_eq!(
-            reason(auth.refresh(p.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(p.refresh_token.expose(), &REQ)),
             Reason::RefreshExpired,
             "{}",
             b.name
         );
 
         // Used every 20 h, the family still ends at the absolute limit.
-        let mut p = auth.start_session("frank", &[], &Map::new()).unwrap();
+        let mut p = auth.sessions().start("frank", &[], &Map::new()).unwrap();
         let started = clock.now_for_test();
         loop {
             clock.advance(20 * 3600);
-            match auth.refresh(p.refresh_token.expose(), &REQ) {
+            match auth.sessions().refresh(p.refresh_token.expose(), &REQ) {
                 Ok(next) => {
                     assert!(next.refresh_expires_at <= started + 7 * 86_400);
                     p = next;
@@ -233,11 +242,11 @@ fn logout_revokes_the_family() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock);
-        let p = auth.start_session("gina", &[], &Map::new()).unwrap();
-        assert!(auth.revoke(p.refresh_token.expose()).unwrap());
-        assert!(!auth.revoke("unknown").unwrap());
+        let p = auth.sessions().start("gina", &[], &Map::new()).unwrap();
+        assert!(auth.sessions().revoke(p.refresh_token.expose()).unwrap());
+        assert!(!auth.sessions().revoke("unknown").unwrap());
         assert_eq!(
-            reason(auth.refresh(p.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(p.refresh_token.expose(), &REQ)),
             Reason::Revoked,
             "{}",
             b.name
@@ -251,27 +260,33 @@ fn logout_everywhere_revokes_sessions_and_earlier_access_tokens() {
         let clock = Arc::new(FixedClock::new(T0));
         let a = open(&b.url, "", &clock);
         let other = open(&b.url, "", &clock); // a second process sharing the store
-        let s1 = a.start_session("hank", &[], &Map::new()).unwrap();
-        let s2 = a.start_session("hank", &[], &Map::new()).unwrap();
-        let bystander = a.start_session("ivy", &[], &Map::new()).unwrap();
+        let s1 = a.sessions().start("hank", &[], &Map::new()).unwrap();
+        let s2 = a.sessions().start("hank", &[], &Map::new()).unwrap();
+        let bystander = a.sessions().start("ivy", &[], &Map::new()).unwrap();
         clock.advance(5);
-        assert_eq!(a.revoke_subject("hank").unwrap(), 2);
+        assert_eq!(a.sessions().revoke_subject("hank").unwrap(), 2);
         assert_eq!(
-            a.validate(&s1.access.token).unwrap_err().reason,
+            a.verifier().validate(&s1.access.token).unwrap_err().reason,
             Reason::Revoked,
             "{}",
             b.name
         );
-        assert_eq!(reason(a.refresh(s2.refresh_token.expose(), &REQ)), Reason::Revoked);
-        assert!(a.validate(&bystander.access.token).is_ok());
+        assert_eq!(
+            reason(a.sessions().refresh(s2.refresh_token.expose(), &REQ)),
+            Reason::Revoked
+        );
+        assert!(a.verifier().validate(&bystander.access.token).is_ok());
         // The other instance sees it after its (bounded-staleness) reload.
-        other.reload_watermarks().unwrap();
-        assert_eq!(other.validate(&s1.access.token).unwrap_err().reason, Reason::Revoked);
+        other.sessions().reload_revocations().unwrap();
+        assert_eq!(
+            other.verifier().validate(&s1.access.token).unwrap_err().reason,
+            Reason::Revoked
+        );
         // Tokens issued after the revocation work.
         clock.advance(1);
-        let fresh = a.start_session("hank", &[], &Map::new()).unwrap();
-        assert!(a.validate(&fresh.access.token).is_ok(), "{}", b.name);
-        assert!(a.refresh(fresh.refresh_token.expose(), &REQ).is_ok());
+        let fresh = a.sessions().start("hank", &[], &Map::new()).unwrap();
+        assert!(a.verifier().validate(&fresh.access.token).is_ok(), "{}", b.name);
+        assert!(a.sessions().refresh(fresh.refresh_token.expose(), &REQ).is_ok());
     }
 }
 
@@ -281,20 +296,20 @@ fn sessions_are_listed_and_swept_in_bounded_batches() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock);
         for i in 0..7 {
-            auth.start_session(&format!("user{i}"), &[], &Map::new()).unwrap();
+            auth.sessions().start(&format!("user{i}"), &[], &Map::new()).unwrap();
         }
-        let kept = auth.start_session("keeper", &[], &Map::new()).unwrap();
-        assert_eq!(auth.sessions(None, 100).unwrap().len(), 8);
-        assert_eq!(auth.sessions(Some("keeper"), 100).unwrap().len(), 1);
-        assert!(auth.revoke_family(&kept.family_id).unwrap());
-        assert_eq!(auth.sessions(Some("keeper"), 100).unwrap().len(), 0);
+        let kept = auth.sessions().start("keeper", &[], &Map::new()).unwrap();
+        assert_eq!(auth.sessions().list(None, 100).unwrap().len(), 8);
+        assert_eq!(auth.sessions().list(Some("keeper"), 100).unwrap().len(), 1);
+        assert!(auth.sessions().revoke_family(&kept.family_id).unwrap());
+        assert_eq!(auth.sessions().list(Some("keeper"), 100).unwrap().len(), 0);
         // Two days later everything is expired (idle 1 day) and past the one-day keep.
         clock.advance(2 * 86_400 + 1);
         assert_eq!(auth.sweep(3).unwrap(), 3, "{}", b.name);
         assert_eq!(auth.sweep(100).unwrap(), 5);
         assert_eq!(auth.sweep(100).unwrap(), 0);
         assert_eq!(
-            reason(auth.refresh(kept.refresh_token.expose(), &REQ)),
+            reason(auth.sessions().refresh(kept.refresh_token.expose(), &REQ)),
             Reason::RefreshInvalid
         );
     }

@@ -9,22 +9,30 @@ use std::sync::Arc;
 
 use common::store::{T0, backends, open};
 use common::{LEEWAY, TTL, config_with};
-use jwtauth_core::{Algorithm, FixedClock, JwtAuth, Reason};
+use jwtauth_core::{Algorithm, FixedClock, Reason, Tokens};
 use serde_json::Map;
 
 #[test]
 fn a_remembered_token_still_expires() {
     for cache in ["", "validation_cache = 0\n"] {
         let clock = Arc::new(FixedClock::new(common::NOW));
-        let auth = JwtAuth::with_clock(config_with(Algorithm::ES256, cache), clock.clone()).unwrap();
-        let t = auth.issue("alice", &["User"], &Map::new()).unwrap();
+        let auth = Tokens::with_clock(config_with(Algorithm::ES256, cache), clock.clone()).unwrap();
+        let t = auth.issuer().issue("alice", &["User"], &Map::new()).unwrap();
         for _ in 0..3 {
-            assert_eq!(auth.validate(&t.token).unwrap().subject, "alice", "{cache}");
+            assert_eq!(
+                auth.verifier().validate(&t.token).unwrap().subject(),
+                "alice",
+                "{cache}"
+            );
         }
         clock.advance(TTL + LEEWAY - 1);
-        assert!(auth.validate(&t.token).is_ok(), "{cache}");
+        assert!(auth.verifier().validate(&t.token).is_ok(), "{cache}");
         clock.advance(1);
-        assert_eq!(auth.validate(&t.token).unwrap_err().reason, Reason::Expired, "{cache}");
+        assert_eq!(
+            auth.verifier().validate(&t.token).unwrap_err().reason,
+            Reason::Expired,
+            "{cache}"
+        );
     }
 }
 
@@ -33,12 +41,12 @@ fn a_remembered_token_is_still_refused_after_a_logout_everywhere() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock);
-        let pair = auth.start_session("bob", &[], &Map::new()).unwrap();
-        assert!(auth.validate(&pair.access.token).is_ok());
-        assert!(auth.validate(&pair.access.token).is_ok());
-        auth.revoke_subject("bob").unwrap();
+        let pair = auth.sessions().start("bob", &[], &Map::new()).unwrap();
+        assert!(auth.verifier().validate(&pair.access.token).is_ok());
+        assert!(auth.verifier().validate(&pair.access.token).is_ok());
+        auth.sessions().revoke_subject("bob").unwrap();
         assert_eq!(
-            auth.validate(&pair.access.token).unwrap_err().reason,
+            auth.verifier().validate(&pair.access.token).unwrap_err().reason,
             Reason::Revoked,
             "{}",
             b.name
@@ -51,13 +59,16 @@ fn retiring_a_key_ends_its_remembered_tokens() {
     for b in backends() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock);
-        let old = auth.issue("carol", &[], &Map::new()).unwrap();
-        assert!(auth.validate(&old.token).is_ok());
-        auth.rotate_key(None).unwrap();
-        assert!(auth.validate(&old.token).is_ok(), "verify-only keys still verify");
-        auth.retire_key(old.kid.as_str()).unwrap();
+        let old = auth.issuer().issue("carol", &[], &Map::new()).unwrap();
+        assert!(auth.verifier().validate(&old.token).is_ok());
+        auth.keys().rotate(None).unwrap();
+        assert!(
+            auth.verifier().validate(&old.token).is_ok(),
+            "verify-only keys still verify"
+        );
+        auth.keys().retire(old.kid.as_str()).unwrap();
         assert_eq!(
-            auth.validate(&old.token).unwrap_err().reason,
+            auth.verifier().validate(&old.token).unwrap_err().reason,
             Reason::UnknownKid,
             "{}",
             b.name

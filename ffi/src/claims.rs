@@ -52,7 +52,7 @@ impl jwtauth_claims {
             let c = &self.claims;
             let mut by_name = HashMap::new();
             let registered = ["sub", "iss", "jti"];
-            for name in registered.into_iter().chain(c.extra.keys().map(String::as_str)) {
+            for name in registered.into_iter().chain(c.extra().keys().map(String::as_str)) {
                 if let Some(Value::String(s)) = c.get(name)
                     && let Ok(cs) = CString::new(s)
                 {
@@ -62,9 +62,9 @@ impl jwtauth_claims {
             let list = |v: &[String]| v.iter().map(|s| CString::new(s.as_str()).ok()).collect();
             CStrings {
                 by_name,
-                roles: list(&c.roles),
-                audience: list(&c.audience),
-                kid: CString::new(c.kid.as_str()).ok(),
+                roles: list(c.roles()),
+                audience: list(c.audience()),
+                kid: CString::new(c.kid().as_str()).ok(),
             }
         })
     }
@@ -245,7 +245,7 @@ pub unsafe extern "C" fn jwtauth_claims_expires_at(claims: *const jwtauth_claims
     // SAFETY: the caller's contract above.
     unsafe {
         read(claims, out, |c| {
-            Some(c.claims.expires_at).ok_or_else(|| not_found("the token has no claim 'exp'".into()))
+            Some(c.claims.expires_at()).ok_or_else(|| not_found("the token has no claim 'exp'".into()))
         })
     }
 }
@@ -263,7 +263,7 @@ pub unsafe extern "C" fn jwtauth_claims_issued_at(claims: *const jwtauth_claims,
     unsafe {
         read(claims, out, |c| {
             c.claims
-                .issued_at
+                .issued_at()
                 .ok_or_else(|| not_found("the token has no claim 'iat'".into()))
         })
     }
@@ -282,7 +282,7 @@ pub unsafe extern "C" fn jwtauth_claims_not_before(claims: *const jwtauth_claims
     unsafe {
         read(claims, out, |c| {
             c.claims
-                .not_before
+                .not_before()
                 .ok_or_else(|| not_found("the token has no claim 'nbf'".into()))
         })
     }
@@ -296,7 +296,7 @@ pub unsafe extern "C" fn jwtauth_claims_not_before(claims: *const jwtauth_claims
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn jwtauth_claims_role_count(claims: *const jwtauth_claims, out: *mut usize) -> jwtauth_status {
     // SAFETY: the caller's contract above.
-    unsafe { read(claims, out, |c| Ok(c.claims.roles.len())) }
+    unsafe { read(claims, out, |c| Ok(c.claims.roles().len())) }
 }
 
 /// The role at `index` (0-based, in token order).
@@ -328,7 +328,7 @@ pub unsafe extern "C" fn jwtauth_claims_audience_count(
     out: *mut usize,
 ) -> jwtauth_status {
     // SAFETY: the caller's contract above.
-    unsafe { read(claims, out, |c| Ok(c.claims.audience.len())) }
+    unsafe { read(claims, out, |c| Ok(c.claims.audience().len())) }
 }
 
 /// The audience at `index` (0-based).

@@ -87,7 +87,7 @@ fn install_failure_log(config: &Config) -> Result<(), Failure> {
     if guard.is_some() || tracing::dispatcher::has_been_set() {
         return Ok(());
     }
-    *guard = Some(audit::init(&config.log)?);
+    *guard = Some(audit::init(config.log())?);
     stop_failure_log_at_exit();
     Ok(())
 }
@@ -125,7 +125,7 @@ fn stop_failure_log_at_exit() {}
 
 fn open_with(config: Config) -> Result<jwtauth, Failure> {
     install_failure_log(&config)?;
-    let roles_claim: Arc<str> = config.roles_claim.as_str().into();
+    let roles_claim: Arc<str> = config.roles_claim().into();
     let auth = JwtAuth::open(config)?;
     Ok(jwtauth { auth, roles_claim })
 }
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn jwtauth_issue(
     entry!({
         // SAFETY: the caller's contract above.
         let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
-        let issued = a.handle.auth.issue(a.subject, &a.roles, &a.extra)?;
+        let issued = a.handle.auth.issuer().issue(a.subject, &a.roles, &a.extra)?;
         a.out.set(jwtauth_tokens::boxed(&issued, None)?);
         Ok(())
     })
@@ -302,7 +302,7 @@ pub unsafe extern "C" fn jwtauth_validate(
                 Out::new(out, "out")?,
             )
         };
-        let claims = h.auth.validate(token)?;
+        let claims = h.auth.verifier().validate(token)?;
         out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
         Ok(())
     })
@@ -337,7 +337,7 @@ pub unsafe extern "C" fn jwtauth_validate_header(
                 Out::new(out, "out")?,
             )
         };
-        let claims = h.auth.validate_header(header, &request)?;
+        let claims = h.auth.verifier().validate_header(header, &request)?;
         out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
         Ok(())
     })
@@ -367,7 +367,7 @@ pub unsafe extern "C" fn jwtauth_require_role(
                 jwtauth_request::read(request)?,
             )
         };
-        h.auth.require_role(&claims.claims, role, &request)?;
+        h.auth.verifier().require_role(&claims.claims, role, &request)?;
         Ok(())
     })
 }
@@ -385,7 +385,7 @@ pub unsafe extern "C" fn jwtauth_jwks(handle: *const jwtauth, out: *mut *mut c_c
     entry!({
         // SAFETY: the caller's contract above, for each argument.
         let (h, out) = unsafe { (ref_arg(handle, "handle")?, Out::new(out, "out")?) };
-        out.set(owned_c_string(h.auth.jwks().to_string(), "the JWKS")?);
+        out.set(owned_c_string(h.auth.verifier().jwks().to_string(), "the JWKS")?);
         Ok(())
     })
 }

@@ -35,7 +35,7 @@ pub unsafe extern "C" fn jwtauth_session_start(
     entry!({
         // SAFETY: the caller's contract above.
         let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
-        let pair = a.handle.auth.start_session(a.subject, &a.roles, &a.extra)?;
+        let pair = a.handle.auth.sessions().start(a.subject, &a.roles, &a.extra)?;
         a.out.set(jwtauth_tokens::pair(&pair)?);
         Ok(())
     })
@@ -72,7 +72,7 @@ pub unsafe extern "C" fn jwtauth_refresh(
                 Out::new(out, "out")?,
             )
         };
-        let pair = h.auth.refresh(token, &request)?;
+        let pair = h.auth.sessions().refresh(token, &request)?;
         out.set(jwtauth_tokens::pair(&pair)?);
         Ok(())
     })
@@ -98,7 +98,7 @@ pub unsafe extern "C" fn jwtauth_revoke(
         let (h, token) = unsafe { (ref_arg(handle, "handle")?, str_arg(refresh_token, "refresh_token")?) };
         // SAFETY: `known` is optional; when given it is valid for writing.
         let known = unsafe { Out::new(known, "known") }.ok();
-        let was_known = h.auth.revoke(token)?;
+        let was_known = h.auth.sessions().revoke(token)?;
         if let Some(out) = known {
             out.set(was_known);
         }
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn jwtauth_revoke_subject(
         let (h, subject) = unsafe { (ref_arg(handle, "handle")?, str_arg(subject, "subject")?) };
         // SAFETY: `revoked` is optional; when given it is valid for writing.
         let revoked = unsafe { Out::new(revoked, "revoked") }.ok();
-        let n = h.auth.revoke_subject(subject)?;
+        let n = h.auth.sessions().revoke_subject(subject)?;
         if let Some(out) = revoked {
             out.set(n);
         }
@@ -166,7 +166,7 @@ pub unsafe extern "C" fn jwtauth_rotate_key(
             .map(|a| a.parse::<Algorithm>())
             .transpose()
             .map_err(|e| Failure::invalid(format!("algorithm: {e}")))?;
-        let kid = h.auth.rotate_key(algorithm)?;
+        let kid = h.auth.keys().rotate(algorithm)?;
         out.set(owned_c_string(kid.as_str().to_owned(), "the kid")?);
         Ok(())
     })

@@ -200,6 +200,7 @@ impl From<jwtauth_core::InitError> for Failure {
             // A key that cannot be read or parsed is a configuration problem too.
             E::Config(_) | E::Key { .. } => jwtauth_status::Config,
             E::Store(_) => jwtauth_status::Store,
+            _ => jwtauth_status::Internal,
         };
         Failure::new(status, e.to_string())
     }
@@ -212,19 +213,39 @@ impl From<jwtauth_core::Error> for Failure {
             E::Auth(a) => a.into(),
             E::Issue(i) => i.into(),
             E::Store(s) => Failure::new(jwtauth_status::Store, s.to_string()),
-            E::Refused(why) => Failure::invalid(why),
-            E::NoStore => Failure::new(jwtauth_status::Config, E::NoStore.to_string()),
-            E::Key(k) => Failure::new(jwtauth_status::Internal, k.to_string()),
+            // A refused administration request: the caller asked for something that cannot be done.
+            E::KeyAdmin(why) => Failure::invalid(why.to_string()),
+            E::User(why) => Failure::invalid(why.to_string()),
+            other => Failure::new(jwtauth_status::Internal, other.to_string()),
         }
     }
 }
+
+/// The service errors of the core, each handled like the same case of
+/// [`jwtauth_core::Error`].
+macro_rules! via_core_error {
+    ($($t:ty),*) => {
+        $(impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                jwtauth_core::Error::from(e).into()
+            }
+        })*
+    };
+}
+
+via_core_error!(
+    jwtauth_core::StoreError,
+    jwtauth_core::SessionError,
+    jwtauth_core::KeyAdminError,
+    jwtauth_core::UserError
+);
 
 impl From<jwtauth_core::IssueError> for Failure {
     fn from(e: jwtauth_core::IssueError) -> Self {
         use jwtauth_core::IssueError as E;
         let status = match &e {
             E::EmptySubject | E::ReservedClaim(_) => jwtauth_status::InvalidArgument,
-            E::Key(_) => jwtauth_status::Internal,
+            _ => jwtauth_status::Internal,
         };
         Failure::new(status, e.to_string())
     }

@@ -55,8 +55,11 @@ fn main() {
             .into_iter()
             .enumerate()
         {
-            let issued = auth.issue(sub, &roles, &extra).expect("issue");
-            assert!(auth.validate(&issued.token).is_ok(), "seed token must validate");
+            let issued = auth.issuer().issue(sub, &roles, &extra).expect("issue");
+            assert!(
+                auth.verifier().validate(&issued.token).is_ok(),
+                "seed token must validate"
+            );
             let t = issued.token;
             write(&vh, &format!("{name}-{i}-bare"), &t);
             write(&vh, &format!("{name}-{i}-bearer"), format!("Bearer {t}"));
@@ -93,7 +96,14 @@ fn main() {
 
     // The hostile-token catalogue: literal tokens as they are; recipes as header and
     // claims (for validate_signed / inspect) and HS256-signed (for validate_header).
-    let hs_kid = hs256().key_ring().active().unwrap().kid().as_str().to_string();
+    let hs_kid = hs256()
+        .verifier()
+        .key_ring()
+        .active()
+        .unwrap()
+        .kid()
+        .as_str()
+        .to_string();
     let mut files: Vec<_> = std::fs::read_dir("../core/tests/data/hostile")
         .expect("hostile catalogue")
         .map(|e| e.unwrap().path())

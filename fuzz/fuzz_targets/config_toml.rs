@@ -2,14 +2,13 @@
 #![no_main]
 
 use jwtauth_core::Config;
-use jwtauth_core::token::Rules;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     match Config::from_toml(text) {
         Ok(c) => {
-            let _ = Rules::from_config(&c);
+            let _ = c.rules();
             let _ = format!("{c:?}");
         }
         Err(e) => {

@@ -14,10 +14,10 @@ fuzz_target!(|data: &[u8]| {
         ..RequestInfo::default()
     };
     for auth in [hs256(), es256()] {
-        let _ = auth.validate_header(Some(&header), &req);
+        let _ = auth.verifier().validate_header(Some(&header), &req);
         // No store, so this never answers None; it takes the same checks without the reload wait.
-        let _ = auth.validate_header_nonblocking(Some(&header), &req);
+        let _ = auth.verifier().check_header(Some(&header), &req);
         // The raw-token entry point skips the bearer character filter: arbitrary bytes reach the parser.
-        let _ = auth.validate(data);
+        let _ = auth.verifier().validate(data);
     }
 });

@@ -9,9 +9,11 @@ fuzz_target!(|data: &[u8]| {
     let (header, claims) = split_parts(data);
     let token = hs256_sign(header, claims);
     let auth = hs256();
-    if let Ok(c) = auth.validate(&token) {
-        let _ = c.to_json(&auth.rules().roles_claim);
-        let _ = auth.require_role(&c, "Admin", &Default::default());
+    if let Ok(c) = auth.verifier().validate(&token) {
+        let _ = c.to_json(&auth.verifier().rules().roles_claim);
+        let _ = auth.verifier().require_role(&c, "Admin", &Default::default());
     }
-    let _ = auth.validate_header(Some(&format!("Bearer {token}")), &Default::default());
+    let _ = auth
+        .verifier()
+        .validate_header(Some(&format!("Bearer {token}")), &Default::default());
 });

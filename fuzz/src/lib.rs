@@ -1,5 +1,5 @@
 //! Shared set-up of the fuzz targets and of the corpus seeder (`examples/seed.rs`):
-//! two `JwtAuth` runtimes with fixed keys and a fixed clock, so that tokens written
+//! two `Tokens` runtimes with fixed keys and a fixed clock, so that tokens written
 //! into the seed corpus stay valid in every fuzzing process.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwtauth_core::{Algorithm, Config, FixedClock, JwtAuth, Key, KeyRing};
+use jwtauth_core::{Algorithm, Config, FixedClock, Key, KeyRing, Tokens};
 
 /// "Now" of every runtime here: 2026-11-18T07:33:20Z (as in core/tests/common).
 pub const NOW: i64 = 1_795_000_000;
@@ -31,20 +31,20 @@ fn config(alg: Algorithm) -> Config {
 }
 
 /// HS256 runtime (key from the configured secret), no store.
-pub fn hs256() -> &'static JwtAuth {
-    static AUTH: OnceLock<JwtAuth> = OnceLock::new();
+pub fn hs256() -> &'static Tokens {
+    static AUTH: OnceLock<Tokens> = OnceLock::new();
     AUTH.get_or_init(|| {
-        JwtAuth::with_clock(config(Algorithm::HS256), Arc::new(FixedClock::new(NOW))).expect("hs256 runtime")
+        Tokens::with_clock(config(Algorithm::HS256), Arc::new(FixedClock::new(NOW))).expect("hs256 runtime")
     })
 }
 
 /// ES256 runtime with the fixed key in `keys/es256.pem`, no store.
-pub fn es256() -> &'static JwtAuth {
-    static AUTH: OnceLock<JwtAuth> = OnceLock::new();
+pub fn es256() -> &'static Tokens {
+    static AUTH: OnceLock<Tokens> = OnceLock::new();
     AUTH.get_or_init(|| {
         let key = Key::from_pkcs8_pem(Algorithm::ES256, ES256_PEM, NOW).expect("es256 key");
         let ring = KeyRing::new(vec![key]).expect("ring");
-        JwtAuth::with_key_ring(config(Algorithm::ES256), ring, Arc::new(FixedClock::new(NOW)))
+        Tokens::with_key_ring(config(Algorithm::ES256), ring, Arc::new(FixedClock::new(NOW)))
     })
 }
 

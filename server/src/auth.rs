@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jwtauth_core::config::ServerConfig;
 use jwtauth_core::users::ADMIN_ROLE;
-use jwtauth_core::{AuthError, Claims, Reason, RequestInfo};
+use jwtauth_core::{AuthError, Claims, Reason, RequestInfo, Verdict};
 use tracing::Instrument;
 
 use crate::AppState;
@@ -138,7 +138,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         client_ip(
             p.ip(),
             request.headers().get_all(FORWARDED_FOR_HEADER).iter(),
-            &state.auth.config().server,
+            state.auth.config().server(),
         )
     });
     let ctx = Arc::new(RequestCtx {
@@ -217,13 +217,14 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    let verdict = match state.auth.validate_header_nonblocking(header, &ctx.info()) {
-        Some(verdict) => verdict,
+    let verdict = match state.auth.verifier().check_header(header, &ctx.info()) {
+        Verdict::Valid(claims) => Ok(claims),
+        Verdict::Invalid(e) => Err(e),
         // The token names a key this process has not loaded: the core reloads the ring
         // from the store and waits for it, which must not hold an async worker.
-        None => {
-            let (auth, header, ctx) = (state.auth.clone(), header.map(str::to_owned), ctx.clone());
-            match tokio::task::spawn_blocking(move || auth.validate_header(header.as_deref(), &ctx.info())).await {
+        _ => {
+            let (verifier, header, ctx) = (state.auth.verifier().clone(), header.map(str::to_owned), ctx.clone());
+            match tokio::task::spawn_blocking(move || verifier.validate_header(header.as_deref(), &ctx.info())).await {
                 Ok(verdict) => verdict,
                 Err(e) => return ApiError::Internal(format!("validation task failed: {e}")).into_response(),
             }
@@ -246,7 +247,7 @@ pub async fn require_admin(State(state): State<AppState>, request: Request, next
     ) else {
         return ApiError::Auth(AuthError::new(Reason::MissingToken, "no Authorization header")).into_response();
     };
-    if let Err(e) = state.auth.require_role(&caller.0, ADMIN_ROLE, &ctx.info()) {
+    if let Err(e) = state.auth.verifier().require_role(&caller.0, ADMIN_ROLE, &ctx.info()) {
         return ApiError::Auth(e).into_response();
     }
     next.run(request).await
@@ -260,7 +261,8 @@ mod tests {
     fn server(trusted: &str) -> ServerConfig {
         jwtauth_core::Config::from_toml(&format!("[server]\ntrusted_proxies = {trusted}"))
             .unwrap()
-            .server
+            .server()
+            .clone()
     }
 
     fn client(peer: &str, headers: &[&[u8]], server: &ServerConfig) -> String {

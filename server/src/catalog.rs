@@ -78,7 +78,7 @@ impl Catalog {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let read_at = Instant::now();
-        let list = blocking(auth, |auth| Ok(auth.products()?)).await?;
+        let list = blocking(auth, |auth| Ok(crate::products::list(auth.store())?)).await?;
         let list: Vec<ProductBody> = list.into_iter().map(ProductBody::from).collect();
         let body = Bytes::from(serde_json::to_vec(&list).map_err(|e| ApiError::Internal(e.to_string()))?);
         // A change that landed while reading makes this list already old: serve it to
@@ -98,8 +98,8 @@ impl Catalog {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::products::{self, NewProduct};
     use jwtauth_core::Config;
-    use jwtauth_core::products::NewProduct;
     use serde_json::json;
 
     async fn store() -> (Arc<JwtAuth>, tempfile::TempDir) {
@@ -109,16 +109,20 @@ mod tests {
             dir.path().join("jwtauth.db").display(),
             dir.path().join("logs").display()
         );
-        let auth = tokio::task::spawn_blocking(move || JwtAuth::open(Config::from_toml(&toml).unwrap()).unwrap())
-            .await
-            .unwrap();
+        let auth = tokio::task::spawn_blocking(move || {
+            let auth = JwtAuth::open(Config::from_toml(&toml).unwrap()).unwrap();
+            products::migrate(auth.store()).unwrap();
+            auth
+        })
+        .await
+        .unwrap();
         (Arc::new(auth), dir)
     }
 
     async fn add(auth: &Arc<JwtAuth>, name: &str) {
         let p = NewProduct::from_json(json!({"name": name, "price": 1}).as_object().unwrap()).unwrap();
         let auth = auth.clone();
-        tokio::task::spawn_blocking(move || auth.add_product(&p).unwrap())
+        tokio::task::spawn_blocking(move || products::add(auth.store(), &p, auth.now()).unwrap())
             .await
             .unwrap();
     }

@@ -90,7 +90,7 @@ enum TokenCmd {
 
 fn init_logging(config: &Config) -> anyhow::Result<jwtauth_core::audit::FailureLogGuard> {
     use tracing_subscriber::prelude::*;
-    let (failures, guard) = jwtauth_core::audit::file_layer(&config.log)?;
+    let (failures, guard) = jwtauth_core::audit::file_layer(config.log())?;
     let target = jwtauth_core::audit::TARGET;
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -156,12 +156,12 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
         Command::User(UserCmd::Add { name, role }) => {
             let password = read_password()?;
             let roles: Vec<&str> = role.iter().map(String::as_str).collect();
-            auth.add_user(&name, &password.0, &roles)?;
+            auth.users().add(&name, &password.0, &roles)?;
             writeln!(out, "user '{name}' added with roles [{}]", roles.join(", "))?;
         }
         Command::User(UserCmd::List) => {
             writeln!(out, "{:<24} {:<9} {:<26} ROLES", "NAME", "STATE", "CREATED")?;
-            for u in auth.users()? {
+            for u in auth.users().list()? {
                 let state = if u.disabled { "disabled" } else { "active" };
                 writeln!(
                     out,
@@ -174,7 +174,7 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::User(UserCmd::Disable { name }) => {
-            if !auth.disable_user(&name)? {
+            if !auth.users().disable(&name)? {
                 bail!("no user '{name}'");
             }
             writeln!(out, "user '{name}' disabled; its sessions and tokens are revoked")?;
@@ -185,7 +185,7 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
                 "{:<45} {:<6} {:<12} {:<26} RETIRES",
                 "KID", "ALG", "STATE", "CREATED"
             )?;
-            for k in auth.keys()? {
+            for k in auth.keys().list()? {
                 writeln!(
                     out,
                     "{:<45} {:<6} {:<12} {:<26} {}",
@@ -199,16 +199,16 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCmd::Rotate { alg }) => {
             let alg: Option<Algorithm> = alg.map(|a| a.parse()).transpose()?;
-            let kid = auth.rotate_key(alg)?;
+            let kid = auth.keys().rotate(alg)?;
             writeln!(out, "new active key {}", kid.as_str())?;
         }
         Command::Keys(KeysCmd::Retire { kid }) => {
-            auth.retire_key(&kid)?;
+            auth.keys().retire(&kid)?;
             writeln!(out, "key {kid} retired")?;
         }
         Command::Token(TokenCmd::Inspect { token }) => {
             let token = if token == "-" { read_token()? } else { token };
-            let i = auth.inspect(&token);
+            let i = auth.verifier().inspect(&token);
             let show = |v: &Option<serde_json::Value>| {
                 v.as_ref()
                     .and_then(|v| serde_json::to_string_pretty(v).ok())
@@ -223,9 +223,9 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
                 Ok(c) => writeln!(
                     out,
                     "VALID: subject '{}', roles [{}], key {}",
-                    c.subject,
-                    c.roles.join(", "),
-                    c.kid.as_str()
+                    c.subject(),
+                    c.roles().join(", "),
+                    c.kid().as_str()
                 )?,
                 Err(e) => {
                     writeln!(out, "INVALID: {}: {}", e.reason.as_str(), e.hint)?;

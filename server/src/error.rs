@@ -4,9 +4,10 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jwtauth_core::products::FieldError;
 use jwtauth_core::users::LoginError;
-use jwtauth_core::{AuthError, Error, Reason};
+use jwtauth_core::{AuthError, Error, KeyAdminError, Reason, SessionError, StoreError, UserError};
+
+use crate::products::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -70,6 +71,19 @@ impl From<Error> for ApiError {
     }
 }
 
+/// The service errors of the core, each handled like the same case of [`Error`].
+macro_rules! via_core_error {
+    ($($t:ty),*) => {
+        $(impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                Error::from(e).into()
+            }
+        })*
+    };
+}
+
+via_core_error!(StoreError, SessionError, UserError, KeyAdminError);
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         ApiError::Auth(e)
@@ -84,6 +98,7 @@ impl From<LoginError> for ApiError {
                 retry_after_secs,
             } => ApiError::Limited(error, retry_after_secs),
             LoginError::Failed(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod openapi;
+pub mod products;
 pub mod routes;
 pub mod serve;
 

@@ -6,8 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jwtauth_core::products::NewProduct;
-use jwtauth_core::{Error, JwtAuth, TokenPair};
+use jwtauth_core::{JwtAuth, SessionError, TokenPair};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -16,6 +15,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{Caller, RequestCtx};
 use crate::error::{ApiError, ErrorBody};
+use crate::products::{self, NewProduct};
 
 /// A JSON body whose rejection (bad syntax, wrong shape, wrong content type) is our
 /// `400 invalid_request`.
@@ -122,7 +122,7 @@ pub async fn login(
         .map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
     let response = blocking(&state.auth, move |auth| {
         let pair = login.login(
-            auth,
+            auth.users(),
             &body.username,
             &body.password,
             ctx.client_ip.as_deref(),
@@ -147,11 +147,14 @@ pub async fn refresh(
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     let response = blocking(&state.auth, move |auth| {
-        let pair = auth.refresh(&body.refresh_token, &ctx.info()).map_err(|e| match e {
-            // Every refresh failure, a revoked session included, is a dead grant.
-            Error::Auth(a) => ApiError::Grant(a),
-            other => other.into(),
-        })?;
+        let pair = auth
+            .sessions()
+            .refresh(&body.refresh_token, &ctx.info())
+            .map_err(|e| match e {
+                // Every refresh failure, a revoked session included, is a dead grant.
+                SessionError::Auth(a) => ApiError::Grant(a),
+                other => other.into(),
+            })?;
         Ok(token_response(auth, &pair))
     })
     .await?;
@@ -169,7 +172,10 @@ pub async fn logout(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
-    blocking(&state.auth, move |auth| Ok(auth.revoke(&body.refresh_token)?)).await?;
+    blocking(&state.auth, move |auth| {
+        Ok(auth.sessions().revoke(&body.refresh_token)?)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -180,7 +186,10 @@ pub async fn logout(
         (status = 401, description = "No or invalid token", body = ErrorBody),
     ))]
 pub async fn logout_all(State(state): State<AppState>, Caller(claims): Caller) -> Result<StatusCode, ApiError> {
-    blocking(&state.auth, move |auth| Ok(auth.revoke_subject(&claims.subject)?)).await?;
+    blocking(&state.auth, move |auth| {
+        Ok(auth.sessions().revoke_subject(claims.subject())?)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -191,7 +200,7 @@ pub async fn logout_all(State(state): State<AppState>, Caller(claims): Caller) -
         (status = 401, description = "No or invalid token", body = ErrorBody),
     ))]
 pub async fn me(State(state): State<AppState>, Caller(claims): Caller) -> Json<Value> {
-    Json(claims.to_json(&state.auth.config().roles_claim))
+    Json(claims.to_json(state.auth.config().roles_claim()))
 }
 
 /// A product.
@@ -217,8 +226,8 @@ pub struct NewProductBody {
     price: f64,
 }
 
-impl From<jwtauth_core::products::Product> for ProductBody {
-    fn from(p: jwtauth_core::products::Product) -> Self {
+impl From<products::Product> for ProductBody {
+    fn from(p: products::Product) -> Self {
         ProductBody {
             id: p.id,
             name: p.name,
@@ -253,7 +262,10 @@ pub async fn create_product(
     JsonBody(input): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<ProductBody>), ApiError> {
     let new = NewProduct::from_json(&input).map_err(ApiError::Invalid)?;
-    let p = blocking(&state.auth, move |auth| Ok(auth.add_product(&new)?)).await;
+    let p = blocking(&state.auth, move |auth| {
+        Ok(products::add(auth.store(), &new, auth.now())?)
+    })
+    .await;
     state.catalog.changed();
     let p = p?;
     Ok((StatusCode::CREATED, Json(p.into())))
@@ -269,7 +281,7 @@ pub async fn create_product(
         (status = 404, description = "No such product", body = ErrorBody),
     ))]
 pub async fn delete_product(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let deleted = blocking(&state.auth, move |auth| Ok(auth.delete_product(&id)?)).await;
+    let deleted = blocking(&state.auth, move |auth| Ok(products::delete(auth.store(), &id)?)).await;
     state.catalog.changed();
     if deleted? {
         Ok(StatusCode::NO_CONTENT)
@@ -282,7 +294,11 @@ pub async fn delete_product(State(state): State<AppState>, Path(id): Path<String
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, description = "JWK Set", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(state.auth.jwks())).into_response()
+    (
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        Json(state.auth.verifier().jwks()),
+    )
+        .into_response()
 }
 
 /// OpenID Connect discovery, enough for JwtBearer-style clients to find the keys.
@@ -290,9 +306,10 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "Discovery document", body = Object)))]
 pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> {
     let c = state.auth.config();
-    let base = c.issuer.trim_end_matches('/');
+    let base = c.issuer().trim_end_matches('/');
     let mut algs: Vec<String> = state
         .auth
+        .verifier()
         .key_ring()
         .keys()
         .iter()
@@ -301,7 +318,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
     algs.sort();
     algs.dedup();
     Json(serde_json::json!({
-        "issuer": c.issuer,
+        "issuer": c.issuer(),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "token_endpoint": format!("{base}/auth/login"),
         "userinfo_endpoint": format!("{base}/auth/me"),
@@ -310,7 +327,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["none"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", c.roles_claim.as_str()],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", c.roles_claim()],
     }))
 }
 
@@ -328,9 +345,8 @@ pub async fn healthz() -> Json<Value> {
         (status = 503, description = "The store is unreachable", body = ErrorBody),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    blocking(&state.auth, |auth| match auth.store() {
-        Some(s) => s.ping().map_err(|_| ApiError::Unavailable),
-        None => Ok(()),
+    blocking(&state.auth, |auth| {
+        auth.store().ping().map_err(|_| ApiError::Unavailable)
     })
     .await?;
     Ok(Json(serde_json::json!({"status": "ready"})))

@@ -158,17 +158,21 @@ pub async fn shutdown_on_signal(signals: Signals, handle: Handle<SocketAddr>) {
 /// a shutdown signal. Returns the state so the caller drops it outside the runtime
 /// (the synchronous PostgreSQL pool must not be dropped on an async worker).
 pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::AppState> {
-    let server_cfg = config.server.clone();
+    let server_cfg = config.server().clone();
     listen_addr(&server_cfg)?;
-    let auth = tokio::task::spawn_blocking(move || jwtauth_core::JwtAuth::open(config))
-        .await?
-        .context("opening jwtauth")?;
+    let auth = tokio::task::spawn_blocking(move || {
+        let auth = jwtauth_core::JwtAuth::open(config)?;
+        crate::products::migrate(auth.store())?;
+        Ok::<_, anyhow::Error>(auth)
+    })
+    .await?
+    .context("opening jwtauth")?;
     let auth = std::sync::Arc::new(auth);
     let (login, first) = {
         let auth = auth.clone();
         tokio::task::spawn_blocking(move || {
-            let first = auth.bootstrap_admin()?;
-            let login = jwtauth_core::users::Login::with(auth.config().login, jwtauth_core::users::HashCost::OWASP)?;
+            let first = auth.users().bootstrap_admin()?;
+            let login = jwtauth_core::users::Login::with(auth.config().login(), jwtauth_core::users::HashCost::OWASP)?;
             Ok::<_, jwtauth_core::Error>((login, first))
         })
         .await??

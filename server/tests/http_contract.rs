@@ -346,7 +346,7 @@ async fn discovery_and_jwks_let_a_client_verify_tokens_without_a_shared_secret()
         .json()
         .await
         .unwrap();
-    assert_eq!(oidc["issuer"], s.auth.config().issuer);
+    assert_eq!(oidc["issuer"], s.auth.config().issuer());
     assert!(oidc["jwks_uri"].as_str().unwrap().ends_with("/.well-known/jwks.json"));
     assert_eq!(oidc["id_token_signing_alg_values_supported"], json!(["ES256"]));
 
@@ -362,8 +362,8 @@ async fn discovery_and_jwks_let_a_client_verify_tokens_without_a_shared_secret()
     assert!(jwk.get("d").is_none(), "no private material");
     let key: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    v.set_issuer(&[s.auth.config().issuer.as_str()]);
-    v.set_audience(&s.auth.config().audience);
+    v.set_issuer(&[s.auth.config().issuer()]);
+    v.set_audience(s.auth.config().audience());
     let data = jsonwebtoken::decode::<Value>(&access, &jsonwebtoken::DecodingKey::from_jwk(&key).unwrap(), &v).unwrap();
     assert_eq!(data.claims["sub"], "alice");
 }

@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let (log_tx, log_rx) = mpsc::sync_channel(LOG_BACKLOG);
     let history = u64::from(args.ring_size) * HISTORY_BYTES_PER_FAILURE;
     follow::spawn(
-        Follower::new(&config.log.dir, &config.log.file_prefix, history),
+        Follower::new(&config.log().dir, &config.log().file_prefix, history),
         LOG_POLL,
         log_tx,
     )
@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
 
     let (req_tx, req_rx) = mpsc::channel();
     let (upd_tx, upd_rx) = mpsc::channel();
-    let label = jwtauth_core::store_url_masked(&config.store.url);
+    let label = jwtauth_core::store::url_masked(config.store().url());
     let timing = worker::Timing {
         refresh: Duration::from_secs(2),
         retry: Duration::from_secs(3),

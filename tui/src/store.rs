@@ -2,7 +2,7 @@
 //! (what rotation does, that the active key cannot be retired, which sessions are
 //! live) is the core's; this file only translates.
 
-use jwtauth_core::{Algorithm, Config, JwtAuth, KeyState};
+use jwtauth_core::{Algorithm, Config, JwtAuth, KeyState, OpenOptions};
 
 use crate::admin::{Admin, AdminError, Connect, KeyInfo, SessionInfo};
 
@@ -16,14 +16,12 @@ pub struct CoreAdmin(JwtAuth);
 impl CoreAdmin {
     /// Opens the store (SQLite file or PostgreSQL) named by the configuration.
     ///
-    /// The core makes a configured `hs_secret` or `key_file` the active key when it
+    /// A service makes a configured `hs_secret` or `key_file` the active key when it
     /// opens the store. An admin tool opening (and reopening after an outage) must
     /// not do that: it would undo every rotation made here or by another admin. So
-    /// the store is opened for what it holds, without a configured key.
-    pub fn open(mut config: Config) -> Result<CoreAdmin, AdminError> {
-        config.hs_secret = None;
-        config.key_file = None;
-        Ok(CoreAdmin(JwtAuth::open(config)?))
+    /// the store is opened as an administration tool opens it.
+    pub fn open(config: Config) -> Result<CoreAdmin, AdminError> {
+        Ok(CoreAdmin(JwtAuth::open_with(config, OpenOptions::admin())?))
     }
 }
 
@@ -33,33 +31,33 @@ impl Admin for CoreAdmin {
         let rank = |s: KeyState| match s {
             KeyState::Active => 0,
             KeyState::VerifyOnly => 1,
-            KeyState::Retired => 2,
+            _ => 2,
         };
-        let mut keys = self.0.keys()?;
+        let mut keys = self.0.keys().list()?;
         keys.sort_by(|a, b| rank(a.state).cmp(&rank(b.state)).then(b.created_at.cmp(&a.created_at)));
         Ok(keys)
     }
 
     fn rotate_key(&mut self, alg: Option<Algorithm>) -> Result<String, AdminError> {
-        Ok(self.0.rotate_key(alg)?.to_string())
+        Ok(self.0.keys().rotate(alg)?.to_string())
     }
 
     fn retire_key(&mut self, kid: &str) -> Result<(), AdminError> {
-        Ok(self.0.retire_key(kid)?)
+        Ok(self.0.keys().retire(kid)?)
     }
 
     fn jwks(&mut self) -> Result<serde_json::Value, AdminError> {
         // Changes made by other processes since the last periodic reload count too.
-        self.0.reload_keys()?;
-        Ok(self.0.jwks())
+        self.0.keys().reload()?;
+        Ok(self.0.verifier().jwks())
     }
 
     fn list_sessions(&mut self) -> Result<Vec<SessionInfo>, AdminError> {
-        Ok(self.0.sessions(None, SESSION_LIMIT)?)
+        Ok(self.0.sessions().list(None, SESSION_LIMIT)?)
     }
 
     fn revoke_session(&mut self, family_id: &str) -> Result<(), AdminError> {
-        if self.0.revoke_family(family_id)? {
+        if self.0.sessions().revoke_family(family_id)? {
             Ok(())
         } else {
             Err(AdminError(format!("session {family_id} is no longer live")))
@@ -67,7 +65,7 @@ impl Admin for CoreAdmin {
     }
 
     fn revoke_subject(&mut self, subject: &str) -> Result<u64, AdminError> {
-        Ok(self.0.revoke_subject(subject)?)
+        Ok(self.0.sessions().revoke_subject(subject)?)
     }
 }
 
@@ -120,9 +118,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
         let auth = JwtAuth::open(cfg.clone()).unwrap();
-        let a = auth.start_session("alice", &[], &Default::default()).unwrap();
-        auth.start_session("alice", &[], &Default::default()).unwrap();
-        auth.start_session("bob", &[], &Default::default()).unwrap();
+        let a = auth.sessions().start("alice", &[], &Default::default()).unwrap();
+        auth.sessions().start("alice", &[], &Default::default()).unwrap();
+        auth.sessions().start("bob", &[], &Default::default()).unwrap();
         let mut admin = CoreAdmin::open(cfg).unwrap();
         assert_eq!(admin.list_sessions().unwrap().len(), 3);
         admin.revoke_session(&a.family_id).unwrap();
@@ -142,7 +140,9 @@ mod tests {
         ))
         .unwrap();
         // The server opened the store: its HS key is active.
-        let hs_kid = JwtAuth::open(cfg.clone()).unwrap().keys().unwrap()[0].kid.to_string();
+        let hs_kid = JwtAuth::open(cfg.clone()).unwrap().keys().list().unwrap()[0]
+            .kid
+            .to_string();
         let mut admin = CoreAdmin::open(cfg.clone()).unwrap();
         let es = admin.rotate_key(Some(Algorithm::ES256)).unwrap();
         drop(admin);

@@ -96,7 +96,7 @@ fn follows_the_log_and_rotates_a_key_with_keystrokes() {
     // (they are removed from the binary's environment below too).
     let config = Config::from_toml(&toml).unwrap();
     // The store as a server would leave it: one active key.
-    let first_kid = JwtAuth::open(config.clone()).unwrap().keys().unwrap()[0]
+    let first_kid = JwtAuth::open(config.clone()).unwrap().keys().list().unwrap()[0]
         .kid
         .to_string();
     let today = logs.join("failures.2026-11-28.jsonl");
@@ -162,7 +162,7 @@ fn follows_the_log_and_rotates_a_key_with_keystrokes() {
     let text = screen.wait_for("is the active key");
 
     let auth = JwtAuth::open(config).unwrap();
-    let stored = auth.keys().unwrap();
+    let stored = auth.keys().list().unwrap();
     let active: Vec<_> = stored.iter().filter(|k| k.state == KeyState::Active).collect();
     assert_eq!(active.len(), 1, "{stored:?}");
     let new_kid = active[0].kid.to_string();

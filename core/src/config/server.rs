@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::{ConfigError, Dur, OneOrMany};
-use crate::limits::LoginLimits;
+use crate::users::throttle::LoginLimits;
 
 /// The HTTP server.
 #[derive(Debug, Clone, PartialEq, Eq)]

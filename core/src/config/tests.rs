@@ -193,9 +193,9 @@ fn key_and_secret_files_over_64_kib_are_refused_unread() {
         assert!(e.contains("64 KiB"), "{e}");
     }
     let c = Config::from_toml(&format!("master_key_file = \"{}\"", big.display())).unwrap();
-    let e = crate::crypt::MasterKey::from_config(&c).err().unwrap().to_string();
+    let e = c.master_key().err().unwrap().to_string();
     assert!(e.contains("master_key_file") && e.contains("64 KiB"), "{e}");
     let c = Config::from_toml(&format!("key_file = \"{}\"", big.display())).unwrap();
-    let e = crate::JwtAuth::new(c).err().unwrap().to_string();
+    let e = crate::runtime::Tokens::new(c).err().unwrap().to_string();
     assert!(e.contains("key_file") && e.contains("64 KiB"), "{e}");
 }

@@ -1,25 +1,27 @@
 //! The key ring: key id → (algorithm, parsed verifying key, optional signing key,
 //! state). Keys are parsed once when they enter the ring, never per token; the ring
-//! is immutable and swapped whole (see [`crate::JwtAuth`]).
+//! is immutable and swapped whole by whoever holds it (the verifier, key administration).
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair};
 use aws_lc_rs::{digest, hmac};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::config::Secret;
 use crate::encoding::b64;
 
 mod algorithm;
+mod secret;
 
 pub use algorithm::Algorithm;
+pub use secret::Secret;
+pub(crate) use secret::check_hs_secret;
 
 /// A key id (`kid`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,6 +46,7 @@ impl fmt::Display for Kid {
 
 /// Where a key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KeyState {
     /// Signs new tokens and verifies.
     Active,
@@ -81,6 +84,7 @@ impl FromStr for KeyState {
 
 /// A key that cannot be built or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// Not one of [`Algorithm::ALL`].
     #[error("unsupported algorithm '{0}'")]
@@ -91,9 +95,12 @@ pub enum KeyError {
     /// The ring has no active key to sign with.
     #[error("no active signing key in the key ring")]
     NoActiveKey,
-    /// The crypto library failed (e.g. no randomness).
+    /// The crypto library failed.
     #[error("crypto operation failed: {0}")]
     Crypto(&'static str),
+    /// No random bytes for a new key.
+    #[error(transparent)]
+    Randomness(#[from] crate::random::NoRandomness),
 }
 
 /// The secret part of a key, kept so the store can persist it (encrypted).
@@ -159,9 +166,7 @@ impl fmt::Debug for Key {
 }
 
 fn rng_fill(buf: &mut [u8]) -> Result<(), KeyError> {
-    SystemRandom::new()
-        .fill(buf)
-        .map_err(|_| KeyError::Crypto("system randomness unavailable"))
+    Ok(crate::random::fill(buf)?)
 }
 
 impl Key {
@@ -209,7 +214,8 @@ impl Key {
         if !alg.is_hmac() {
             return Err(KeyError::Invalid(format!("{alg} does not use a shared secret")));
         }
-        crate::config::check_hs_secret(secret, alg).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        check_hs_secret(secret, alg)
+            .map_err(|w| KeyError::Invalid(format!("configuration key `hs_secret`: {}. {}", w.problem, w.fix)))?;
         let bytes = Zeroizing::new(secret.expose().as_bytes().to_vec());
         Key::build(alg, KeyMaterial::Secret(bytes), None, KeyState::Active, now)
     }

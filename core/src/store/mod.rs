@@ -8,18 +8,54 @@
 //!
 //! Every call is blocking. From async code call it through `spawn_blocking`: the
 //! PostgreSQL client refuses to run on an async worker thread.
+//!
+//! # Keeping an application's own tables in the store
+//!
+//! An application may keep its tables beside jwtauth's, in the same file or
+//! database, with migrations of its own: [`Store::migrate_extension`] applies them
+//! once, in order, recorded under the application's name, and [`Store::write`]
+//! runs its statements in a transaction. jwtauth never touches those tables.
+//!
+//! ```
+//! use jwtauth_core::store::{Store, Val};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(&format!("sqlite://{}/app.db", dir.path().display()), 1)?;
+//! store.migrate_extension("notes", &["CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)"])?;
+//! store.write(|tx| tx.exec("INSERT INTO notes (id, body) VALUES (?1, ?2)", &[Val::I64(1), "hello".into()]))?;
+//! let rows = store.write(|tx| tx.query("SELECT body FROM notes", &[]))?;
+//! assert_eq!(rows[0].text(0)?, "hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[cfg(feature = "postgres")]
 mod postgres;
-pub(crate) mod schema;
+mod schema;
 mod sqlite;
 
 use std::fmt;
 
-pub(crate) use schema::migrate;
+pub use schema::LATEST as SCHEMA_VERSION;
+pub(crate) use schema::{lock_keys, migrate};
+
+/// Masks the password of a connection URL (`postgres://user:***@host/db`) so it can
+/// be shown in errors and logs.
+pub fn url_masked(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
 
 /// A store that cannot be opened or used, with what to do about it.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be opened or reached.
     #[error("cannot open store {url}: {detail}. {fix}")]
@@ -53,9 +89,12 @@ pub enum StoreError {
 
 /// A value bound to or read from SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Val {
+pub enum Val {
+    /// An integer (`BIGINT`).
     I64(i64),
+    /// Text.
     Text(String),
+    /// `NULL`.
     Null,
 }
 
@@ -77,9 +116,10 @@ impl From<String> for Val {
 
 /// One result row.
 #[derive(Debug, Clone)]
-pub(crate) struct Row(pub Vec<Val>);
+pub struct Row(pub Vec<Val>);
 
 impl Row {
+    /// Column `i` as an integer; an error when it is anything else.
     pub fn i64(&self, i: usize) -> Result<i64, StoreError> {
         match self.0.get(i) {
             Some(Val::I64(v)) => Ok(*v),
@@ -88,12 +128,14 @@ impl Row {
             ))),
         }
     }
+    /// Column `i` as an integer or `NULL`.
     pub fn opt_i64(&self, i: usize) -> Result<Option<i64>, StoreError> {
         match self.0.get(i) {
             Some(Val::Null) => Ok(None),
             _ => self.i64(i).map(Some),
         }
     }
+    /// Column `i` as text; an error when it is anything else.
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
         match self.0.get(i) {
             Some(Val::Text(v)) => Ok(v.clone()),
@@ -102,8 +144,9 @@ impl Row {
     }
 }
 
-/// A transaction. SQL uses `?1`, `?2` … placeholders on every backend.
-pub(crate) trait Tx {
+/// A transaction. SQL uses `?1`, `?2` … placeholders on every backend; write
+/// portable SQL (`BIGINT`, `TEXT`, no backend-specific functions).
+pub trait Tx {
     /// Runs a statement; returns the number of rows changed.
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
     /// Runs a query.
@@ -138,7 +181,7 @@ impl Store {
     /// A foreign or corrupt file, a newer schema or an unreachable server is an
     /// error naming the URL (password masked) and what to do; nothing is reset.
     pub fn open(url: &str, pool_size: u32) -> Result<Store, StoreError> {
-        let masked = crate::store_url_masked(url);
+        let masked = url_masked(url);
         let backend = if let Some(path) = url.strip_prefix("sqlite://") {
             Backend::Sqlite(sqlite::Sqlite::open(path, &masked)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -174,12 +217,20 @@ impl Store {
 
     /// Runs `f` in one transaction that holds the write lock (SQLite) or may take row
     /// locks (PostgreSQL); commits when `f` returns `Ok`, rolls back otherwise.
-    pub(crate) fn write<T>(&self, f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn write<T>(&self, f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.transaction(f),
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.transaction(f),
         }
+    }
+
+    /// Applies an application's own `migrations` (see the module docs): those not
+    /// yet applied under `name`, in order, each in a transaction. Safe to run from
+    /// several processes at once. A store that has applied more of them than given
+    /// (a newer application wrote it) is refused, naming both versions.
+    pub fn migrate_extension(&self, name: &str, migrations: &[&str]) -> Result<(), StoreError> {
+        schema::migrate_extension(self, name, migrations)
     }
 
     /// Checks that the store answers (for readiness probes).
@@ -192,4 +243,19 @@ impl Store {
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn dollar_placeholders(sql: &str) -> String {
     sql.replace('?', "$")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_url_password_is_masked() {
+        assert_eq!(
+            url_masked("postgres://u:hunter2@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(url_masked("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(url_masked("sqlite://x.db"), "sqlite://x.db");
+    }
 }

@@ -42,18 +42,13 @@ const MIGRATIONS: &[&str] = &[
         subject TEXT PRIMARY KEY,
         revoked_before BIGINT NOT NULL
     );",
-    // 2: users (argon2id hashes) and the products of the sample API.
+    // 2: users (argon2id hashes). Until 0.1 this step also created the sample
+    // API's products table; stores made then keep it, and the server adopts it.
     "CREATE TABLE jwtauth_users (
         name TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
         roles TEXT NOT NULL,
         disabled BIGINT NOT NULL,
-        created_at BIGINT NOT NULL
-    );
-    CREATE TABLE jwtauth_products (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        price_cents BIGINT NOT NULL,
         created_at BIGINT NOT NULL
     );",
 ];
@@ -101,6 +96,67 @@ fn migrate_once(store: &Store) -> Result<(), StoreError> {
         {
             tx.batch(sql)?;
             tx.exec("UPDATE jwtauth_schema SET version = ?1", &[Val::I64(i as i64 + 1)])?;
+        }
+        Ok(())
+    })
+}
+
+/// Applies an application's migrations, recorded in `jwtauth_extensions` by name.
+pub(super) fn migrate_extension(store: &Store, name: &str, migrations: &[&str]) -> Result<(), StoreError> {
+    let valid =
+        (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if !valid {
+        return Err(StoreError::Query(format!(
+            "extension name '{}' must be 1 to 64 letters, digits, '_', '-' or '.'",
+            crate::error::clip(name)
+        )));
+    }
+    let mut last = None;
+    for _ in 0..3 {
+        match migrate_extension_once(store, name, migrations) {
+            Ok(()) => return Ok(()),
+            Err(e @ StoreError::TooNew { .. }) => return Err(e),
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(last.unwrap_or_else(|| StoreError::Query("migration failed".into())))
+}
+
+fn migrate_extension_once(store: &Store, name: &str, migrations: &[&str]) -> Result<(), StoreError> {
+    store.write(|tx| {
+        tx.batch("CREATE TABLE IF NOT EXISTS jwtauth_extensions (name TEXT PRIMARY KEY, version BIGINT NOT NULL)")?;
+        // The schema row is the store-wide lock: concurrent migrators queue here.
+        lock_keys(tx)?;
+        let rows = tx.query("SELECT version FROM jwtauth_extensions WHERE name = ?1", &[name.into()])?;
+        let current = match rows.first() {
+            Some(r) => r.i64(0)?,
+            None => {
+                tx.exec(
+                    "INSERT INTO jwtauth_extensions (name, version) VALUES (?1, 0)",
+                    &[name.into()],
+                )?;
+                0
+            }
+        };
+        let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+        if current > known {
+            return Err(StoreError::TooNew {
+                url: format!("{} (extension '{name}')", store.url()),
+                found: current,
+                supported: known,
+            });
+        }
+        for (i, sql) in migrations
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(current).unwrap_or(0))
+        {
+            tx.batch(sql)?;
+            tx.exec(
+                "UPDATE jwtauth_extensions SET version = ?1 WHERE name = ?2",
+                &[Val::I64(i as i64 + 1), name.into()],
+            )?;
         }
         Ok(())
     })

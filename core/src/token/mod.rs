@@ -1,18 +1,27 @@
-//! Claims, issuing, strict validation (RFC 8725) and Authorization-header parsing.
+//! Claims, issuing ([`Issuer`]), strict validation (RFC 8725) behind the
+//! [`Verifier`], `token inspect`, and Authorization-header parsing.
 
 mod cache;
+mod inspect;
+mod issue;
+mod revocation;
 mod validate;
+mod verifier;
 
 pub(crate) use cache::VerifiedTokens;
+pub use inspect::Inspection;
+pub use issue::Issuer;
+#[cfg(test)]
+pub(crate) use issue::issue;
+pub(crate) use revocation::Revocations;
 pub(crate) use validate::{Rejection, validate};
+pub(crate) use verifier::ReloadKeys;
+pub use verifier::{Verdict, Verifier};
 
-use serde::Serialize;
-use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 
-use crate::encoding::b64_into;
-use crate::error::{AuthError, Reason, clip};
-use crate::keys::{Key, KeyError, Kid};
+use crate::error::{AuthError, Reason};
+use crate::keys::{KeyError, Kid};
 
 /// Claim names this library sets itself; extra claims may not use them.
 pub const REGISTERED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
@@ -38,46 +47,73 @@ pub struct Rules {
     pub roles_claim: String,
 }
 
-impl Rules {
-    /// The rules a configuration asks for.
-    pub fn from_config(c: &crate::Config) -> Rules {
-        Rules {
-            issuer: c.issuer.clone(),
-            audience: c.audience.clone(),
-            leeway: i64::try_from(c.leeway.as_secs()).unwrap_or(300),
-            max_size: c.max_token_size,
-            roles_claim: c.roles_claim.clone(),
-        }
-    }
-}
-
-/// Claims of a token that passed validation. Only [`crate::JwtAuth::validate`]
-/// makes these, so holding one means the token was verified.
+/// Claims of a token that passed validation. Only the [`Verifier`] makes these
+/// (the fields are private), so holding one means the token was verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
-    /// `sub`.
-    pub subject: String,
-    /// `iss`.
-    pub issuer: String,
-    /// `aud` (always a list here, whether the token had a string or an array).
-    pub audience: Vec<String>,
-    /// `exp`, seconds since the Unix epoch.
-    pub expires_at: i64,
-    /// `nbf`, if present.
-    pub not_before: Option<i64>,
-    /// `iat`, if present.
-    pub issued_at: Option<i64>,
-    /// `jti`, if present.
-    pub jwt_id: Option<String>,
-    /// Roles from the configured roles claim.
-    pub roles: Vec<String>,
-    /// Every other claim.
-    pub extra: Map<String, Value>,
-    /// The key that verified the token.
-    pub kid: Kid,
+    pub(crate) subject: String,
+    pub(crate) issuer: String,
+    pub(crate) audience: Vec<String>,
+    pub(crate) expires_at: i64,
+    pub(crate) not_before: Option<i64>,
+    pub(crate) issued_at: Option<i64>,
+    pub(crate) jwt_id: Option<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) extra: Map<String, Value>,
+    pub(crate) kid: Kid,
 }
 
 impl Claims {
+    /// `sub`.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `aud`, always a list here, whether the token had a string or an array.
+    pub fn audience(&self) -> &[String] {
+        &self.audience
+    }
+
+    /// `exp`, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// `nbf`, if present.
+    pub fn not_before(&self) -> Option<i64> {
+        self.not_before
+    }
+
+    /// `iat`, if present.
+    pub fn issued_at(&self) -> Option<i64> {
+        self.issued_at
+    }
+
+    /// `jti`, if present.
+    pub fn jwt_id(&self) -> Option<&str> {
+        self.jwt_id.as_deref()
+    }
+
+    /// Roles from the configured roles claim.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// Every other claim.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// The key that verified the token.
+    pub fn kid(&self) -> &Kid {
+        &self.kid
+    }
+
     /// Whether the roles claim contains `role` (exact, case-sensitive, like ASP.NET's `IsInRole`).
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
@@ -126,7 +162,7 @@ pub struct Issued {
 impl std::fmt::Debug for Issued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Issued")
-            .field("token", &crate::audit::fingerprint(self.token.as_bytes()))
+            .field("token", &crate::encoding::fingerprint(self.token.as_bytes()))
             .field("jwt_id", &self.jwt_id)
             .field("expires_at", &self.expires_at)
             .field("kid", &self.kid)
@@ -136,6 +172,7 @@ impl std::fmt::Debug for Issued {
 
 /// Why a token could not be issued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IssueError {
     /// The subject is empty.
     #[error("subject must not be empty")]
@@ -146,89 +183,9 @@ pub enum IssueError {
     /// Signing failed or there is no active key.
     #[error(transparent)]
     Key(#[from] KeyError),
-}
-
-/// Issues a compact JWS signed by `key`.
-pub(crate) fn issue(
-    key: &Key,
-    rules: &Rules,
-    now: i64,
-    ttl: i64,
-    subject: &str,
-    roles: &[&str],
-    extra: &Map<String, Value>,
-) -> Result<Issued, IssueError> {
-    if subject.is_empty() {
-        return Err(IssueError::EmptySubject);
-    }
-    if let Some(name) = extra
-        .keys()
-        .find(|k| REGISTERED_CLAIMS.contains(&k.as_str()) || **k == rules.roles_claim)
-    {
-        return Err(IssueError::ReservedClaim(clip(name)));
-    }
-    let mut id = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut id).map_err(|_| KeyError::Crypto("system randomness unavailable"))?;
-    let jwt_id = crate::encoding::b64(&id);
-    let expires_at = now.saturating_add(ttl);
-    let payload = serde_json::to_vec(&OutClaims {
-        rules,
-        subject,
-        now,
-        expires_at,
-        jwt_id: &jwt_id,
-        roles,
-        extra,
-    })
-    .map_err(|_| KeyError::Crypto("claims serialization failed"))?;
-
-    let header = key.header_b64();
-    let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
-    token.push_str(header);
-    token.push('.');
-    b64_into(&payload, &mut token);
-    let signing_input_len = token.len();
-    let mut sig = String::with_capacity(350);
-    key.sign_into(&token.as_bytes()[..signing_input_len], &mut sig)?;
-    token.push('.');
-    token.push_str(&sig);
-    Ok(Issued {
-        token,
-        jwt_id,
-        expires_at,
-        kid: key.kid().clone(),
-    })
-}
-
-struct OutClaims<'a> {
-    rules: &'a Rules,
-    subject: &'a str,
-    now: i64,
-    expires_at: i64,
-    jwt_id: &'a str,
-    roles: &'a [&'a str],
-    extra: &'a Map<String, Value>,
-}
-
-impl Serialize for OutClaims<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(8 + self.extra.len()))?;
-        m.serialize_entry("iss", &self.rules.issuer)?;
-        m.serialize_entry("sub", self.subject)?;
-        match self.rules.audience.as_slice() {
-            [one] => m.serialize_entry("aud", one)?,
-            many => m.serialize_entry("aud", many)?,
-        }
-        m.serialize_entry("iat", &self.now)?;
-        m.serialize_entry("nbf", &self.now)?;
-        m.serialize_entry("exp", &self.expires_at)?;
-        m.serialize_entry("jti", self.jwt_id)?;
-        m.serialize_entry(&self.rules.roles_claim, self.roles)?;
-        for (k, v) in self.extra {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
+    /// No random bytes for the token id.
+    #[error(transparent)]
+    Randomness(#[from] crate::random::NoRandomness),
 }
 
 /// The kind of a JSON value in words ("a string", "an array"…), for hints about

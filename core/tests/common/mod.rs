@@ -14,7 +14,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwtauth_core::{Algorithm, Config, FixedClock, JwtAuth, Key, KeyRing, KeyState};
+use jwtauth_core::{Algorithm, Config, FixedClock, Key, KeyRing, KeyState, Tokens};
 use serde_json::{Value, json};
 
 /// "Now" for every test: 2026-11-18T07:33:20Z.
@@ -36,11 +36,22 @@ pub fn b64_decode(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).unwrap()
 }
 
-/// The test configuration for `alg`, with extra TOML lines appended.
+/// The test configuration for `alg`, with extra TOML lines appended (a key they
+/// set replaces the test default).
 pub fn config_with(alg: Algorithm, extra: &str) -> Config {
-    let mut toml = format!(
-        "issuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\nalgorithm = \"{alg}\"\naccess_ttl = {TTL}\nleeway = {LEEWAY}\n"
-    );
+    let sets = |key: &str| extra.lines().any(|l| l.trim_start().starts_with(&format!("{key} =")));
+    let mut toml = String::new();
+    for (key, value) in [
+        ("issuer", format!("\"{ISSUER}\"")),
+        ("audience", format!("\"{AUDIENCE}\"")),
+        ("algorithm", format!("\"{alg}\"")),
+        ("access_ttl", TTL.to_string()),
+        ("leeway", LEEWAY.to_string()),
+    ] {
+        if !sets(key) {
+            toml.push_str(&format!("{key} = {value}\n"));
+        }
+    }
     if alg.is_hmac() && !extra.contains("hs_secret") {
         let secret = match alg {
             Algorithm::HS256 => SECRET.to_string(),
@@ -58,16 +69,16 @@ pub fn config(alg: Algorithm) -> Config {
 }
 
 /// A runtime with one freshly generated (or configured HS) key and a clock at [`NOW`].
-pub fn auth(alg: Algorithm) -> (JwtAuth, Arc<FixedClock>) {
+pub fn auth(alg: Algorithm) -> (Tokens, Arc<FixedClock>) {
     let clock = Arc::new(FixedClock::new(NOW));
-    (JwtAuth::with_clock(config(alg), clock.clone()).unwrap(), clock)
+    (Tokens::with_clock(config(alg), clock.clone()).unwrap(), clock)
 }
 
 /// A runtime holding exactly these keys.
-pub fn auth_with_keys(config: Config, keys: Vec<Key>) -> (JwtAuth, Arc<FixedClock>) {
+pub fn auth_with_keys(config: Config, keys: Vec<Key>) -> (Tokens, Arc<FixedClock>) {
     let clock = Arc::new(FixedClock::new(NOW));
     let ring = KeyRing::new(keys).unwrap();
-    (JwtAuth::with_key_ring(config, ring, clock.clone()), clock)
+    (Tokens::with_key_ring(config, ring, clock.clone()), clock)
 }
 
 /// A generated key in `state`.

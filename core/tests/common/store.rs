@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use jwtauth_core::{Config, FixedClock, JwtAuth};
+use jwtauth_core::{Config, FixedClock, JwtAuth, OpenOptions};
 
 /// Where the PostgreSQL suite connects; override with `JWTAUTH_TEST_PG_URL`.
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -96,5 +96,5 @@ pub fn config(url: &str, extra: &str) -> Config {
 }
 
 pub fn open(url: &str, extra: &str, clock: &Arc<FixedClock>) -> JwtAuth {
-    JwtAuth::open_with_clock(config(url, extra), clock.clone()).expect("open")
+    JwtAuth::open_with(config(url, extra), OpenOptions::new().clock(clock.clone())).expect("open")
 }

@@ -40,17 +40,18 @@ pub fn config(dir: &std::path::Path, extra: &str, server: &str) -> Config {
 pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), extra, server_toml);
-    let server_cfg = cfg.server.clone();
+    let server_cfg = cfg.server().clone();
     let auth = tokio::task::spawn_blocking(move || {
         let auth = JwtAuth::open(cfg).unwrap();
-        auth.add_user("root", ADMIN_PW, &["Admin"]).unwrap();
-        auth.add_user("alice", USER_PW, &["User"]).unwrap();
+        jwtauth_server::products::migrate(auth.store()).unwrap();
+        auth.users().add("root", ADMIN_PW, &["Admin"]).unwrap();
+        auth.users().add("alice", USER_PW, &["User"]).unwrap();
         auth
     })
     .await
     .unwrap();
     let auth = Arc::new(auth);
-    let limits = auth.config().login;
+    let limits = auth.config().login();
     let login = tokio::task::spawn_blocking(move || Login::with(limits, HashCost::OWASP).unwrap())
         .await
         .unwrap();

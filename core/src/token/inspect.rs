@@ -4,9 +4,8 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::JwtAuth;
+use super::{Claims, Verifier};
 use crate::error::AuthError;
-use crate::token::Claims;
 
 /// What is known about a token.
 #[derive(Debug)]
@@ -28,7 +27,7 @@ fn decode_part(part: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-impl JwtAuth {
+impl Verifier {
     /// Inspects `input` (a token, or a whole `Bearer …` header value).
     pub fn inspect(&self, input: &str) -> Inspection {
         let mut notes = Vec::new();
@@ -98,7 +97,7 @@ impl JwtAuth {
                 ));
             }
         }
-        let verdict = self.inner.check(token.as_bytes()).map_err(|r| r.error);
+        let verdict = self.check(token.as_bytes()).map_err(|r| r.error);
         Inspection {
             header,
             claims,
@@ -110,13 +109,15 @@ impl JwtAuth {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Config, JwtAuth, Reason};
+    use crate::config::Config;
+    use crate::error::Reason;
+    use crate::runtime::Tokens;
 
     #[test]
     fn a_valid_token_pasted_with_its_bearer_prefix_is_explained_and_accepted() {
-        let auth = JwtAuth::new(Config::default()).unwrap();
-        let t = auth.issue("alice", &["Admin"], &Default::default()).unwrap();
-        let i = auth.inspect(&format!("Bearer {}\n", t.token));
+        let auth = Tokens::new(Config::default()).unwrap();
+        let t = auth.issuer().issue("alice", &["Admin"], &Default::default()).unwrap();
+        let i = auth.verifier().inspect(&format!("Bearer {}\n", t.token));
         assert!(i.verdict.is_ok());
         assert!(i.notes.iter().any(|n| n.contains("Bearer")), "{:?}", i.notes);
         assert_eq!(i.claims.unwrap()["sub"], "alice");
@@ -127,13 +128,13 @@ mod tests {
     fn extreme_unverified_times_are_explained_without_overflow() {
         use base64::Engine as _;
         let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        let auth = JwtAuth::new(Config::default()).unwrap();
+        let auth = Tokens::new(Config::default()).unwrap();
         for claims in [
             format!("{{\"exp\":{}}}", i64::MIN),
             format!("{{\"exp\":{},\"iat\":-1}}", i64::MAX),
             format!("{{\"exp\":{},\"iat\":{}}}", i64::MAX, i64::MIN),
         ] {
-            let i = auth.inspect(&format!("{}.{}.x", b64("{}"), b64(&claims)));
+            let i = auth.verifier().inspect(&format!("{}.{}.x", b64("{}"), b64(&claims)));
             assert!(i.verdict.is_err(), "{claims}");
             assert!(
                 i.notes.iter().any(|n| n.starts_with("exp is")),
@@ -145,10 +146,10 @@ mod tests {
 
     #[test]
     fn a_token_of_another_issuer_is_refused_with_its_reason() {
-        let other = JwtAuth::new(Config::from_toml("issuer = \"https://other\"").unwrap()).unwrap();
-        let t = other.issue("bob", &[], &Default::default()).unwrap();
-        let auth = JwtAuth::new(Config::default()).unwrap();
-        let i = auth.inspect(&t.token);
+        let other = Tokens::new(Config::from_toml("issuer = \"https://other\"").unwrap()).unwrap();
+        let t = other.issuer().issue("bob", &[], &Default::default()).unwrap();
+        let auth = Tokens::new(Config::default()).unwrap();
+        let i = auth.verifier().inspect(&t.token);
         let reason = i.verdict.unwrap_err().reason;
         assert!(matches!(reason, Reason::UnknownKid | Reason::WrongIssuer), "{reason}");
         assert!(i.notes.iter().any(|n| n.contains("kid")), "{:?}", i.notes);

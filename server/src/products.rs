@@ -1,12 +1,28 @@
-//! The sample resource of the secured API: products kept in the store, with the
-//! input rules (name 1–200 characters, price ≥ 0, no unknown fields) checked here,
-//! one error per field.
+//! The sample resource of the secured API: products kept in the store beside
+//! jwtauth's own tables (through the store's extension point, with migrations of
+//! their own), and the input rules (name 1–200 characters, price ≥ 0, no unknown
+//! fields), one error per field.
 
+use jwtauth_core::store::{Row, Store, StoreError, Val};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::store::{Row, StoreError, Val};
-use crate::{Error, JwtAuth};
+/// The name the products' migrations are recorded under.
+pub const EXTENSION: &str = "jwtauth-server.products";
+
+/// The products table. `IF NOT EXISTS`: stores made by jwtauth 0.1, whose core
+/// created this table, are adopted as they are.
+const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS jwtauth_products (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        price_cents BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    )"];
+
+/// Creates (or adopts) the products table. Call once after opening the store.
+pub fn migrate(store: &Store) -> Result<(), StoreError> {
+    store.migrate_extension(EXTENSION, MIGRATIONS)
+}
 
 /// The longest product name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -42,7 +58,7 @@ pub struct FieldError {
 
 fn field_error(field: &str, message: impl Into<String>) -> FieldError {
     FieldError {
-        field: crate::error::clip(field),
+        field: jwtauth_core::error::clip(field),
         message: message.into(),
     }
 }
@@ -128,51 +144,48 @@ fn product(row: &Row) -> Result<Product, StoreError> {
     })
 }
 
-impl JwtAuth {
-    /// Every product, oldest first.
-    pub fn products(&self) -> Result<Vec<Product>, Error> {
-        let rows = self.store_or_err()?.write(|tx| {
-            tx.query(
-                "SELECT id, name, price_cents FROM jwtauth_products ORDER BY created_at, id",
-                &[],
-            )
-        })?;
-        Ok(rows.iter().map(product).collect::<Result<_, _>>()?)
-    }
+/// Every product, oldest first.
+pub fn list(store: &Store) -> Result<Vec<Product>, StoreError> {
+    let rows = store.write(|tx| {
+        tx.query(
+            "SELECT id, name, price_cents FROM jwtauth_products ORDER BY created_at, id",
+            &[],
+        )
+    })?;
+    rows.iter().map(product).collect()
+}
 
-    /// Stores a checked product and returns it with its new id.
-    pub fn add_product(&self, p: &NewProduct) -> Result<Product, Error> {
-        use base64::Engine as _;
-        let mut raw = [0u8; 12];
-        aws_lc_rs::rand::fill(&mut raw).map_err(|_| StoreError::Data("system randomness unavailable".into()))?;
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        let now = self.now();
-        self.store_or_err()?.write(|tx| {
-            tx.exec(
-                "INSERT INTO jwtauth_products (id, name, price_cents, created_at) VALUES (?1, ?2, ?3, ?4)",
-                &[
-                    id.as_str().into(),
-                    p.name.as_str().into(),
-                    Val::I64(p.price_cents),
-                    Val::I64(now),
-                ],
-            )
-        })?;
-        #[allow(clippy::cast_precision_loss)]
-        Ok(Product {
-            id,
-            name: p.name.clone(),
-            price: p.price_cents as f64 / 100.0,
-        })
-    }
+/// Stores a checked product at time `now` and returns it with its new id.
+pub fn add(store: &Store, p: &NewProduct, now: i64) -> Result<Product, jwtauth_core::Error> {
+    let id = new_id()?;
+    store.write(|tx| {
+        tx.exec(
+            "INSERT INTO jwtauth_products (id, name, price_cents, created_at) VALUES (?1, ?2, ?3, ?4)",
+            &[
+                id.as_str().into(),
+                p.name.as_str().into(),
+                Val::I64(p.price_cents),
+                Val::I64(now),
+            ],
+        )
+    })?;
+    #[allow(clippy::cast_precision_loss)]
+    Ok(Product {
+        id,
+        name: p.name.clone(),
+        price: p.price_cents as f64 / 100.0,
+    })
+}
 
-    /// Deletes a product; returns whether it existed.
-    pub fn delete_product(&self, id: &str) -> Result<bool, Error> {
-        let n = self
-            .store_or_err()?
-            .write(|tx| tx.exec("DELETE FROM jwtauth_products WHERE id = ?1", &[id.into()]))?;
-        Ok(n > 0)
-    }
+/// Deletes a product; returns whether it existed.
+pub fn delete(store: &Store, id: &str) -> Result<bool, StoreError> {
+    let n = store.write(|tx| tx.exec("DELETE FROM jwtauth_products WHERE id = ?1", &[id.into()]))?;
+    Ok(n > 0)
+}
+
+/// 96 random bits, URL-safe.
+fn new_id() -> Result<String, jwtauth_core::random::NoRandomness> {
+    jwtauth_core::random::b64_id::<12>()
 }
 
 #[cfg(test)]
@@ -211,5 +224,81 @@ mod tests {
         assert!(NewProduct::from_json(&obj(json!({"name": "é".repeat(200), "price": 1}))).is_ok());
         assert!(NewProduct::from_json(&obj(json!({"name": "é".repeat(201), "price": 1}))).is_err());
         assert!(NewProduct::from_json(&obj(json!({"name": "a", "price": 2e9}))).is_err());
+    }
+
+    fn sqlite(dir: &std::path::Path) -> Store {
+        Store::open(&format!("sqlite://{}", dir.join("jwtauth.db").display()), 1).unwrap()
+    }
+
+    fn tables(store: &Store) -> Vec<String> {
+        let rows = store
+            .write(|tx| tx.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", &[]))
+            .unwrap();
+        rows.iter().map(|r| r.text(0).unwrap()).collect()
+    }
+
+    #[test]
+    fn products_are_kept_in_the_store_in_a_table_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path());
+        // The auth core keeps no application table.
+        assert!(!tables(&store).contains(&"jwtauth_products".to_string()));
+        migrate(&store).unwrap();
+        migrate(&store).unwrap(); // once only
+        assert!(tables(&store).contains(&"jwtauth_products".to_string()));
+        assert!(list(&store).unwrap().is_empty());
+        let p = add(
+            &store,
+            &NewProduct::from_json(&obj(json!({"name": "Tea", "price": 3.5}))).unwrap(),
+            7,
+        )
+        .unwrap();
+        assert_eq!(p.price, 3.5);
+        assert_eq!(list(&store).unwrap(), vec![p.clone()]);
+        assert!(delete(&store, &p.id).unwrap());
+        assert!(!delete(&store, &p.id).unwrap());
+        assert!(list(&store).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_store_whose_core_created_the_products_table_is_adopted_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path());
+        // As jwtauth 0.1's core left it: the table, with a row, and no extension record.
+        store
+            .write(|tx| {
+                tx.batch(
+                    "CREATE TABLE jwtauth_products (id TEXT PRIMARY KEY, name TEXT NOT NULL, price_cents BIGINT NOT NULL, created_at BIGINT NOT NULL);
+                     INSERT INTO jwtauth_products VALUES ('old', 'Coffee', 250, 1)",
+                )
+            })
+            .unwrap();
+        migrate(&store).unwrap();
+        let all = list(&store).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            (all[0].id.as_str(), all[0].name.as_str(), all[0].price),
+            ("old", "Coffee", 2.5)
+        );
+    }
+
+    #[test]
+    fn a_store_migrated_by_a_newer_server_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path());
+        migrate(&store).unwrap();
+        let newer = store.migrate_extension(EXTENSION, &[]).unwrap_err();
+        assert!(
+            matches!(
+                newer,
+                StoreError::TooNew {
+                    found: 1,
+                    supported: 0,
+                    ..
+                }
+            ),
+            "{newer}"
+        );
+        assert!(store.migrate_extension("no spaces allowed", &[]).is_err());
     }
 }

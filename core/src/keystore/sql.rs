@@ -1,32 +1,11 @@
-//! The key lifecycle in the store: active (signs) → verify-only (validates what it
-//! signed until access TTL + leeway has passed) → retired (gone from the JWKS).
-//! Key changes are serialised by a store-wide lock, so two processes cannot both
-//! make a key active.
+//! The key table: every statement of the key lifecycle. Key changes are
+//! serialised by a store-wide lock, so two processes cannot both make a key active.
 
-use crate::crypt::MasterKey;
-use crate::keys::{Algorithm, Key, KeyError, KeyMaterial, KeyRing, KeyState, Kid};
-use crate::store::{Row, Store, StoreError, Tx, Val, schema::lock_keys};
-use crate::{Error, JwtAuth, verify_window};
 use zeroize::Zeroizing;
 
-/// A key as the store knows it: never any private material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    /// Key id.
-    pub kid: Kid,
-    /// Its one algorithm.
-    pub algorithm: Algorithm,
-    /// State now (a verify-only key past `retire_after` counts as retired).
-    pub state: KeyState,
-    /// When it was made.
-    pub created_at: i64,
-    /// When it stopped signing.
-    pub demoted_at: Option<i64>,
-    /// When a verify-only key retires by itself.
-    pub retire_after: Option<i64>,
-    /// When it was retired.
-    pub retired_at: Option<i64>,
-}
+use super::{KeyAdminError, KeyInfo, MasterKey};
+use crate::keys::{Algorithm, Key, KeyError, KeyMaterial, KeyRing, KeyState, Kid};
+use crate::store::{Row, Store, StoreError, Tx, Val, lock_keys};
 
 const SELECT_KEYS: &str = "SELECT kid, alg, state, created_at, demoted_at, retire_after, retired_at, material, sealed FROM jwtauth_keys ORDER BY created_at, kid";
 
@@ -79,7 +58,7 @@ pub(crate) fn load_ring(store: &Store, master: Option<&MasterKey>, now: i64) -> 
                 StoreError::Data(format!(
                     "key '{}' is encrypted in the store but no master key is set; set {} (or master_key_file) to the key it was stored with",
                     i.kid,
-                    crate::crypt::MASTER_KEY_ENV
+                    super::MASTER_KEY_ENV
                 ))
             })?;
             master.open(&context(&i.kid, i.algorithm), &stored).ok_or_else(|| {
@@ -197,12 +176,10 @@ pub(crate) fn rotate(
     alg: Algorithm,
     now: i64,
     verify_window: i64,
-) -> Result<Kid, crate::Error> {
+) -> Result<Kid, KeyAdminError> {
     if alg.is_hmac() {
         // A generated HS secret could not be shared with other services; HS keys come from configuration.
-        return Err(crate::Error::Refused(format!(
-            "{alg} keys are shared secrets taken from hs_secret; rotate them by changing the secret, or rotate to an asymmetric algorithm"
-        )));
+        return Err(KeyAdminError::SharedSecret(alg));
     }
     let key = Key::generate(alg, now)?;
     store.write(|tx| {
@@ -214,15 +191,13 @@ pub(crate) fn rotate(
 }
 
 /// Retires a verify-only key now. The active key cannot be retired (rotate first).
-pub(crate) fn retire(store: &Store, kid: &str, now: i64) -> Result<(), crate::Error> {
-    let outcome = store.write(|tx| {
+pub(crate) fn retire(store: &Store, kid: &str, now: i64) -> Result<(), KeyAdminError> {
+    store.write(|tx| {
         lock_keys(tx)?;
         let rows = tx.query("SELECT state FROM jwtauth_keys WHERE kid = ?1", &[kid.into()])?;
         match rows.first().map(|r| r.text(0)).transpose()?.as_deref() {
-            None => Ok(Err(format!("no key has kid '{}'", crate::error::clip(kid)))),
-            Some("active") => Ok(Err(
-                "the active key cannot be retired: rotate to a new key first, then retire this one".to_string(),
-            )),
+            None => Ok(Err(KeyAdminError::UnknownKid(crate::error::clip(kid)))),
+            Some("active") => Ok(Err(KeyAdminError::ActiveKey)),
             Some(_) => {
                 tx.exec(
                     "UPDATE jwtauth_keys SET state = 'retired', retired_at = ?1 WHERE kid = ?2 AND state <> 'retired'",
@@ -231,8 +206,7 @@ pub(crate) fn retire(store: &Store, kid: &str, now: i64) -> Result<(), crate::Er
                 Ok(Ok(()))
             }
         }
-    })?;
-    outcome.map_err(crate::Error::Refused)
+    })?
 }
 
 /// Persists the retirement of verify-only keys whose window has passed.
@@ -243,42 +217,4 @@ pub(crate) fn sweep(store: &Store, now: i64) -> Result<u64, StoreError> {
             &[Val::I64(now)],
         )
     })
-}
-
-/// Key administration over the store.
-impl JwtAuth {
-    /// Every stored key with its lifecycle times (no private material).
-    pub fn keys(&self) -> Result<Vec<KeyInfo>, Error> {
-        Ok(list(self.store_or_err()?, self.now())?)
-    }
-
-    /// Creates a new active key (of `algorithm`, default the configured one), demotes
-    /// the old one to verify-only, and reloads the ring. Other processes sharing the
-    /// store pick it up on their next reload or at the first token naming it.
-    pub fn rotate_key(&self, algorithm: Option<Algorithm>) -> Result<Kid, Error> {
-        let store = self.store_or_err()?;
-        let c = &self.inner.config;
-        let kid = rotate(
-            store,
-            self.inner.master.as_ref(),
-            algorithm.unwrap_or(c.algorithm),
-            self.now(),
-            verify_window(c),
-        )?;
-        self.inner.reload_keys()?;
-        Ok(kid)
-    }
-
-    /// Retires a verify-only key at once (e.g. a compromised one): it leaves the
-    /// JWKS and its tokens fail with `unknown_kid`. The active key cannot be retired.
-    pub fn retire_key(&self, kid: &str) -> Result<(), Error> {
-        retire(self.store_or_err()?, kid, self.now())?;
-        self.inner.reload_keys()?;
-        Ok(())
-    }
-
-    /// Reloads the key ring from the store now.
-    pub fn reload_keys(&self) -> Result<(), Error> {
-        Ok(self.inner.reload_keys()?)
-    }
 }

@@ -1,16 +1,11 @@
 //! Key material at rest: sealed with ChaCha20-Poly1305 under a master key from
-//! `JWTAUTH_MASTER_KEY` or `master_key_file`.
+//! `JWTAUTH_MASTER_KEY` or `master_key_file` (the configuration reads them).
 
 use std::fmt;
 
 use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine;
 use zeroize::Zeroizing;
-
-use crate::config::ConfigError;
-
-/// The environment variable holding the master key.
-pub const MASTER_KEY_ENV: &str = "JWTAUTH_MASTER_KEY";
 
 /// A 256-bit key that seals signing keys before they are stored.
 pub struct MasterKey(LessSafeKey);
@@ -23,9 +18,26 @@ impl fmt::Debug for MasterKey {
 
 const FIX: &str = "Generate one with `openssl rand -base64 32`";
 
+/// A master key that cannot be used, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}. {fix}")]
+pub struct MasterKeyError {
+    /// What is wrong (never the key's value).
+    pub problem: String,
+    /// What to do.
+    pub fix: String,
+}
+
+fn bad(problem: impl Into<String>) -> MasterKeyError {
+    MasterKeyError {
+        problem: problem.into(),
+        fix: FIX.into(),
+    }
+}
+
 impl MasterKey {
     /// Parses 32 bytes written as base64 (standard or URL-safe, padded or not) or as 64 hex digits.
-    pub fn parse(text: &str) -> Result<MasterKey, ConfigError> {
+    pub fn parse(text: &str) -> Result<MasterKey, MasterKeyError> {
         let t = text.trim();
         let bytes: Option<Zeroizing<Vec<u8>>> = decode_hex(t).or_else(|| {
             [
@@ -38,48 +50,22 @@ impl MasterKey {
             .find_map(|e| e.decode(t).ok())
             .map(Zeroizing::new)
         });
-        let bytes = bytes.ok_or_else(|| ConfigError::Invalid {
-            key: "master_key",
-            problem: "the master key is neither base64 nor hex".into(),
-            fix: FIX.into(),
-        })?;
+        let bytes = bytes.ok_or_else(|| bad("the master key is neither base64 nor hex"))?;
         if bytes.len() != 32 {
-            return Err(ConfigError::Invalid {
-                key: "master_key",
-                problem: format!("the master key is {} bytes; it must be exactly 32", bytes.len()),
-                fix: FIX.into(),
-            });
+            return Err(bad(format!(
+                "the master key is {} bytes; it must be exactly 32",
+                bytes.len()
+            )));
         }
-        let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).map_err(|_| ConfigError::Invalid {
-            key: "master_key",
-            problem: "the master key was rejected".into(),
-            fix: FIX.into(),
-        })?;
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).map_err(|_| bad("the master key was rejected"))?;
         Ok(MasterKey(LessSafeKey::new(key)))
-    }
-
-    /// The master key from `master_key_file` if configured, else from
-    /// `JWTAUTH_MASTER_KEY`; `None` when neither is set.
-    pub fn from_config(config: &crate::Config) -> Result<Option<MasterKey>, ConfigError> {
-        if let Some(path) = &config.master_key_file {
-            let text = crate::config::read_secret_file(path).map_err(|e| ConfigError::Invalid {
-                key: "master_key_file",
-                problem: format!("{} cannot be read: {e}", path.display()),
-                fix: "Point it at a readable file holding the key".into(),
-            })?;
-            return MasterKey::parse(&text).map(Some);
-        }
-        match std::env::var(MASTER_KEY_ENV) {
-            Ok(v) if !v.trim().is_empty() => MasterKey::parse(&Zeroizing::new(v)).map(Some),
-            _ => Ok(None),
-        }
     }
 
     /// Seals `plain`, binding it to `context` (the key's kid and algorithm), as
     /// base64url(nonce ‖ ciphertext ‖ tag).
     pub(crate) fn seal(&self, context: &[u8], plain: &[u8]) -> Result<String, crate::keys::KeyError> {
         let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| crate::keys::KeyError::Crypto("no randomness"))?;
+        crate::random::fill(&mut nonce)?;
         let mut buf = Zeroizing::new(plain.to_vec());
         self.0
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context), &mut *buf)

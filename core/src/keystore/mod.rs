@@ -1,0 +1,145 @@
+//! The key lifecycle in the store: active (signs) → verify-only (validates what it
+//! signed until access TTL + leeway has passed) → retired (gone from the JWKS),
+//! with private material sealed at rest under a master key. [`KeyAdmin`] is the
+//! administrators' view; the runtime uses the same functions to load the ring.
+
+mod seal;
+mod sql;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::clock::Clock;
+use crate::keys::{Algorithm, KeyError, KeyRing, KeyState, Kid};
+use crate::store::{Store, StoreError};
+
+pub use seal::{MasterKey, MasterKeyError};
+pub(crate) use sql::{ensure_active, load_ring};
+
+/// The environment variable holding the master key.
+pub const MASTER_KEY_ENV: &str = "JWTAUTH_MASTER_KEY";
+
+/// A key as the store knows it: never any private material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub kid: Kid,
+    /// Its one algorithm.
+    pub algorithm: Algorithm,
+    /// State now (a verify-only key past `retire_after` counts as retired).
+    pub state: KeyState,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it stopped signing.
+    pub demoted_at: Option<i64>,
+    /// When a verify-only key retires by itself.
+    pub retire_after: Option<i64>,
+    /// When it was retired.
+    pub retired_at: Option<i64>,
+}
+
+/// Why a key operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyAdminError {
+    /// HS keys are shared secrets from the configuration; none is generated.
+    #[error(
+        "{0} keys are shared secrets taken from hs_secret; rotate them by changing the secret, or rotate to an asymmetric algorithm"
+    )]
+    SharedSecret(Algorithm),
+    /// The active key signs: it cannot be retired before a rotation.
+    #[error("the active key cannot be retired: rotate to a new key first, then retire this one")]
+    ActiveKey,
+    /// No stored key has this kid.
+    #[error("no key has kid '{0}'")]
+    UnknownKid(String),
+    /// A key could not be generated or sealed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub(crate) struct Parts {
+    pub store: Arc<Store>,
+    pub master: Option<MasterKey>,
+    pub ring: Arc<ArcSwap<KeyRing>>,
+    pub clock: Arc<dyn Clock>,
+    /// The algorithm of keys made by a rotation without one named.
+    pub algorithm: Algorithm,
+    /// How long a demoted key keeps verifying (access TTL + leeway).
+    pub verify_window: i64,
+}
+
+/// Key administration over the store: list, rotate, retire, reload. Cheap to
+/// clone. Changes reach this process's ring at once, and other processes sharing
+/// the store on their next reload or at the first token naming a new kid.
+#[derive(Clone)]
+pub struct KeyAdmin(Arc<Parts>);
+
+impl std::fmt::Debug for KeyAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyAdmin")
+            .field("store", &self.0.store)
+            .field("sealed", &self.0.master.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyAdmin {
+    pub(crate) fn new(parts: Parts) -> KeyAdmin {
+        KeyAdmin(Arc::new(parts))
+    }
+
+    /// Every stored key with its lifecycle times (no private material).
+    pub fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        sql::list(&self.0.store, self.0.clock.now())
+    }
+
+    /// Creates a new active key (of `algorithm`, default the configured one),
+    /// demotes the old one to verify-only, and reloads the ring.
+    pub fn rotate(&self, algorithm: Option<Algorithm>) -> Result<Kid, KeyAdminError> {
+        let p = &*self.0;
+        let kid = sql::rotate(
+            &p.store,
+            p.master.as_ref(),
+            algorithm.unwrap_or(p.algorithm),
+            p.clock.now(),
+            p.verify_window,
+        )?;
+        self.reload()?;
+        Ok(kid)
+    }
+
+    /// Retires a verify-only key at once (e.g. a compromised one): it leaves the
+    /// JWKS and its tokens fail with `unknown_kid`. The active key cannot be retired.
+    pub fn retire(&self, kid: &str) -> Result<(), KeyAdminError> {
+        sql::retire(&self.0.store, kid, self.0.clock.now())?;
+        self.reload()?;
+        Ok(())
+    }
+
+    /// Reloads the key ring from the store now.
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let p = &*self.0;
+        let ring = load_ring(&p.store, p.master.as_ref(), p.clock.now())?;
+        p.ring.store(Arc::new(ring));
+        Ok(())
+    }
+
+    /// Whether stored keys are sealed with a master key.
+    pub fn sealed(&self) -> bool {
+        self.0.master.is_some()
+    }
+
+    /// Persists the retirement of verify-only keys past their window, reloading
+    /// the ring when one retired.
+    pub(crate) fn sweep(&self) -> Result<(), StoreError> {
+        if sql::sweep(&self.0.store, self.0.clock.now())? > 0 {
+            self.reload()?;
+        }
+        Ok(())
+    }
+}

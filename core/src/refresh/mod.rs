@@ -1,0 +1,246 @@
+//! Sessions (refresh-token families, RFC 9700 §4.14): login starts a family,
+//! refresh spends its current token and rotates to the next, presenting a spent
+//! token revokes the whole family, and logout everywhere sets a watermark that
+//! the [`crate::token::Verifier`] checks on every access token.
+//!
+//! The family's rotation state is a generation counter that only moves forward;
+//! what a presented token leads to is decided by a pure function (`decision`).
+
+mod claims;
+mod decision;
+mod sql;
+mod token;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::audit::{FailureEvent, RequestInfo};
+use crate::clock::Clock;
+use crate::error::{AuthError, Reason};
+use crate::random::NoRandomness;
+use crate::store::{Store, StoreError};
+use crate::token::{IssueError, Issued, Issuer, Revocations};
+use claims::SessionClaims;
+use sql::Outcome;
+
+pub use token::RefreshToken;
+
+/// A refresh-token family as listed for administrators (no token material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Family id.
+    pub family_id: String,
+    /// Whose session.
+    pub subject: String,
+    /// Login time.
+    pub started_at: i64,
+    /// Last refresh (or the login).
+    pub last_used_at: i64,
+    /// When the current refresh token expires (idle or absolute, whichever is first).
+    pub expires_at: i64,
+    /// Absolute end of the family.
+    pub max_expires_at: i64,
+    /// How many rotations so far.
+    pub generation: i64,
+}
+
+/// A new access token with its refresh token.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: Issued,
+    /// The refresh token (opaque; its `Debug` shows a fingerprint only).
+    pub refresh_token: RefreshToken,
+    /// When the refresh token expires unless used (idle or absolute limit).
+    pub refresh_expires_at: i64,
+    /// The session (refresh-token family) id.
+    pub family_id: String,
+}
+
+/// Why a session could not be started or refreshed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The refresh token was refused (recorded in the failure log).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The access token could not be issued.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No random bytes for a token or family id.
+    #[error(transparent)]
+    Randomness(#[from] NoRandomness),
+}
+
+impl SessionError {
+    /// The failure reason, when the token was refused.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            SessionError::Auth(e) => Some(e.reason),
+            _ => None,
+        }
+    }
+}
+
+/// Lifetimes of refresh tokens, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lifetimes {
+    pub idle: i64,
+    pub max: i64,
+    pub grace: i64,
+}
+
+pub(crate) struct Parts {
+    pub store: Arc<Store>,
+    pub issuer: Issuer,
+    pub revocations: Arc<Revocations>,
+    pub clock: Arc<dyn Clock>,
+    pub life: Lifetimes,
+    /// Seconds after which a watermark cannot matter: every access token issued
+    /// before it has expired (`max_access_ttl` + leeway).
+    pub watermark_horizon: i64,
+}
+
+/// Login sessions over the store: start, refresh with rotation and reuse
+/// detection, logout, logout everywhere. Cheap to clone; safe from many threads.
+/// Every call blocks on the store.
+#[derive(Clone)]
+pub struct Sessions(Arc<Parts>);
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("store", &self.0.store)
+            .field("life", &self.0.life)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    pub(crate) fn new(parts: Parts) -> Sessions {
+        Sessions(Arc::new(parts))
+    }
+
+    fn now(&self) -> i64 {
+        self.0.clock.now()
+    }
+
+    /// Starts a session (a login): an access token and the first refresh token of a
+    /// new family. Roles and extra claims are kept with the family and carried into
+    /// every refreshed access token.
+    pub fn start(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<TokenPair, SessionError> {
+        // Issue first: it checks the subject and extra claims before anything is stored.
+        let access = self.0.issuer.issue(subject, roles, extra)?;
+        let claims = SessionClaims::new(roles, extra).to_json()?;
+        let started = sql::start(&self.0.store, subject, &claims, self.now(), self.0.life)?;
+        Ok(TokenPair {
+            access,
+            refresh_token: started.token,
+            refresh_expires_at: started.expires_at,
+            family_id: started.family_id,
+        })
+    }
+
+    /// Spends a refresh token and returns a new pair (rotation). A spent token
+    /// presented again revokes its whole family and fails with `refresh_reused`;
+    /// every failure is recorded in the failure log.
+    pub fn refresh(&self, refresh_token: &str, request: &RequestInfo<'_>) -> Result<TokenPair, SessionError> {
+        let fail = |reason: Reason, hint: String, subject: Option<&str>| -> SessionError {
+            let e = AuthError::new(reason, hint);
+            let fp = crate::encoding::fingerprint(refresh_token.as_bytes());
+            FailureEvent::of(&e, request)
+                .subject(subject, subject.is_some())
+                .fingerprint(Some(&fp))
+                .record();
+            SessionError::Auth(e)
+        };
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(fail(
+                Reason::RefreshInvalid,
+                "refresh token is empty or too long".into(),
+                None,
+            ));
+        }
+        match sql::rotate(&self.0.store, refresh_token, self.now(), self.0.life)? {
+            Outcome::Rotated {
+                subject,
+                claims,
+                token,
+                expires_at,
+                family_id,
+            } => {
+                let stored = SessionClaims::from_json(&claims)?;
+                let access = self.0.issuer.issue(&subject, &stored.role_refs(), &stored.extra)?;
+                Ok(TokenPair {
+                    access,
+                    refresh_token: token,
+                    refresh_expires_at: expires_at,
+                    family_id,
+                })
+            }
+            Outcome::Invalid => Err(fail(Reason::RefreshInvalid, "unknown refresh token".into(), None)),
+            Outcome::Expired { subject } => Err(fail(
+                Reason::RefreshExpired,
+                "the refresh token or its session expired; log in again".into(),
+                Some(&subject),
+            )),
+            Outcome::Revoked { subject } => Err(fail(
+                Reason::Revoked,
+                "the session was revoked (logout or reuse); log in again".into(),
+                Some(&subject),
+            )),
+            Outcome::Reused { subject, family_id } => Err(fail(
+                Reason::RefreshReused,
+                format!("a spent refresh token was presented again; session {family_id} is revoked"),
+                Some(&subject),
+            )),
+        }
+    }
+
+    /// Logout: revokes the family of `refresh_token`. Returns whether the token was known.
+    pub fn revoke(&self, refresh_token: &str) -> Result<bool, StoreError> {
+        Ok(sql::revoke(&self.0.store, refresh_token, self.now())?.is_some())
+    }
+
+    /// Revokes one session by family id (administration).
+    pub fn revoke_family(&self, family_id: &str) -> Result<bool, StoreError> {
+        sql::revoke_family(&self.0.store, family_id, self.now())
+    }
+
+    /// Logout everywhere: revokes every session of `subject`, and access tokens
+    /// issued to it at or before this second fail with `revoked` (in this process at
+    /// once, in others within `revocation_staleness`). Returns the sessions revoked.
+    pub fn revoke_subject(&self, subject: &str) -> Result<u64, StoreError> {
+        let now = self.now();
+        let n = sql::revoke_subject(&self.0.store, subject, now)?;
+        self.0.revocations.set(subject, now);
+        Ok(n)
+    }
+
+    /// Live sessions, most recently used first, optionally of one subject.
+    pub fn list(&self, subject: Option<&str>, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        sql::list(&self.0.store, subject, self.now(), limit)
+    }
+
+    /// Reloads the revocation watermarks from the store now.
+    pub fn reload_revocations(&self) -> Result<(), StoreError> {
+        let since = self.now().saturating_sub(self.0.watermark_horizon);
+        let marks: HashMap<String, i64> = sql::watermarks(&self.0.store, since)?.into_iter().collect();
+        self.0.revocations.replace(marks);
+        Ok(())
+    }
+
+    /// Deletes up to `limit` finished families (kept a day, so a late replay still
+    /// reads as reuse or expiry) and watermarks that cannot matter any more.
+    pub(crate) fn purge(&self, limit: i64) -> Result<u64, StoreError> {
+        let now = self.now();
+        let horizon = now.saturating_sub(self.0.watermark_horizon);
+        sql::purge(&self.0.store, now.saturating_sub(86_400), horizon, limit)
+    }
+}

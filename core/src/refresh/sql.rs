@@ -1,0 +1,260 @@
+//! The families and refresh-token tables: every statement of a session's life.
+
+use super::decision::{Decision, FamilyState, decide};
+use super::token::{RefreshToken, hash};
+use super::{Lifetimes, SessionError, SessionInfo};
+use crate::store::{Row, Store, StoreError, Val};
+
+/// A family just started.
+pub(crate) struct Started {
+    pub family_id: String,
+    pub token: RefreshToken,
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token led to.
+pub(crate) enum Outcome {
+    /// Rotated: the new token, and what to issue the access token for.
+    Rotated {
+        subject: String,
+        claims: String,
+        token: RefreshToken,
+        expires_at: i64,
+        family_id: String,
+    },
+    /// Unknown token.
+    Invalid,
+    /// The family or token expired.
+    Expired { subject: String },
+    /// The family was revoked (logout, logout everywhere, or an earlier reuse).
+    Revoked { subject: String },
+    /// A spent token came back: the family is now revoked.
+    Reused { subject: String, family_id: String },
+}
+
+pub(crate) fn start(
+    store: &Store,
+    subject: &str,
+    claims: &str,
+    now: i64,
+    life: Lifetimes,
+) -> Result<Started, SessionError> {
+    let token = RefreshToken::generate()?;
+    let family_id = crate::random::b64_id::<16>()?;
+    let max = now.saturating_add(life.max);
+    let idle = now.saturating_add(life.idle).min(max);
+    store.write(|tx| {
+        tx.exec(
+            "INSERT INTO jwtauth_families (id, subject, claims, created_at, expires_at, last_used_at, idle_expires_at, generation, grace_used)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, 0, 0)",
+            &[
+                family_id.as_str().into(),
+                subject.into(),
+                claims.into(),
+                Val::I64(now),
+                Val::I64(max),
+                Val::I64(idle),
+            ],
+        )?;
+        tx.exec(
+            "INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at) VALUES (?1, ?2, 0, ?3)",
+            &[token.hash().into(), family_id.as_str().into(), Val::I64(now)],
+        )?;
+        Ok(())
+    })?;
+    Ok(Started {
+        family_id,
+        token,
+        expires_at: idle,
+    })
+}
+
+/// Spends `presented` and returns a new token, atomically: of two concurrent calls
+/// with one token, in threads or processes, exactly one rotates.
+pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) -> Result<Outcome, SessionError> {
+    let next = RefreshToken::generate()?;
+    let presented_hash = hash(presented);
+    store
+        .write(|tx| {
+            // One round trip: the token's generation and its family, the family row locked.
+            let sql = format!(
+                "SELECT f.subject, f.claims, f.expires_at, f.idle_expires_at, f.generation, f.grace_used, f.revoked_at,
+                    f.last_used_at, f.id, t.generation
+             FROM jwtauth_refresh_tokens t JOIN jwtauth_families f ON f.id = t.family_id
+             WHERE t.hash = ?1{}",
+                tx.for_update()
+            );
+            let Some(fam) = tx.query(&sql, &[presented_hash.as_str().into()])?.into_iter().next() else {
+                return Ok(Outcome::Invalid);
+            };
+            let (family_id, token_gen) = (fam.text(8)?, fam.i64(9)?);
+            let subject = fam.text(0)?;
+            let (expires_at, idle_expires_at, generation) = (fam.i64(2)?, fam.i64(3)?, fam.i64(4)?);
+            let (grace_used, revoked_at, last_used_at) = (fam.i64(5)? != 0, fam.opt_i64(6)?, fam.i64(7)?);
+            let family = FamilyState {
+                expires_at,
+                idle_expires_at,
+                generation,
+                grace_used,
+                revoked: revoked_at.is_some(),
+                last_used_at,
+            };
+            let in_grace = match decide(&family, token_gen, now, life.grace) {
+                Decision::Revoked => return Ok(Outcome::Revoked { subject }),
+                Decision::Expired => return Ok(Outcome::Expired { subject }),
+                Decision::Reuse => {
+                    tx.exec(
+                        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'reuse' WHERE id = ?2",
+                        &[Val::I64(now), family_id.as_str().into()],
+                    )?;
+                    return Ok(Outcome::Reused { subject, family_id });
+                }
+                Decision::Rotate { in_grace } => in_grace,
+            };
+            let new_gen = generation + 1;
+            let new_idle = now.saturating_add(life.idle).min(expires_at);
+            let changed = tx.exec(
+                "UPDATE jwtauth_families SET generation = ?1, last_used_at = ?2, idle_expires_at = ?3, grace_used = ?4
+             WHERE id = ?5 AND generation = ?6 AND revoked_at IS NULL",
+                &[
+                    Val::I64(new_gen),
+                    Val::I64(now),
+                    Val::I64(new_idle),
+                    Val::I64(i64::from(in_grace)),
+                    family_id.as_str().into(),
+                    Val::I64(generation),
+                ],
+            )?;
+            if changed != 1 {
+                // The row lock makes this unreachable; fail closed if it ever is not.
+                return Err(StoreError::Data("concurrent rotation detected".into()));
+            }
+            tx.exec(
+                "INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at) VALUES (?1, ?2, ?3, ?4)",
+                &[
+                    next.hash().into(),
+                    family_id.as_str().into(),
+                    Val::I64(new_gen),
+                    Val::I64(now),
+                ],
+            )?;
+            Ok(Outcome::Rotated {
+                subject,
+                claims: fam.text(1)?,
+                token: next.clone(),
+                expires_at: new_idle,
+                family_id,
+            })
+        })
+        .map_err(SessionError::from)
+}
+
+/// Revokes the family of `presented` (logout). Returns its subject, or `None` for an unknown token.
+pub(crate) fn revoke(store: &Store, presented: &str, now: i64) -> Result<Option<String>, StoreError> {
+    let h = hash(presented);
+    store.write(|tx| {
+        let rows = tx.query(
+            "SELECT f.id, f.subject FROM jwtauth_refresh_tokens t JOIN jwtauth_families f ON f.id = t.family_id WHERE t.hash = ?1",
+            &[h.as_str().into()],
+        )?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        tx.exec(
+            "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'logout' WHERE id = ?2 AND revoked_at IS NULL",
+            &[Val::I64(now), row.text(0)?.into()],
+        )?;
+        Ok(Some(row.text(1)?))
+    })
+}
+
+/// Revokes one family by id (administration).
+pub(crate) fn revoke_family(store: &Store, family_id: &str, now: i64) -> Result<bool, StoreError> {
+    store.write(|tx| {
+        tx.exec(
+            "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'admin' WHERE id = ?2 AND revoked_at IS NULL",
+            &[Val::I64(now), family_id.into()],
+        )
+    })
+    .map(|n| n > 0)
+}
+
+/// Revokes every family of `subject` and sets its watermark to `now`: access tokens
+/// issued at or before `now` fail with `revoked`. Returns the number of families revoked.
+pub(crate) fn revoke_subject(store: &Store, subject: &str, now: i64) -> Result<u64, StoreError> {
+    store.write(|tx| {
+        let n = tx.exec(
+            "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'logout_all' WHERE subject = ?2 AND revoked_at IS NULL",
+            &[Val::I64(now), subject.into()],
+        )?;
+        tx.exec(
+            "INSERT INTO jwtauth_revocations (subject, revoked_before) VALUES (?1, ?2)
+             ON CONFLICT (subject) DO UPDATE SET revoked_before = excluded.revoked_before",
+            &[subject.into(), Val::I64(now)],
+        )?;
+        Ok(n)
+    })
+}
+
+/// Watermarks newer than `since` (older ones cannot matter: those tokens expired).
+pub(crate) fn watermarks(store: &Store, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+    store.write(|tx| {
+        tx.query(
+            "SELECT subject, revoked_before FROM jwtauth_revocations WHERE revoked_before > ?1",
+            &[Val::I64(since)],
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.i64(1)?)))
+        .collect()
+    })
+}
+
+fn session(r: &Row) -> Result<SessionInfo, StoreError> {
+    Ok(SessionInfo {
+        family_id: r.text(0)?,
+        subject: r.text(1)?,
+        started_at: r.i64(2)?,
+        last_used_at: r.i64(3)?,
+        expires_at: r.i64(4)?,
+        max_expires_at: r.i64(5)?,
+        generation: r.i64(6)?,
+    })
+}
+
+/// Live (not revoked, not expired) families, most recently used first.
+pub(crate) fn list(store: &Store, subject: Option<&str>, now: i64, limit: i64) -> Result<Vec<SessionInfo>, StoreError> {
+    store.write(|tx| {
+        tx.query(
+            "SELECT id, subject, created_at, last_used_at, idle_expires_at, expires_at, generation FROM jwtauth_families
+             WHERE revoked_at IS NULL AND idle_expires_at > ?1 AND (?2 = '' OR subject = ?2)
+             ORDER BY last_used_at DESC, id LIMIT ?3",
+            &[Val::I64(now), subject.unwrap_or("").into(), Val::I64(limit)],
+        )?
+        .iter()
+        .map(session)
+        .collect()
+    })
+}
+
+/// Deletes up to `limit` families that expired or were revoked before `before`,
+/// with their tokens, and watermarks older than `watermark_horizon`. Bounded, so a
+/// sweep never holds the store for long.
+pub(crate) fn purge(store: &Store, before: i64, watermark_horizon: i64, limit: i64) -> Result<u64, StoreError> {
+    store.write(|tx| {
+        let ids = tx.query(
+            "SELECT id FROM jwtauth_families WHERE idle_expires_at < ?1 OR revoked_at < ?1 LIMIT ?2",
+            &[Val::I64(before), Val::I64(limit)],
+        )?;
+        for row in &ids {
+            let id = row.text(0)?;
+            tx.exec(
+                "DELETE FROM jwtauth_refresh_tokens WHERE family_id = ?1",
+                &[id.as_str().into()],
+            )?;
+            tx.exec("DELETE FROM jwtauth_families WHERE id = ?1", &[id.into()])?;
+        }
+        tx.exec(
+            "DELETE FROM jwtauth_revocations WHERE revoked_before < ?1",
+            &[Val::I64(watermark_horizon)],
+        )?;
+        Ok(ids.len() as u64)
+    })
+}

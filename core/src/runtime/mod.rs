@@ -1,0 +1,462 @@
+//! The composition root. [`JwtAuth`] opens the store named by the configuration,
+//! builds the services once and hands them out; [`Tokens`] is the same without a
+//! store (issuing and validation with a key ring kept in memory). No other module
+//! imports this one.
+
+mod maintenance;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::error::{AuthError, Reason};
+use crate::keys::{Key, KeyError, KeyRing};
+use crate::keystore::{self, KeyAdmin, KeyAdminError};
+use crate::random::NoRandomness;
+use crate::refresh::{self, SessionError, Sessions};
+use crate::store::{Store, StoreError};
+use crate::token::{IssueError, Issuer, Revocations, Verifier};
+use crate::users::{self, UserError, Users};
+
+/// Why a [`JwtAuth`] or [`Tokens`] could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A key could not be loaded or generated.
+    #[error("{context}: {source}")]
+    Key {
+        /// Which key.
+        context: String,
+        /// Why.
+        source: KeyError,
+    },
+    /// The store cannot be opened or its keys cannot be loaded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Any failure of a jwtauth service, for adapters that handle them alike (each
+/// service also has its own error type).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An authentication failure, with its [`Reason`].
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A key operation failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A token could not be issued.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    /// A key administration request was refused.
+    #[error(transparent)]
+    KeyAdmin(KeyAdminError),
+    /// A user administration request was refused.
+    #[error(transparent)]
+    User(UserError),
+    /// No system randomness.
+    #[error(transparent)]
+    Randomness(#[from] NoRandomness),
+}
+
+impl Error {
+    /// The failure reason, when this is an authentication failure.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Error::Auth(e) => Some(e.reason),
+            _ => None,
+        }
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Auth(a) => Error::Auth(a),
+            SessionError::Issue(i) => Error::Issue(i),
+            SessionError::Store(s) => Error::Store(s),
+            SessionError::Randomness(r) => Error::Randomness(r),
+        }
+    }
+}
+
+impl From<KeyAdminError> for Error {
+    fn from(e: KeyAdminError) -> Self {
+        match e {
+            KeyAdminError::Store(s) => Error::Store(s),
+            KeyAdminError::Key(k) => Error::Key(k),
+            other => Error::KeyAdmin(other),
+        }
+    }
+}
+
+impl From<UserError> for Error {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Store(s) => Error::Store(s),
+            UserError::Session(s) => s.into(),
+            UserError::Randomness(r) => Error::Randomness(r),
+            other => Error::User(other),
+        }
+    }
+}
+
+/// How [`JwtAuth::open_with`] opens a store.
+#[derive(Clone)]
+pub struct OpenOptions {
+    use_configured_key: bool,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("use_configured_key", &self.use_configured_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            use_configured_key: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl OpenOptions {
+    /// What a service does at start: the configured key (HS secret or key file)
+    /// becomes the active key if the store has not seen it, and a store without an
+    /// active key gets a generated one. The system clock.
+    pub fn new() -> OpenOptions {
+        OpenOptions::default()
+    }
+
+    /// What an administration tool does: the configured HS secret or key file is
+    /// not activated, so a tool started with an older configuration cannot undo a
+    /// rotation made since (a store with no active key at all still gets one).
+    pub fn admin() -> OpenOptions {
+        OpenOptions {
+            use_configured_key: false,
+            ..OpenOptions::default()
+        }
+    }
+
+    /// Whether the configured key becomes the active key when the store has not
+    /// seen it.
+    #[must_use]
+    pub fn use_configured_key(mut self, yes: bool) -> OpenOptions {
+        self.use_configured_key = yes;
+        self
+    }
+
+    /// The clock every service reads (tests inject a [`crate::FixedClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> OpenOptions {
+        self.clock = clock;
+        self
+    }
+}
+
+/// The authentication runtime over a store: configuration, key ring, sessions,
+/// users and key lifecycle, with a background thread that keeps the key ring and
+/// the revocation watermarks fresh and sweeps what has expired.
+///
+/// Open one per process and share it (an `Arc`, or clones of the services it hands
+/// out); every service is safe to use from many threads.
+pub struct JwtAuth {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    store: Arc<Store>,
+    verifier: Verifier,
+    issuer: Issuer,
+    sessions: Sessions,
+    keys: KeyAdmin,
+    users: Users,
+    /// Stops the background thread when the runtime is dropped.
+    _maintenance: maintenance::Handle,
+}
+
+impl std::fmt::Debug for JwtAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("issuer", &self.config.issuer())
+            .field("verifier", &self.verifier)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtAuth {
+    /// Opens the store named by `store.url` (applying migrations), makes sure it has
+    /// an active key (the configured HS secret or key file, else a generated key
+    /// for `algorithm`), loads the key ring and starts the background refresh.
+    pub fn open(config: Config) -> Result<JwtAuth, InitError> {
+        JwtAuth::open_with(config, OpenOptions::new())
+    }
+
+    /// Like [`JwtAuth::open`], with the given options.
+    pub fn open_with(config: Config, options: OpenOptions) -> Result<JwtAuth, InitError> {
+        let clock = options.clock;
+        let master = config.master_key()?;
+        if master.is_none() {
+            tracing::warn!(
+                "no master key: signing keys are stored UNENCRYPTED in {}. Anyone who can read that database can forge tokens. Set {} to 32 random bytes (e.g. `openssl rand -base64 32`) before the first start",
+                crate::store::url_masked(config.store().url()),
+                keystore::MASTER_KEY_ENV
+            );
+        }
+        let store = Arc::new(Store::open(config.store().url(), config.store().pool_size())?);
+        let now = clock.now();
+        let configured = if options.use_configured_key {
+            configured_key(&config, now)?
+        } else {
+            None
+        };
+        keystore::ensure_active(
+            &store,
+            master.as_ref(),
+            configured,
+            config.algorithm(),
+            now,
+            config.verify_window(),
+        )?;
+        let ring = keystore::load_ring(&store, master.as_ref(), now)?;
+        let ring = Arc::new(ArcSwap::from_pointee(ring));
+        let rules = Arc::new(config.rules());
+        let revocations = Arc::new(Revocations::default());
+        let issuer = Issuer::new(ring.clone(), rules.clone(), clock.clone(), config.access_ttl_secs());
+        let sessions = Sessions::new(refresh::Parts {
+            store: store.clone(),
+            issuer: issuer.clone(),
+            revocations: revocations.clone(),
+            clock: clock.clone(),
+            life: refresh::Lifetimes {
+                idle: secs(config.refresh_idle_ttl()),
+                max: secs(config.refresh_max_ttl()),
+                grace: secs(config.refresh_reuse_grace()),
+            },
+            watermark_horizon: secs(config.max_access_ttl()).saturating_add(secs(config.leeway())),
+        });
+        sessions.reload_revocations()?;
+        let keys = KeyAdmin::new(keystore::Parts {
+            store: store.clone(),
+            master,
+            ring: ring.clone(),
+            clock: clock.clone(),
+            algorithm: config.algorithm(),
+            verify_window: config.verify_window(),
+        });
+        let users = Users::new(users::Parts {
+            store: store.clone(),
+            sessions: sessions.clone(),
+            clock: clock.clone(),
+        });
+        let maintenance = maintenance::start(maintenance::Work {
+            keys: keys.clone(),
+            sessions: sessions.clone(),
+            marks_every: config.revocation_staleness().max(std::time::Duration::from_millis(100)),
+            keys_every: config.key_reload_interval(),
+        });
+        let verifier = Verifier::new(
+            rules,
+            ring,
+            config.validation_cache(),
+            revocations,
+            clock.clone(),
+            Some(maintenance.key_reloader()),
+        );
+        Ok(JwtAuth {
+            config,
+            clock,
+            store,
+            verifier,
+            issuer,
+            sessions,
+            keys,
+            users,
+            _maintenance: maintenance,
+        })
+    }
+
+    /// Validates access tokens.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Issues access tokens.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// Login sessions: start, refresh, logout.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Key lifecycle: list, rotate, retire.
+    pub fn keys(&self) -> &KeyAdmin {
+        &self.keys
+    }
+
+    /// Users who log in with a password.
+    pub fn users(&self) -> &Users {
+        &self.users
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// "Now" according to the clock, in seconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// One bounded maintenance pass, as the background thread makes every minute:
+    /// retires verify-only keys past their window and deletes up to `limit`
+    /// expired or revoked sessions. Returns the sessions deleted.
+    pub fn sweep(&self, limit: usize) -> Result<u64, StoreError> {
+        self.keys.sweep()?;
+        self.sessions.purge(i64::try_from(limit).unwrap_or(i64::MAX))
+    }
+}
+
+/// Issuing and validation without a store: the configured HS secret or PEM key,
+/// or else a freshly generated key kept in memory only. Sessions, users and key
+/// lifecycle need a store: open a [`JwtAuth`].
+pub struct Tokens {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    verifier: Verifier,
+    issuer: Issuer,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    /// Sets up with the system clock and the configured (or a generated) key.
+    pub fn new(config: Config) -> Result<Tokens, InitError> {
+        Tokens::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Like [`Tokens::new`] with an injected clock.
+    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Tokens, InitError> {
+        let key = initial_key(&config, clock.now())?;
+        let ring = KeyRing::new(vec![key]).map_err(|source| InitError::Key {
+            context: "key ring".into(),
+            source,
+        })?;
+        Ok(Tokens::with_key_ring(config, ring, clock))
+    }
+
+    /// Sets up with a ready key ring.
+    pub fn with_key_ring(config: Config, ring: KeyRing, clock: Arc<dyn Clock>) -> Tokens {
+        let ring = Arc::new(ArcSwap::from_pointee(ring));
+        let rules = Arc::new(config.rules());
+        let issuer = Issuer::new(ring.clone(), rules.clone(), clock.clone(), config.access_ttl_secs());
+        let verifier = Verifier::new(
+            rules,
+            ring,
+            config.validation_cache(),
+            Arc::new(Revocations::default()),
+            clock.clone(),
+            None,
+        );
+        Tokens {
+            config,
+            clock,
+            verifier,
+            issuer,
+        }
+    }
+
+    /// Validates access tokens.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Issues access tokens.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Replaces the key ring atomically; validations in flight finish with the old one.
+    pub fn replace_key_ring(&self, ring: KeyRing) {
+        self.verifier.replace_key_ring(ring);
+    }
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The configured static key (HS secret or PEM key file), if any.
+fn configured_key(config: &Config, now: i64) -> Result<Option<Key>, InitError> {
+    if config.hs_secret().is_some() || config.key_file().is_some() {
+        initial_key(config, now).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn initial_key(config: &Config, now: i64) -> Result<Key, InitError> {
+    let alg = config.algorithm();
+    if let Some(secret) = config.hs_secret() {
+        return Key::from_secret(alg, secret, now).map_err(|source| InitError::Key {
+            context: "hs_secret".into(),
+            source,
+        });
+    }
+    if let Some(path) = config.key_file() {
+        let text = crate::config::read_secret_file(path).map_err(|e| InitError::Key {
+            context: format!("key_file {}", path.display()),
+            source: KeyError::Invalid(format!("cannot be read: {e}")),
+        })?;
+        return Key::from_pkcs8_pem(alg, &text, now).map_err(|source| InitError::Key {
+            context: format!("key_file {}", path.display()),
+            source,
+        });
+    }
+    Key::generate(alg, now).map_err(|source| InitError::Key {
+        context: format!("generating a {alg} key"),
+        source,
+    })
+}

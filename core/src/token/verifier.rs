@@ -1,0 +1,278 @@
+//! The [`Verifier`]: "is this token good now". It owns everything that question
+//! needs — the key ring, the rules, the verified-token cache and the revocation
+//! watermarks — and is the one place where a rejected token is recorded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+
+use super::{Claims, Rejection, Revocations, Rules, VerifiedTokens, bearer_token, validate};
+use crate::audit::{self, FailureEvent, RequestInfo};
+use crate::clock::Clock;
+use crate::error::{AuthError, Reason, clip};
+use crate::keys::KeyRing;
+
+/// The verdict of [`Verifier::check_header`], which never blocks.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The token is good now.
+    Valid(Claims),
+    /// The token is refused; the failure has been recorded.
+    Invalid(AuthError),
+    /// The token names a key this process does not know, and a reload from the
+    /// store is due (another process may have just rotated it). Nothing has been
+    /// recorded: call [`Verifier::validate_header`] where blocking is allowed (an
+    /// async server: on its blocking pool) for the verdict.
+    NeedsKeyReload,
+}
+
+/// Asks the store's maintenance thread to reload the key ring and waits up to the
+/// given time; true when a reload happened.
+pub(crate) type ReloadKeys = Box<dyn Fn(Duration) -> bool + Send + Sync>;
+
+/// On-demand key reloads: at most one a second, however many unknown kids arrive.
+struct Reloader {
+    reload: ReloadKeys,
+    started: Instant,
+    /// Milliseconds since `started` of the last on-demand reload (0: none yet).
+    last_ms: AtomicU64,
+}
+
+impl Reloader {
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn allowed(last_ms: u64, now_ms: u64) -> bool {
+        last_ms == 0 || now_ms.saturating_sub(last_ms) >= 1_000
+    }
+
+    fn due(&self) -> bool {
+        Self::allowed(self.last_ms.load(Ordering::Relaxed), self.elapsed_ms())
+    }
+
+    /// Reloads now unless one happened in the last second (or is happening).
+    fn reload_now(&self) -> bool {
+        let now_ms = self.elapsed_ms();
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if !Self::allowed(last, now_ms) {
+            return false;
+        }
+        if self
+            .last_ms
+            .compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        (self.reload)(Duration::from_secs(2))
+    }
+}
+
+struct Parts {
+    rules: Arc<Rules>,
+    ring: Arc<ArcSwap<KeyRing>>,
+    cache: Option<VerifiedTokens>,
+    revocations: Arc<Revocations>,
+    clock: Arc<dyn Clock>,
+    reloader: Option<Reloader>,
+}
+
+/// Validates access tokens: strictly (RFC 8725), against the current key ring,
+/// remembering verified tokens (`validation_cache`) and checking revocation on
+/// every use. Every rejection is recorded in the failure log, once.
+///
+/// Cheap to clone; every method takes `&self` and is safe from many threads.
+/// Validation does no I/O of its own: the ring and the watermarks are immutable
+/// values behind atomic pointers, refreshed by the store's background thread. Only
+/// a token naming an unknown kid may wait (up to 2 s, at most once a second) for an
+/// on-demand reload; [`Verifier::check_header`] never waits.
+#[derive(Clone)]
+pub struct Verifier(Arc<Parts>);
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.0.rules.issuer)
+            .field("keys", &self.0.ring.load().keys().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    pub(crate) fn new(
+        rules: Arc<Rules>,
+        ring: Arc<ArcSwap<KeyRing>>,
+        cache_size: usize,
+        revocations: Arc<Revocations>,
+        clock: Arc<dyn Clock>,
+        reload: Option<ReloadKeys>,
+    ) -> Verifier {
+        Verifier(Arc::new(Parts {
+            rules,
+            ring,
+            cache: (cache_size > 0).then(|| VerifiedTokens::new(cache_size)),
+            revocations,
+            clock,
+            reloader: reload.map(|reload| Reloader {
+                reload,
+                started: Instant::now(),
+                last_ms: AtomicU64::new(0),
+            }),
+        }))
+    }
+
+    /// The validation rules in force.
+    pub fn rules(&self) -> &Rules {
+        &self.0.rules
+    }
+
+    /// The current key ring.
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        self.0.ring.load_full()
+    }
+
+    /// The public keys as a JWKS document.
+    pub fn jwks(&self) -> Value {
+        self.0.ring.load().jwks()
+    }
+
+    /// "Now" according to the clock, in seconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        self.0.clock.now()
+    }
+
+    /// Validates a compact JWS (any bytes are accepted as input); a failure is
+    /// recorded in the failure log.
+    pub fn validate(&self, token: impl AsRef<[u8]>) -> Result<Claims, AuthError> {
+        self.validate_with(token, &RequestInfo::default())
+    }
+
+    /// Like [`Verifier::validate`], recording `request` with a failure.
+    pub fn validate_with(&self, token: impl AsRef<[u8]>, request: &RequestInfo<'_>) -> Result<Claims, AuthError> {
+        let token = token.as_ref();
+        let mut result = self.check(token);
+        if let Err(r) = &result
+            && r.error.reason == Reason::UnknownKid
+            && self.0.reloader.as_ref().is_some_and(Reloader::reload_now)
+        {
+            result = self.check(token);
+        }
+        self.conclude(token, result, request)
+    }
+
+    /// Validates the token in an `Authorization` header value (`Bearer <token>`).
+    /// A missing header or another scheme fails with `missing_token` or `bad_scheme`.
+    pub fn validate_header(&self, header: Option<&str>, request: &RequestInfo<'_>) -> Result<Claims, AuthError> {
+        match bearer_token(header) {
+            Ok(t) => self.validate_with(t.as_bytes(), request),
+            Err(e) => Err(self.reject_request(e, request)),
+        }
+    }
+
+    /// Like [`Verifier::validate_header`], but never blocks: see [`Verdict`].
+    pub fn check_header(&self, header: Option<&str>, request: &RequestInfo<'_>) -> Verdict {
+        let token = match bearer_token(header) {
+            Ok(t) => t.as_bytes(),
+            Err(e) => return Verdict::Invalid(self.reject_request(e, request)),
+        };
+        let result = self.check(token);
+        if let Err(r) = &result
+            && r.error.reason == Reason::UnknownKid
+            && self.0.reloader.as_ref().is_some_and(Reloader::due)
+        {
+            return Verdict::NeedsKeyReload;
+        }
+        match self.conclude(token, result, request) {
+            Ok(claims) => Verdict::Valid(claims),
+            Err(e) => Verdict::Invalid(e),
+        }
+    }
+
+    /// Checks that verified claims carry `role`; otherwise fails with
+    /// `insufficient_role` and records it.
+    pub fn require_role(&self, claims: &Claims, role: &str, request: &RequestInfo<'_>) -> Result<(), AuthError> {
+        if claims.has_role(role) {
+            return Ok(());
+        }
+        let e = AuthError::new(
+            Reason::InsufficientRole,
+            format!(
+                "role '{}' is required; the token has [{}]",
+                clip(role),
+                clip(&claims.roles.join(", "))
+            ),
+        );
+        FailureEvent::of(&e, request)
+            .kid(Some(claims.kid.as_str()))
+            .subject(Some(&claims.subject), true)
+            .record();
+        Err(e)
+    }
+
+    /// The whole check, nothing recorded: the cache or strict validation, then
+    /// revocation (checked on every use, remembered token or not).
+    pub(crate) fn check(&self, token: &[u8]) -> Result<Claims, Rejection> {
+        let p = &*self.0;
+        let ring = p.ring.load();
+        let now = p.clock.now();
+        let remembered = p.cache.as_ref().and_then(|c| c.get(token, &ring, &p.rules, now));
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let claims = validate(&ring, &p.rules, now, token)?;
+                if let Some(c) = &p.cache {
+                    c.insert(token, &ring, &claims);
+                }
+                claims
+            }
+        };
+        if let Some(mark) = p.revocations.of(&claims.subject)
+            && claims.issued_at.unwrap_or(0) <= mark
+        {
+            return Err(Rejection {
+                error: AuthError::new(
+                    Reason::Revoked,
+                    format!("every session of this subject was revoked at {mark}; log in again"),
+                ),
+                kid: Some(claims.kid.to_string()),
+                subject: Some(clip(&claims.subject)),
+                verified: true,
+            });
+        }
+        Ok(claims)
+    }
+
+    /// Records a rejected token (the one place that does) and hands on its error.
+    fn conclude(
+        &self,
+        token: &[u8],
+        result: Result<Claims, Rejection>,
+        request: &RequestInfo<'_>,
+    ) -> Result<Claims, AuthError> {
+        result.map_err(|r| {
+            let fp = (!token.is_empty()).then(|| crate::encoding::fingerprint(token));
+            FailureEvent::of(&r.error, request)
+                .kid(r.kid.as_deref())
+                .subject(r.subject.as_deref(), r.verified)
+                .fingerprint(fp.as_deref())
+                .record();
+            r.error
+        })
+    }
+
+    /// Records a header that carries no token to check.
+    fn reject_request(&self, e: AuthError, request: &RequestInfo<'_>) -> AuthError {
+        audit::record_failure(&e, None, request);
+        e
+    }
+
+    /// Replaces the key ring (a store-less setup's keys, or a test's).
+    pub(crate) fn replace_key_ring(&self, ring: KeyRing) {
+        self.0.ring.store(Arc::new(ring));
+    }
+}

@@ -1,0 +1,139 @@
+//! Password login: throttling, verification that takes the same time whether or
+//! not the user exists, and the session start.
+
+use argon2::password_hash::PasswordVerifier;
+use serde_json::Map;
+
+use super::password::{HashCost, hash_password, random_password};
+use super::throttle::{Limited, LoginLimiter, LoginLimits};
+use super::{MAX_PASSWORD_BYTES, UserError, Users, user_info};
+use crate::audit::{RequestInfo, record_failure};
+use crate::error::{AuthError, Reason};
+use crate::refresh::TokenPair;
+use crate::store::StoreError;
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Too many attempts for this username or client address.
+    #[error("{error}")]
+    Limited {
+        /// `rate_limited`, with a hint.
+        error: AuthError,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// Wrong username or password, or a disabled user (`bad_credentials`).
+    #[error(transparent)]
+    Failed(AuthError),
+    /// The store, hashing or the session start failed.
+    #[error(transparent)]
+    Error(#[from] UserError),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        LoginError::Error(UserError::Store(e))
+    }
+}
+
+/// Password login: throttling, constant-time-ish verification, session start.
+/// Share one per process. Every call blocks (argon2, store): run it off async workers.
+pub struct Login {
+    limiter: LoginLimiter,
+    cost: HashCost,
+    /// Verified against when the user is unknown, so that both cases cost the same.
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("limiter", &self.limiter)
+            .field("cost", &self.cost)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Login {
+    /// A login service with OWASP cost and the default limits.
+    pub fn new() -> Result<Login, UserError> {
+        Login::with(LoginLimits::default(), HashCost::OWASP)
+    }
+
+    /// With explicit limits and cost for the dummy hash (use the cost users were
+    /// hashed with, so unknown and known users take the same time).
+    pub fn with(limits: LoginLimits, cost: HashCost) -> Result<Login, UserError> {
+        let dummy = random_password()?;
+        Ok(Login {
+            limiter: LoginLimiter::new(limits),
+            cost,
+            dummy_hash: hash_password(cost, dummy.expose())?,
+        })
+    }
+
+    /// The throttle (for sweeping and inspection).
+    pub fn limiter(&self) -> &LoginLimiter {
+        &self.limiter
+    }
+
+    /// Checks `username` and `password`, then starts a session with the user's roles.
+    /// Every failure (throttled, bad credentials) is recorded in the failure log with
+    /// `request`; the log never says whether the user exists.
+    pub fn login(
+        &self,
+        users: &Users,
+        username: &str,
+        password: &str,
+        client_ip: Option<&str>,
+        request: &RequestInfo<'_>,
+    ) -> Result<TokenPair, LoginError> {
+        let subject = crate::error::clip(username);
+        if let Err(Limited {
+            retry_after_secs,
+            by_client,
+        }) = self.limiter.check(username, client_ip)
+        {
+            let who = if by_client {
+                "this client address"
+            } else {
+                "this username"
+            };
+            let error = AuthError::new(
+                Reason::RateLimited,
+                format!("too many login attempts for {who}; retry in {retry_after_secs} s"),
+            );
+            record_failure(&error, Some(&subject), request);
+            return Err(LoginError::Limited {
+                error,
+                retry_after_secs,
+            });
+        }
+        let row = users.store().write(|tx| {
+            tx.query(
+                "SELECT name, roles, disabled, created_at, password_hash FROM jwtauth_users WHERE name = ?1",
+                &[username.into()],
+            )
+        })?;
+        let user = row.first().map(|r| Ok::<_, StoreError>((user_info(r)?, r.text(4)?)));
+        let user = user.transpose()?;
+        let hash = user.as_ref().map_or(self.dummy_hash.as_str(), |(_, h)| h.as_str());
+        // Verify even for an unknown or disabled user: the time taken tells nothing.
+        let verified = password.len() <= MAX_PASSWORD_BYTES
+            && self.cost.hasher()?.verify_password(password.as_bytes(), hash).is_ok();
+        match user {
+            Some((info, _)) if verified && !info.disabled => {
+                let roles: Vec<&str> = info.roles.iter().map(String::as_str).collect();
+                Ok(users
+                    .sessions()
+                    .start(&info.name, &roles, &Map::new())
+                    .map_err(UserError::from)?)
+            }
+            _ => {
+                let error = AuthError::new(Reason::BadCredentials, "wrong username or password");
+                record_failure(&error, Some(&subject), request);
+                Err(LoginError::Failed(error))
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Users and login on every backend (SQLite always, PostgreSQL when reachable).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jwtauth_core::users::throttle::LoginLimits;
+use jwtauth_core::users::{HashCost, Login, LoginError};
+use jwtauth_core::{FixedClock, Reason, RequestInfo, UserError};
+
+const CHEAP: HashCost = HashCost {
+    memory_kib: 64,
+    iterations: 1,
+    parallelism: 1,
+};
+
+fn login_service() -> Login {
+    Login::with(
+        LoginLimits {
+            per_user_burst: 3,
+            per_user_period: Duration::from_secs(60),
+            per_client_burst: 100,
+            per_client_period: Duration::from_secs(1),
+            max_keys: 1000,
+        },
+        CHEAP,
+    )
+    .unwrap()
+}
+
+#[test]
+fn users_log_in_with_their_roles_and_failures_do_not_tell_who_exists() {
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = common::store::open(&b.url, "", &clock);
+        auth.users()
+            .add_with_cost("alice", "correct horse", &["Admin"], CHEAP)
+            .unwrap();
+        auth.users().add_with_cost("bob", "battery staple", &[], CHEAP).unwrap();
+        let dup = auth
+            .users()
+            .add_with_cost("alice", "another one", &[], CHEAP)
+            .unwrap_err();
+        assert!(matches!(dup, UserError::AlreadyExists(_)), "{}: {dup}", b.name);
+
+        let login = login_service();
+        let req = RequestInfo::default();
+        let pair = login
+            .login(auth.users(), "alice", "correct horse", Some("127.0.0.1"), &req)
+            .unwrap();
+        let claims = auth.verifier().validate(&pair.access.token).unwrap();
+        assert_eq!(claims.subject(), "alice");
+        assert!(claims.has_role("Admin"), "{}", b.name);
+
+        let wrong = login
+            .login(auth.users(), "bob", "wrong password", None, &req)
+            .unwrap_err();
+        let unknown = login
+            .login(auth.users(), "carol", "wrong password", None, &req)
+            .unwrap_err();
+        for e in [&wrong, &unknown] {
+            match e {
+                LoginError::Failed(e) => assert_eq!(Some(e.reason), Some(Reason::BadCredentials)),
+                other => panic!("{}: {other:?}", b.name),
+            }
+        }
+        assert_eq!(wrong.to_string(), unknown.to_string());
+
+        let users = auth.users().list().unwrap();
+        assert_eq!(
+            users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+            ["alice", "bob"]
+        );
+        assert!(auth.users().disable("bob").unwrap());
+        assert!(!auth.users().disable("nobody").unwrap());
+        assert!(auth.users().list().unwrap()[1].disabled);
+        let disabled = login
+            .login(auth.users(), "bob", "battery staple", None, &req)
+            .unwrap_err();
+        assert!(matches!(disabled, LoginError::Failed(ref e) if e.reason == Reason::BadCredentials));
+    }
+}
+
+#[test]
+fn a_username_is_throttled_after_its_burst() {
+    let b = common::store::sqlite();
+    let clock = Arc::new(FixedClock::new(common::store::T0));
+    let auth = common::store::open(&b.url, "", &clock);
+    let login = login_service();
+    let req = RequestInfo::default();
+    for _ in 0..3 {
+        assert!(matches!(
+            login.login(auth.users(), "mallory", "guess guess", Some("10.0.0.1"), &req),
+            Err(LoginError::Failed(_))
+        ));
+    }
+    match login.login(auth.users(), "mallory", "guess guess", Some("10.0.0.2"), &req) {
+        Err(LoginError::Limited {
+            error,
+            retry_after_secs,
+        }) => {
+            assert_eq!(error.reason, Reason::RateLimited);
+            assert!((1..=60).contains(&retry_after_secs));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_first_admin_is_created_once_on_an_empty_store() {
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = common::store::open(&b.url, "", &clock);
+        let password = auth
+            .users()
+            .bootstrap_admin()
+            .unwrap()
+            .expect("first start creates admin");
+        assert!(password.expose().len() >= 16);
+        assert!(auth.users().bootstrap_admin().unwrap().is_none(), "{}", b.name);
+        let users = auth.users().list().unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].roles, ["Admin"]);
+        let pair = Login::new()
+            .unwrap()
+            .login(auth.users(), "admin", password.expose(), None, &RequestInfo::default())
+            .unwrap();
+        assert!(auth.verifier().validate(&pair.access.token).unwrap().has_role("Admin"));
+    }
+}
