@@ -1,5 +1,6 @@
 //! The keys view: every key's public facts.
 
+use jwtauth_core::KeyState;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -7,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, TableState};
 
 use super::theme::{self, DIM, HEADER};
-use crate::app::App;
+use crate::admin::KeyInfo;
+use crate::app::{App, plural};
 use crate::failure::date_time;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
@@ -24,8 +26,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             Span::styled(" signing keys ", HEADER),
             Span::styled(
                 format!(
-                    "{} keys, {active} active; public facts only, never key material",
-                    app.keys.items.len()
+                    "{}, {active} active; public facts only, never key material",
+                    plural(app.keys.items.len(), "key", "keys")
                 ),
                 DIM,
             ),
@@ -64,7 +66,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             ),
             Line::raw(fmt(k.created_at)),
             Line::raw(when(k.demoted_at)),
-            Line::raw(when(k.retire_after)),
+            Line::raw(when(retirement(k))),
         ])
     });
     let widths = [
@@ -76,7 +78,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         Constraint::Length(tw),
     ];
     let t = Table::new(rows, widths)
-        .header(Row::new(["kid", "alg", "state", "created", "demoted", "retires"]).style(HEADER))
+        .header(Row::new(["kid", "alg", "state", "created", "demoted", "retirement"]).style(HEADER))
         .row_highlight_style(theme::SELECTED);
     let mut state = TableState::default().with_selected(Some(app.keys.selected));
     frame.render_stateful_widget(t, table, &mut state);
@@ -85,5 +87,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             Line::from(vec![Span::styled(" selected kid ", DIM), Span::raw(k.kid.as_str())]),
             selected,
         );
+    }
+}
+
+/// When a key retires (verify-only) or retired (retired): a retired key's planned
+/// retirement may still lie ahead when it was retired early, and is not shown then.
+pub(super) fn retirement(k: &KeyInfo) -> Option<i64> {
+    match k.state {
+        KeyState::Active => None,
+        KeyState::VerifyOnly => k.retire_after,
+        KeyState::Retired => k.retired_at.or(k.retire_after),
     }
 }
