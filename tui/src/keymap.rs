@@ -204,7 +204,7 @@ pub const BINDINGS: &[Binding] = &[
         C::NewKey,
         S::Keys,
         true,
-        "new active key (choose alg)",
+        "new key: choose alg (asks)",
     ),
     b(
         &[K::Char('r')],
