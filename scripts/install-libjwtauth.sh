@@ -12,9 +12,11 @@ if [[ -z "$libdir" ]]; then
     libdir="$root/target/release"
 fi
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)"
+# The project's address, kept once: the workspace's `repository` key.
+url="$(sed -n 's/^repository = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)"
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
 install -m 0755 "$libdir/libjwtauth.so" "$prefix/lib/"
 install -m 0644 "$libdir/libjwtauth.a" "$prefix/lib/"
 install -m 0644 "$root/include/jwtauth.h" "$prefix/include/"
-sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" "$root/ffi/jwtauth.pc.in" >"$prefix/lib/pkgconfig/jwtauth.pc"
+sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" -e "s|@URL@|$url|" "$root/ffi/jwtauth.pc.in" >"$prefix/lib/pkgconfig/jwtauth.pc"
 echo "installed libjwtauth $version under $prefix"

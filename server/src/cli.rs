@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use jwtauth_core::{Algorithm, Config, JwtAuth};
+use jwtauth_core::{Algorithm, Config, JwtAuth, KeyState};
 
 #[derive(Parser)]
 #[command(
@@ -67,9 +67,10 @@ enum KeysCmd {
     List,
     /// Make a new active key; the old one keeps verifying until its tokens expire.
     Rotate {
-        /// Algorithm of the new key (default: the configured one).
-        #[arg(long)]
-        alg: Option<String>,
+        /// Algorithm of the new key (default: the configured one): HS256, HS384, HS512,
+        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
+        #[arg(long, value_parser = parse_algorithm)]
+        alg: Option<Algorithm>,
     },
     /// Retire a verify-only key at once (e.g. a compromised one).
     Retire {
@@ -88,12 +89,36 @@ enum TokenCmd {
     },
 }
 
+/// An algorithm by its exact JOSE name (the names are case-sensitive, as in
+/// `jwtauth.toml`); a near miss is answered with the name meant, anything else with
+/// the list of names.
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    if let Some(a) = Algorithm::ALL.iter().find(|a| a.as_str().eq_ignore_ascii_case(s)) {
+        return Err(format!("did you mean {a}? (algorithm names are case-sensitive)"));
+    }
+    let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
+    Err(format!(
+        "not an algorithm jwtauth knows; use one of {}",
+        names.join(", ")
+    ))
+}
+
+/// Whether log lines on stderr may carry colours: only on a terminal, and never
+/// when `NO_COLOR` is set to anything (https://no-color.org).
+fn colour_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn init_logging(config: &Config) -> anyhow::Result<jwtauth_core::audit::FailureLogGuard> {
     use tracing_subscriber::prelude::*;
     let (failures, guard) = jwtauth_core::audit::file_layer(config.log())?;
     let target = jwtauth_core::audit::TARGET;
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(colour_stderr())
         .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_filter(tracing_subscriber::filter::filter_fn(move |m| m.target() != target));
     tracing_subscriber::registry()
@@ -148,6 +173,32 @@ fn when(t: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A key state as people read it (`verify-only`), like the TUI and the README.
+fn state_name(state: KeyState) -> String {
+    state.as_str().replace('_', "-")
+}
+
+/// The time claims of a decoded token, each as epoch seconds and in ISO 8601 (UTC).
+fn claim_times(claims: &serde_json::Value) -> Vec<String> {
+    ["iat", "nbf", "exp"]
+        .iter()
+        .filter_map(|name| {
+            let v = claims.get(*name)?;
+            let shown = match v.as_i64() {
+                Some(t) => match time::OffsetDateTime::from_unix_timestamp(t)
+                    .ok()
+                    .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+                {
+                    Some(iso) => format!("{t} = {iso}"),
+                    None => format!("{t} (not a representable date)"),
+                },
+                None => format!("{v} (not a number of seconds)"),
+            };
+            Some(format!("{name:<3} {shown}"))
+        })
+        .collect()
+}
+
 fn admin(config: Config, command: Command) -> anyhow::Result<()> {
     let auth = JwtAuth::open(config).context("opening jwtauth")?;
     let mut out = std::io::stdout().lock();
@@ -182,7 +233,7 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
         Command::Keys(KeysCmd::List) => {
             writeln!(
                 out,
-                "{:<45} {:<6} {:<12} {:<26} RETIRES",
+                "{:<45} {:<6} {:<12} {:<26} RETIREMENT",
                 "KID", "ALG", "STATE", "CREATED"
             )?;
             for k in auth.keys().list()? {
@@ -191,14 +242,13 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
                     "{:<45} {:<6} {:<12} {:<26} {}",
                     k.kid.as_str(),
                     k.algorithm.to_string(),
-                    k.state.as_str(),
+                    state_name(k.state),
                     when(Some(k.created_at)),
-                    when(k.retire_after.or(k.retired_at))
+                    when(k.retirement())
                 )?;
             }
         }
         Command::Keys(KeysCmd::Rotate { alg }) => {
-            let alg: Option<Algorithm> = alg.map(|a| a.parse()).transpose()?;
             let kid = auth.keys().rotate(alg)?;
             writeln!(out, "new active key {}", kid.as_str())?;
         }
@@ -216,6 +266,15 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
             };
             writeln!(out, "header (unverified):\n{}", show(&i.header))?;
             writeln!(out, "claims (unverified):\n{}", show(&i.claims))?;
+            if let Some(c) = &i.claims {
+                let times = claim_times(c);
+                if !times.is_empty() {
+                    writeln!(out, "times (UTC):")?;
+                    for t in times {
+                        writeln!(out, "  {t}")?;
+                    }
+                }
+            }
             for n in &i.notes {
                 writeln!(out, "note: {n}")?;
             }

@@ -279,7 +279,7 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
     let (code, out, _) = env.run(&["keys", "rotate"], "");
     assert_eq!(code, 0, "{out}");
     let (_, out, _) = env.run(&["keys", "list"], "");
-    assert!(out.contains("active") && out.contains("verify_only"), "{out}");
+    assert!(out.contains("active") && out.contains("verify-only"), "{out}");
     let (code, _, _) = env.run(&["user", "disable", "alice"], "");
     assert_eq!(code, 0);
     let (_, out, _) = env.run(&["user", "list"], "");

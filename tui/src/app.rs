@@ -168,10 +168,15 @@ impl<T> Default for Listing<T> {
 }
 
 impl<T> Listing<T> {
-    fn replace(&mut self, items: Vec<T>) {
+    /// Takes a fresh list. The selection stays on the same item (by `id`) wherever it
+    /// moved, so a list that re-sorts after a change never shifts the selection onto
+    /// another item; an item that is gone leaves the selection at its row.
+    fn replace<K: PartialEq>(&mut self, items: Vec<T>, id: impl Fn(&T) -> K) {
+        let was = self.current().map(&id);
         self.items = items;
         self.loaded = true;
-        self.selected = self.selected.min(self.items.len().saturating_sub(1));
+        let found = was.and_then(|k| self.items.iter().position(|t| id(t) == k));
+        self.selected = found.unwrap_or(self.selected).min(self.items.len().saturating_sub(1));
     }
 
     /// The selected row.
@@ -211,6 +216,8 @@ pub struct App {
     pub quit: bool,
     /// Requests for the store thread, drained by the event loop.
     pub requests: Vec<AdminRequest>,
+    /// Set by `R` until the reloaded lists arrive, to say so.
+    reload_asked: bool,
 }
 
 impl App {
@@ -231,6 +238,7 @@ impl App {
             page: 10,
             quit: false,
             requests: Vec::new(),
+            reload_asked: false,
         }
     }
 
@@ -248,13 +256,25 @@ impl App {
     fn on_admin(&mut self, u: AdminUpdate) {
         match u {
             AdminUpdate::Status(s) => self.store_status = s,
-            AdminUpdate::Keys(k) => self.keys.replace(k),
+            AdminUpdate::Keys(k) => self.keys.replace(k, |k| k.kid.clone()),
             AdminUpdate::Sessions(mut s) => {
                 s.sort_by(|a, b| a.subject.cmp(&b.subject).then(b.started_at.cmp(&a.started_at)));
-                self.sessions.replace(s);
+                self.sessions.replace(s, |s| s.family_id.clone());
+                // The store thread sends the keys, then the sessions: both are in.
+                if std::mem::take(&mut self.reload_asked) {
+                    let text = format!(
+                        "reloaded: {} and {}",
+                        plural(self.keys.items.len(), "key", "keys"),
+                        plural(self.sessions.items.len(), "session", "sessions")
+                    );
+                    self.say(text, false);
+                }
             }
             AdminUpdate::Done(text) => self.message = Some(Message { text, error: false }),
-            AdminUpdate::Failed(text) => self.message = Some(Message { text, error: true }),
+            AdminUpdate::Failed(text) => {
+                self.reload_asked = false;
+                self.message = Some(Message { text, error: true });
+            }
         }
     }
 
@@ -332,20 +352,25 @@ impl App {
             }
             Command::RotateKey => {
                 let alg = self.active_algorithm();
-                let current = self.keys.items.iter().find(|k| k.state == KeyState::Active);
-                let question = match current {
-                    Some(k) => format!(
-                        "Rotate? A new {} key becomes active; {} turns verify-only until its tokens expire.",
-                        k.algorithm, k.kid
-                    ),
-                    None => "Rotate to a new key of the configured algorithm?".to_owned(),
-                };
-                self.prompt = Some(Prompt::Confirm {
-                    question,
-                    request: AdminRequest::Rotate(alg),
-                });
+                self.prompt = Some(self.confirm_rotation(alg));
             }
             Command::RetireKey => {
+                // Refused at once rather than after a question the core would answer
+                // with no; the core still refuses on its own.
+                match self.keys.current().map(|k| k.state) {
+                    Some(KeyState::Active) => {
+                        self.say(
+                            "the active key cannot be retired: rotate first (r), then retire the old key",
+                            true,
+                        );
+                        return;
+                    }
+                    Some(KeyState::Retired) => {
+                        self.say("this key is already retired", true);
+                        return;
+                    }
+                    _ => {}
+                }
                 if let Some(k) = self.keys.current() {
                     let request = AdminRequest::Retire(k.kid.to_string());
                     self.prompt = Some(Prompt::Confirm {
@@ -374,12 +399,37 @@ impl App {
                 if let Some(s) = self.sessions.current() {
                     let n = self.sessions.items.iter().filter(|x| x.subject == s.subject).count();
                     self.prompt = Some(Prompt::Confirm {
-                        question: format!("Revoke every session of {} ({n} listed)?", s.subject),
+                        question: format!(
+                            "Revoke every session of {} ({} listed)?",
+                            s.subject,
+                            plural(n, "session", "sessions")
+                        ),
                         request: AdminRequest::RevokeSubject(s.subject.clone()),
                     });
                 }
             }
-            Command::Refresh => self.requests.push(AdminRequest::Refresh),
+            Command::Refresh => {
+                self.requests.push(AdminRequest::Refresh);
+                self.reload_asked = true;
+                self.say("reloading keys and sessions…", false);
+            }
+        }
+    }
+
+    /// The question before a rotation to `alg` (`None`: the configured algorithm).
+    fn confirm_rotation(&self, alg: Option<Algorithm>) -> Prompt {
+        let current = self.keys.items.iter().find(|k| k.state == KeyState::Active);
+        let new = alg.map_or_else(|| "configured algorithm".to_owned(), |a| a.to_string());
+        let question = match current {
+            Some(k) => format!(
+                "Rotate? A new {new} key becomes active; {} turns verify-only until its tokens expire.",
+                k.kid
+            ),
+            None => format!("Make a new {new} key the active one?"),
+        };
+        Prompt::Confirm {
+            question,
+            request: AdminRequest::Rotate(alg),
         }
     }
 
@@ -436,17 +486,15 @@ impl App {
                     KeyCode::Down | KeyCode::Char('j') => Some(Prompt::Algorithm {
                         selected: (selected + 1).min(last),
                     }),
-                    KeyCode::Enter => {
-                        let alg = Algorithm::ALL[selected.min(last)];
-                        self.requests.push(AdminRequest::Rotate(Some(alg)));
-                        self.say(format!("making a new active {alg} key…"), false);
-                        None
-                    }
+                    // A rotation is not undone by another: ask, like `r` does.
+                    KeyCode::Enter => Some(self.confirm_rotation(Some(Algorithm::ALL[selected.min(last)]))),
                     _ => Some(Prompt::Algorithm { selected }),
                 }
             }
+            // Only `y` says yes: Enter, typed a moment earlier to choose (an algorithm),
+            // must not also confirm the change it leads to.
             Prompt::Confirm { question, request } => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.requests.push(request);
                     None
                 }
@@ -470,6 +518,11 @@ impl App {
             },
         }
     }
+}
+
+/// `1 key`, `2 keys`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Line editing for prompts; returns whether the text changed.

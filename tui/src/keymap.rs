@@ -204,7 +204,7 @@ pub const BINDINGS: &[Binding] = &[
         C::NewKey,
         S::Keys,
         true,
-        "new active key (choose alg)",
+        "new key: choose alg (asks)",
     ),
     b(
         &[K::Char('r')],
@@ -258,9 +258,9 @@ pub const BINDINGS: &[Binding] = &[
 
 /// Keys understood in prompts (filter, choices, confirmations); listed by `?` too.
 pub const PROMPT_KEYS: &[(&str, &str)] = &[
-    ("Enter", "apply / choose / confirm"),
+    ("Enter", "apply / choose"),
     ("Esc", "cancel"),
-    ("y n", "answer a confirmation"),
+    ("y n", "yes / no to a confirmation"),
     ("↑ ↓", "choose an algorithm"),
 ];
 

@@ -124,7 +124,11 @@ pub fn execute(a: &mut dyn Admin, req: AdminRequest) -> Result<Option<String>, A
             let n = jwks["keys"].as_array().map_or(0, Vec::len);
             let text = serde_json::to_string_pretty(&jwks)?;
             std::fs::write(&path, text + "\n").map_err(|e| AdminError(format!("{}: {e}", path.display())))?;
-            format!("JWKS with {n} public keys written to {}", path.display())
+            format!(
+                "JWKS with {} written to {}",
+                crate::app::plural(n, "public key", "public keys"),
+                path.display()
+            )
         }
         AdminRequest::RevokeSession(id) => {
             a.revoke_session(&id)?;
@@ -132,7 +136,8 @@ pub fn execute(a: &mut dyn Admin, req: AdminRequest) -> Result<Option<String>, A
         }
         AdminRequest::RevokeSubject(subject) => {
             let n = a.revoke_subject(&subject)?;
-            format!("revoked {n} sessions of {subject}")
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            format!("revoked {} of {subject}", crate::app::plural(n, "session", "sessions"))
         }
     }))
 }

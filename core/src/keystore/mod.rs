@@ -39,6 +39,19 @@ pub struct KeyInfo {
     pub retired_at: Option<i64>,
 }
 
+impl KeyInfo {
+    /// When the key retires (verify-only) or retired (retired); `None` for the
+    /// active key. A key retired early keeps the retirement it had been planned
+    /// for, which may lie ahead: its actual retirement is what counts.
+    pub fn retirement(&self) -> Option<i64> {
+        match self.state {
+            KeyState::Active => None,
+            KeyState::VerifyOnly => self.retire_after,
+            _ => self.retired_at.or(self.retire_after),
+        }
+    }
+}
+
 /// Why a key operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

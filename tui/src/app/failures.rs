@@ -38,6 +38,9 @@ pub struct Failures {
     pub per_minute: PerMinute,
     /// Tallies over the ring.
     pub tallies: Tallies,
+    /// Tallies over the failures that pass the filter, kept only while one is in
+    /// force (without one they equal `tallies`); see [`Failures::top`].
+    shown: Tallies,
 }
 
 impl Failures {
@@ -56,6 +59,7 @@ impl Failures {
             total: 0,
             per_minute: PerMinute::default(),
             tallies: Tallies::default(),
+            shown: Tallies::default(),
         }
     }
 
@@ -67,9 +71,16 @@ impl Failures {
             self.per_minute.add(f.at, f.reason);
             self.tallies.add(&f);
             let pass = self.filter.matches(&f);
+            let filtered = !self.filter.is_empty();
+            if pass && filtered {
+                self.shown.add(&f);
+            }
             if let Some(old) = self.ring.push(f) {
                 self.tallies.remove(&old);
                 if self.visible.front() == Some(&old.seq) {
+                    if filtered {
+                        self.shown.remove(&old);
+                    }
                     self.visible.pop_front();
                     self.selected = self.selected.saturating_sub(1);
                     self.offset = self.offset.saturating_sub(1);
@@ -93,11 +104,27 @@ impl Failures {
         self.filter = Filter::parse(text);
         let filter = &self.filter;
         self.visible = self.ring.iter().filter(|f| filter.matches(f)).map(|f| f.seq).collect();
+        let mut shown = Tallies::default();
+        if !self.filter.is_empty() {
+            for f in self.visible.iter().filter_map(|&s| self.ring.get(s)) {
+                shown.add(f);
+            }
+        }
+        self.shown = shown;
         self.selected = match (self.follow, keep) {
             (false, Some(seq)) => self.visible.partition_point(|&s| s < seq),
             _ => self.visible.len().saturating_sub(1),
         }
         .min(self.visible.len().saturating_sub(1));
+    }
+
+    /// Tallies of the failures the table shows: those passing the filter.
+    pub fn top(&self) -> &Tallies {
+        if self.filter.is_empty() {
+            &self.tallies
+        } else {
+            &self.shown
+        }
     }
 
     /// The selected failure.

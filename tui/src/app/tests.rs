@@ -125,7 +125,106 @@ fn a_new_key_asks_for_the_algorithm_then_queues_a_rotation_to_it() {
     );
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Enter));
+    assert!(
+        app.requests.is_empty(),
+        "Enter chooses; the rotation is asked about first"
+    );
+    assert!(matches!(&app.prompt, Some(Prompt::Confirm { question, .. }) if question.contains("new ES384 key")));
+    // A second Enter (a reflex) does not say yes.
+    app.update(key(KeyCode::Enter));
+    assert!(app.requests.is_empty());
+    app.update(key(KeyCode::Char('y')));
     assert_eq!(app.requests, vec![AdminRequest::Rotate(Some(Algorithm::ES384))]);
+}
+
+#[test]
+fn retiring_the_active_or_a_retired_key_is_refused_at_once() {
+    let mut app = with_store();
+    app.update(key(KeyCode::Char('2')));
+    assert_eq!(app.keys.current().map(|k| k.state), Some(KeyState::Active));
+    app.update(key(KeyCode::Char('d')));
+    assert!(app.prompt.is_none(), "no question whose answer would be no");
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.error && m.text.contains("active key cannot be retired"))
+    );
+    app.update(key(KeyCode::Char('G')));
+    assert_eq!(app.keys.current().map(|k| k.state), Some(KeyState::Retired));
+    app.update(key(KeyCode::Char('d')));
+    assert!(app.prompt.is_none());
+    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("already retired")));
+    assert!(app.requests.is_empty());
+}
+
+#[test]
+fn the_selection_follows_its_key_when_the_list_re_sorts() {
+    let mut app = with_store();
+    app.update(key(KeyCode::Char('2')));
+    app.update(key(KeyCode::Char('j')));
+    assert_eq!(app.keys.current().map(|k| k.kid.as_str()), Some("k1-es256-19c0"));
+    // The store answers with another order (as after a retirement moves a key down).
+    let mut keys = app.keys.items.clone();
+    keys.reverse();
+    app.update(Action::Admin(AdminUpdate::Keys(keys)));
+    assert_eq!(app.keys.current().map(|k| k.kid.as_str()), Some("k1-es256-19c0"));
+    // A selected item that is gone leaves the selection on its row, within the list.
+    let one = vec![app.keys.items[0].clone()];
+    app.update(Action::Admin(AdminUpdate::Keys(one)));
+    assert_eq!(app.keys.selected, 0);
+}
+
+#[test]
+fn reloading_says_so_and_then_what_it_found() {
+    let mut app = with_store();
+    app.update(key(KeyCode::Char('R')));
+    assert_eq!(app.requests, vec![AdminRequest::Refresh]);
+    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("reloading")));
+    let mut m = crate::admin::memory::MemoryAdmin::sample(NOW);
+    app.update(Action::Admin(AdminUpdate::Keys(m.keys.clone())));
+    app.update(Action::Admin(AdminUpdate::Sessions(
+        crate::admin::Admin::list_sessions(&mut m).unwrap(),
+    )));
+    assert_eq!(
+        app.message.as_ref().map(|m| m.text.as_str()),
+        Some("reloaded: 3 keys and 3 sessions")
+    );
+    // The periodic reload that follows says nothing.
+    app.message = None;
+    app.update(Action::Admin(AdminUpdate::Sessions(Vec::new())));
+    assert!(app.message.is_none());
+}
+
+#[test]
+fn counts_are_written_in_the_singular_for_one() {
+    assert_eq!(plural(1, "key", "keys"), "1 key");
+    assert_eq!(plural(0, "key", "keys"), "0 keys");
+    assert_eq!(plural(2, "session", "sessions"), "2 sessions");
+}
+
+#[test]
+fn the_top_lists_count_only_what_passes_the_filter() {
+    let mut app = App::new(3, false, NOW);
+    app.update(batch(vec![
+        fail(NOW, "expired", "alice"),
+        fail(NOW, "wrong_audience", "bob"),
+        fail(NOW, "expired", "bob"),
+    ]));
+    assert_eq!(app.failures.top().top_subjects(5), vec![("bob", 2), ("alice", 1)]);
+    app.update(key(KeyCode::Char('/')));
+    typed(&mut app, "r:expired");
+    app.update(key(KeyCode::Enter));
+    let mut subjects = app.failures.top().top_subjects(5);
+    subjects.sort();
+    assert_eq!(subjects, vec![("alice", 1), ("bob", 1)]);
+    assert_eq!(app.failures.top().top_reasons(5), vec![("expired", 2)]);
+    // The ring is full: the oldest (alice's) leaves the counts as it leaves the ring.
+    app.update(batch(vec![fail(NOW, "expired", "carol")]));
+    let mut subjects = app.failures.top().top_subjects(5);
+    subjects.sort();
+    assert_eq!(subjects, vec![("bob", 1), ("carol", 1)]);
+    app.update(key(KeyCode::Char('x')));
+    assert_eq!(app.failures.top().top_reasons(1), vec![("expired", 2)]);
 }
 
 #[test]
@@ -186,8 +285,10 @@ fn sessions_are_grouped_by_subject_and_a_subject_can_be_revoked() {
     let subjects: Vec<_> = app.sessions.items.iter().map(|s| s.subject.as_str()).collect();
     assert_eq!(subjects, vec!["alice", "alice", "bob"]);
     app.update(key(KeyCode::Char('D')));
-    assert!(matches!(&app.prompt, Some(Prompt::Confirm { question, .. }) if question.contains("alice (2 listed)")));
-    app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(&app.prompt, Some(Prompt::Confirm { question, .. }) if question.contains("alice (2 sessions listed)"))
+    );
+    app.update(key(KeyCode::Char('y')));
     assert_eq!(app.requests, vec![AdminRequest::RevokeSubject("alice".into())]);
 }
 

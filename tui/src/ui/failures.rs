@@ -1,5 +1,6 @@
 //! The failures view: chart and top lists, the table, the details pane.
 
+use jwtauth_core::{KeyState, Reason};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,8 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget, Wrap};
 
 use super::theme::{self, DIM, HEADER, MATCH};
+use crate::admin::KeyInfo;
 use crate::app::{App, Failures};
-use crate::failure::{Failure, clock_time};
+use crate::failure::{Failure, clock_time, date_time};
 use crate::filter::{Field, Filter, split_matches};
 use crate::stats::{Counts, WINDOW_MINUTES};
 
@@ -33,12 +35,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     app.page = usize::from(table.height.saturating_sub(1)).max(1);
     draw_table(frame, table, f);
     if details_h > 0 {
-        draw_details(frame, details, f);
+        draw_details(frame, details, &app.failures, &app.keys.items);
     }
 }
 
 fn draw_chart_panel(frame: &mut Frame, area: Rect, f: &Failures, now: i64) {
-    // One column per minute when there is room, else one per two minutes.
+    // One column per minute when there is room (130 columns and more), else one per
+    // two minutes (100 and more), else one per three; the title says which.
     let per_col = match area.width {
         130.. => 1,
         100..130 => 2,
@@ -71,35 +74,41 @@ fn draw_chart_panel(frame: &mut Frame, area: Rect, f: &Failures, now: i64) {
     frame.render_widget(block, chart);
     frame.render_widget(StackedBars { columns: &columns }, inner);
 
+    // The top lists count what the table shows: the failures that pass the filter.
+    let title = if f.filter.is_empty() {
+        format!(" top of {} held ", f.ring.len())
+    } else {
+        format!(" top of {} matching the filter ", f.visible.len())
+    };
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(Span::styled(" top (in memory) ", HEADER));
+        .title(Span::styled(title, HEADER));
     let inner = block.inner(tops);
     frame.render_widget(block, tops);
-    let n = usize::from(inner.height);
+    let n = usize::from(inner.height.saturating_sub(1));
     let lists = Layout::horizontal([Constraint::Fill(5), Constraint::Fill(4), Constraint::Fill(3)])
         .spacing(1)
         .split(inner);
-    let t = &f.tallies;
+    let t = f.top();
     let reasons = t.top_reasons(n);
     let hosts = t.top_hosts(n);
     let subjects = t.top_subjects(n);
-    frame.render_widget(top_list(&reasons, true), lists[0]);
-    frame.render_widget(top_list(&hosts, false), lists[1]);
-    frame.render_widget(top_list(&subjects, false), lists[2]);
+    frame.render_widget(top_list("reason", &reasons, true), lists[0]);
+    frame.render_widget(top_list("client host", &hosts, false), lists[1]);
+    frame.render_widget(top_list("subject", &subjects, false), lists[2]);
 }
 
-fn top_list<'a>(items: &[(&'a str, u32)], colored: bool) -> Paragraph<'a> {
-    let lines: Vec<Line> = items
-        .iter()
-        .map(|(name, n)| {
+fn top_list<'a>(heading: &'static str, items: &[(&'a str, u32)], colored: bool) -> Paragraph<'a> {
+    let head = Line::from(vec![Span::styled("   n ", DIM), Span::styled(heading, HEADER)]);
+    let lines: Vec<Line> = std::iter::once(head)
+        .chain(items.iter().map(|(name, n)| {
             let style = if colored {
                 Style::new().fg(theme::reason_name_color(name))
             } else {
                 Style::new()
             };
             Line::from(vec![Span::styled(format!("{n:>4} "), DIM), Span::styled(*name, style)])
-        })
+        }))
         .collect();
     Paragraph::new(lines)
 }
@@ -261,7 +270,7 @@ fn owned_highlight(text: String, filter: &Filter) -> Line<'static> {
     Line::from(spans)
 }
 
-fn draw_details(frame: &mut Frame, area: Rect, f: &Failures) {
+fn draw_details(frame: &mut Frame, area: Rect, f: &Failures, keys: &[KeyInfo]) {
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(" details ", HEADER));
@@ -284,19 +293,18 @@ fn draw_details(frame: &mut Frame, area: Rect, f: &Failures) {
     };
     let subject = r.subject.as_ref().map(|s| format!("{s}{verified}"));
     let color = Style::new().fg(theme::reason_color(e.reason));
-    let lines = vec![
-        Line::from(
-            [
-                field("time", Some(&r.time)),
-                vec![
-                    Span::styled("reason ", DIM),
-                    Span::styled(r.reason.as_str(), color),
-                    Span::raw("  "),
-                ],
-                field("subject", subject.as_deref()),
-            ]
-            .concat(),
-        ),
+    // What went wrong comes first: when the pane is short (80x24) or a line wraps,
+    // the lines cut off at the bottom are the request's context, never the hint.
+    let mut lines = vec![Line::from(vec![
+        Span::styled(r.reason.as_str(), color),
+        Span::raw("  "),
+        Span::styled(r.hint.as_deref().unwrap_or("–"), HEADER),
+    ])];
+    if let Some(note) = retired_key_note(e, keys) {
+        lines.push(Line::styled(note, DIM));
+    }
+    lines.extend([
+        Line::from([field("time", Some(&r.time)), field("subject", subject.as_deref())].concat()),
         Line::from(
             [
                 field("client", r.client.as_deref()),
@@ -314,10 +322,22 @@ fn draw_details(frame: &mut Frame, area: Rect, f: &Failures) {
             .concat(),
         ),
         Line::from(field("user agent", r.user_agent.as_deref())),
-        Line::from(vec![
-            Span::styled("hint ", DIM),
-            Span::styled(r.hint.as_deref().unwrap_or("–"), HEADER),
-        ]),
-    ];
+    ]);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
+
+/// For an `unknown_kid` naming a key the store holds as retired: when it retired,
+/// which is what the operator needs (the token outlived its key, or was replayed).
+fn retired_key_note(e: &Failure, keys: &[KeyInfo]) -> Option<String> {
+    if e.reason != Some(Reason::UnknownKid) {
+        return None;
+    }
+    let kid = e.record.kid.as_deref()?;
+    let k = keys
+        .iter()
+        .find(|k| k.kid.as_str() == kid && k.state == KeyState::Retired)?;
+    Some(match k.retired_at.or(k.retire_after) {
+        Some(t) => format!("key {kid} was retired at {} UTC", date_time(t)),
+        None => format!("key {kid} is retired"),
+    })
 }

@@ -49,7 +49,8 @@ fn section(scope: Scope) -> Vec<Line<'static>> {
 
 fn entry(keys: &'static str, help: &'static str, writes: bool) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{keys:>7} "), KEY),
+        // As wide as the widest label, so each half fits at 80 columns.
+        Span::styled(format!("{keys:>6} "), KEY),
         Span::raw(if writes { "✎ " } else { "  " }),
         Span::raw(help),
     ])

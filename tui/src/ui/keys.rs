@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, TableState};
 
 use super::theme::{self, DIM, HEADER};
-use crate::app::App;
+use crate::app::{App, plural};
 use crate::failure::date_time;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
@@ -24,8 +24,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             Span::styled(" signing keys ", HEADER),
             Span::styled(
                 format!(
-                    "{} keys, {active} active; public facts only, never key material",
-                    app.keys.items.len()
+                    "{}, {active} active; public facts only, never key material",
+                    plural(app.keys.items.len(), "key", "keys")
                 ),
                 DIM,
             ),
@@ -64,7 +64,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             ),
             Line::raw(fmt(k.created_at)),
             Line::raw(when(k.demoted_at)),
-            Line::raw(when(k.retire_after)),
+            Line::raw(when(k.retirement())),
         ])
     });
     let widths = [
@@ -76,7 +76,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         Constraint::Length(tw),
     ];
     let t = Table::new(rows, widths)
-        .header(Row::new(["kid", "alg", "state", "created", "demoted", "retires"]).style(HEADER))
+        .header(Row::new(["kid", "alg", "state", "created", "demoted", "retirement"]).style(HEADER))
         .row_highlight_style(theme::SELECTED);
     let mut state = TableState::default().with_selected(Some(app.keys.selected));
     frame.render_stateful_widget(t, table, &mut state);

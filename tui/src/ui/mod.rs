@@ -128,9 +128,18 @@ fn draw_hint(frame: &mut Frame, area: Rect, app: &App) {
             ("q", "quit"),
         ],
     };
+    // Whole hints only: the ones that do not fit are left out rather than cut
+    // mid-word (`?` lists them all).
+    let mut used: usize = spans.iter().map(Span::width).sum();
     for (k, what) in hints {
+        let hint = format!(" {what}  ");
+        let w = k.chars().count() + hint.chars().count();
+        if used + w > usize::from(area.width) + 2 {
+            break;
+        }
+        used += w;
         spans.push(Span::styled(*k, KEY));
-        spans.push(Span::styled(format!(" {what}  "), DIM));
+        spans.push(Span::styled(hint, DIM));
     }
     frame.render_widget(Line::from(spans), area);
 }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table, TableState};
 
 use super::theme::{self, DIM, HEADER};
-use crate::app::App;
+use crate::app::{App, plural};
 use crate::failure::date_time;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
@@ -21,7 +21,11 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         Line::from(vec![
             Span::styled(" sessions ", HEADER),
             Span::styled(
-                format!("{} refresh-token families of {subjects} subjects", items.len()),
+                format!(
+                    "{} of {}",
+                    plural(items.len(), "refresh-token family", "refresh-token families"),
+                    plural(subjects, "subject", "subjects")
+                ),
                 DIM,
             ),
         ]),

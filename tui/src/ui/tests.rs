@@ -237,3 +237,219 @@ fn matches_are_highlighted_and_reasons_coloured() {
         super::theme::reason_name_color("expired")
     );
 }
+
+/// Both sizes every fix is checked at: the smallest common terminal and a roomy one.
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 35)];
+
+fn text_of(screen: &TestBackend) -> String {
+    let buf = screen.buffer();
+    (0..buf.area.height)
+        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect()
+}
+
+/// Snapshots the app at both sizes, named `<name>_<w>x<h>`, and returns the screens.
+fn snapshots(app: &mut App, name: &str) -> Vec<String> {
+    SIZES
+        .iter()
+        .map(|&(w, h)| {
+            let screen = render(app, w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+            text_of(&screen)
+        })
+        .collect()
+}
+
+/// A kid as long as the ones the core makes (base64url of a SHA-256).
+const LONG_KID: &str = "Zb8x0S2cV1mQ4tYp7wR9eLkJ3nH6fD5gA0uI2oPqWsE";
+
+#[test]
+fn the_confirm_dialog_always_shows_its_answers() {
+    let mut app = app();
+    let mut keys = app.keys.items.clone();
+    keys[0].kid = jwtauth_core::Kid::new(LONG_KID);
+    keys[1].kid = jwtauth_core::Kid::new(format!("{LONG_KID}-old"));
+    app.update(Action::Admin(AdminUpdate::Keys(keys)));
+    press(&mut app, "2r");
+    for screen in snapshots(&mut app, "confirm_rotation_with_a_long_kid") {
+        assert!(screen.contains("y yes  n no"), "{screen}");
+        assert!(screen.contains(LONG_KID), "{screen}");
+    }
+}
+
+#[test]
+fn a_new_key_of_a_chosen_algorithm_is_confirmed_first() {
+    let mut app = app();
+    press(&mut app, "2n↓\n");
+    for screen in snapshots(&mut app, "new_key_confirmation") {
+        assert!(screen.contains("A new ES384 key becomes active"), "{screen}");
+        assert!(screen.contains("y yes  n no"), "{screen}");
+    }
+}
+
+#[test]
+fn retiring_the_active_key_is_refused_without_a_question() {
+    let mut app = app();
+    press(&mut app, "2d");
+    for screen in snapshots(&mut app, "retire_active_refused") {
+        assert!(screen.contains("active key cannot be retired"), "{screen}");
+        assert!(!screen.contains("confirm"), "{screen}");
+    }
+}
+
+#[test]
+fn after_a_retirement_re_sorts_the_list_the_selection_stays_on_the_key() {
+    let mut app = app();
+    let mut store = MemoryAdmin::sample(NOW);
+    press(&mut app, "2jdy");
+    let crate::app::AdminRequest::Retire(kid) = app.requests.remove(0) else {
+        panic!("a retirement was asked for")
+    };
+    store.retire_key(&kid).unwrap();
+    // The store lists retired keys last: the retired key moves down a row.
+    let mut keys = store.list_keys().unwrap();
+    keys.sort_by_key(|k| k.state == jwtauth_core::KeyState::Retired);
+    keys.swap(1, 2);
+    app.update(Action::Admin(AdminUpdate::Keys(keys)));
+    for screen in snapshots(&mut app, "selection_follows_the_retired_key") {
+        assert!(screen.contains(&format!("selected kid {kid}")), "{screen}");
+    }
+}
+
+#[test]
+fn the_details_pane_keeps_the_hint_when_space_is_short() {
+    let mut app = app();
+    let mut f = failure(NOW - 1, "expired", "alice", "10.0.0.1:50000");
+    f.record.hint = Some("token expired 42 s ago (exp 1795877957, leeway 30 s)".into());
+    f.record.path = Some(format!("/api/products/{}", "x".repeat(90)));
+    f.record.user_agent = Some(format!("Mozilla/5.0 {}", "y".repeat(80)));
+    app.update(Action::Log(LogUpdate::Batch(Batch {
+        failures: vec![f],
+        skipped: 0,
+        more: false,
+    })));
+    for screen in snapshots(&mut app, "details_hint_first") {
+        assert!(screen.contains("token expired 42 s ago"), "{screen}");
+        assert!(screen.contains("? help"), "the hint line stays: {screen}");
+    }
+}
+
+#[test]
+fn the_help_fits_at_80x24_and_120x35() {
+    let mut app = app();
+    press(&mut app, "?");
+    for screen in snapshots(&mut app, "help") {
+        for b in crate::keymap::BINDINGS {
+            assert!(screen.contains(b.help), "{} is cut:\n{screen}", b.help);
+        }
+        for (_, what) in crate::keymap::PROMPT_KEYS {
+            assert!(screen.contains(what), "{what} is cut:\n{screen}");
+        }
+        assert!(screen.contains("close"), "{screen}");
+    }
+}
+
+#[test]
+fn one_of_a_thing_is_written_in_the_singular() {
+    let mut app = app();
+    let one_key = vec![app.keys.items[0].clone()];
+    app.update(Action::Admin(AdminUpdate::Keys(one_key)));
+    let one_session = vec![MemoryAdmin::sample(NOW).sessions[2].clone()];
+    app.update(Action::Admin(AdminUpdate::Sessions(one_session)));
+    press(&mut app, "2");
+    for screen in snapshots(&mut app, "keys_one_key") {
+        assert!(screen.contains(" 1 key, 1 active"), "{screen}");
+    }
+    press(&mut app, "3");
+    for screen in snapshots(&mut app, "sessions_one_session") {
+        assert!(screen.contains("1 refresh-token family of 1 subject"), "{screen}");
+    }
+}
+
+#[test]
+fn the_chart_title_names_its_bucket_width() {
+    let mut app = app();
+    let titles: Vec<String> = [(80, 24), (120, 35), (140, 35)]
+        .iter()
+        .map(|&(w, h)| text_of(&render(&mut app, w, h)))
+        .collect();
+    assert!(titles[0].contains("per 3 min, last hour"), "{}", titles[0]);
+    assert!(titles[1].contains("per 2 min, last hour"), "{}", titles[1]);
+    assert!(titles[2].contains("failures/min, last hour"), "{}", titles[2]);
+    // The README says the same.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        readme.contains("one column per minute on a terminal at least 130 columns wide"),
+        "the README states the chart's bucket widths"
+    );
+}
+
+#[test]
+fn the_top_lists_have_headings_and_follow_the_filter() {
+    let mut app = app();
+    press(&mut app, "/s:bob\n");
+    for screen in snapshots(&mut app, "top_lists_filtered") {
+        assert!(screen.contains("top of 20 matching the filter"), "{screen}");
+        assert!(screen.contains("reason") && screen.contains("client host"), "{screen}");
+        assert!(
+            !screen.contains("bad_credentials"),
+            "admin's failures are filtered out: {screen}"
+        );
+    }
+}
+
+#[test]
+fn reloading_with_r_says_what_it_found() {
+    let mut app = app();
+    press(&mut app, "2R");
+    let mut store = MemoryAdmin::sample(NOW);
+    app.update(Action::Admin(AdminUpdate::Keys(store.list_keys().unwrap())));
+    app.update(Action::Admin(AdminUpdate::Sessions(store.list_sessions().unwrap())));
+    for screen in snapshots(&mut app, "reloaded") {
+        assert!(screen.contains("reloaded: 3 keys and 3 sessions"), "{screen}");
+    }
+}
+
+#[test]
+fn keys_show_when_a_retired_key_retired_and_unknown_kid_names_it() {
+    let mut app = app();
+    // k0 was retired early: its planned retirement still lies ahead.
+    let mut keys = app.keys.items.clone();
+    keys[2].retire_after = Some(NOW + 86_400);
+    keys[2].retired_at = Some(NOW - 600);
+    app.update(Action::Admin(AdminUpdate::Keys(keys)));
+    let mut f = failure(NOW - 1, "unknown_kid", "alice", "10.0.0.1:50000");
+    f.record.kid = Some("k0-rs256-0b11".into());
+    app.update(Action::Log(LogUpdate::Batch(Batch {
+        failures: vec![f],
+        skipped: 0,
+        more: false,
+    })));
+    for screen in snapshots(&mut app, "unknown_kid_of_a_retired_key") {
+        assert!(
+            screen.contains("key k0-rs256-0b11 was retired at 2026-11-28 14:50 UTC"),
+            "{screen}"
+        );
+    }
+    press(&mut app, "2");
+    for screen in snapshots(&mut app, "keys_retired_early") {
+        assert!(screen.contains("14:50"), "the past retirement is shown: {screen}");
+        assert!(!screen.contains("11-29"), "not the planned one: {screen}");
+    }
+}
+
+#[test]
+fn the_hint_line_leaves_out_whole_hints_that_do_not_fit() {
+    let mut app = app();
+    press(&mut app, "/s:bob\n");
+    for screen in snapshots(&mut app, "hint_line_with_a_filter") {
+        let line = screen.lines().nth_back(1).unwrap().trim_end().to_owned();
+        assert!(line.starts_with("filter s:bob 20 of 121"), "{line}");
+        assert!(line.contains("? help"), "{line}");
+        assert!(
+            !line.ends_with(" q") && !line.ends_with("q q"),
+            "no hint cut short: {line}"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! The administration subcommands' messages, from the real binary: what an
+//! operator reads when a command succeeds and when it is given something wrong.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwtauth-server");
+
+/// Its own SQLite store in `dir`, and no other `JWTAUTH_*` setting.
+fn isolate<'a>(c: &'a mut Command, dir: &Path) -> &'a mut Command {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("JWTAUTH_") {
+            c.env_remove(k);
+        }
+    }
+    c.current_dir(dir)
+        .stdin(Stdio::null())
+        .env_remove("NO_COLOR")
+        .env(
+            "JWTAUTH_STORE__URL",
+            format!("sqlite://{}", dir.join("jwtauth.db").display()),
+        )
+        .env("JWTAUTH_LOG__DIR", dir.join("logs"))
+}
+
+fn cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    isolate(&mut c, dir).args(args);
+    c
+}
+
+/// Runs to the end: (exit code, stdout, stderr).
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = cmd(dir, args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn keys_rotate_names_the_valid_algorithms_and_the_one_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(dir.path(), &["keys", "rotate", "--alg", "bogus"]);
+    assert_ne!(code, 0);
+    for name in ["HS256", "RS512", "PS384", "ES256", "ES512", "EdDSA"] {
+        assert!(err.contains(name), "{name} not listed: {err}");
+    }
+    let (code, _, err) = run(dir.path(), &["keys", "rotate", "--alg", "es256"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("did you mean ES256?"), "{err}");
+    let (code, _, err) = run(dir.path(), &["keys", "rotate", "--alg", "eddsa"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("did you mean EdDSA?"), "{err}");
+    // Nothing was created by a refused command line.
+    assert!(!dir.path().join("jwtauth.db").exists());
+    let (code, out, err) = run(dir.path(), &["keys", "rotate", "--alg", "EdDSA"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("new active key "), "{out}");
+}
+
+#[test]
+fn keys_list_shows_states_as_written_elsewhere_and_when_a_retired_key_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(dir.path(), &["keys", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let first = out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let (code, _, err) = run(dir.path(), &["keys", "rotate"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(dir.path(), &["keys", "list"]);
+    assert!(out.contains(" verify-only "), "{out}");
+    assert!(!out.contains("verify_only"), "one spelling: {out}");
+    assert!(out.lines().next().unwrap().ends_with("RETIREMENT"), "{out}");
+    // The old key would have retired after access_ttl + leeway; retired now, it
+    // shows now, not that time ahead.
+    let (code, _, err) = run(dir.path(), &["keys", "retire", &first]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(dir.path(), &["keys", "list"]);
+    let row = out.lines().find(|l| l.starts_with(&first)).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[2], "retired", "{row}");
+    let retired = time::OffsetDateTime::parse(cols[4], &time::format_description::well_known::Rfc3339).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    assert!(retired <= now, "a retired key shows a past time: {row}");
+    assert!(now - retired < time::Duration::minutes(5), "{row}");
+}
+
+#[test]
+fn token_inspect_shows_iso_times_beside_epoch_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    // A token with made-up times: inspect decodes what it cannot verify too.
+    let b64 = |s: &str| {
+        use std::fmt::Write;
+        // base64url without padding, enough for this ASCII JSON.
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bytes = s.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                let _ = out.write_char(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            }
+        }
+        out
+    };
+    let token = format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"ES256","typ":"JWT","kid":"nope"}"#),
+        b64(r#"{"sub":"alice","iat":1795870000,"exp":1795870900,"nbf":99999999999999}"#)
+    );
+    let (code, out, _) = run(dir.path(), &["token", "inspect", &token]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("iat 1795870000 = 2026-11-28T12:46:40Z"), "{out}");
+    assert!(out.contains("exp 1795870900 = 2026-11-28T13:01:40Z"), "{out}");
+    assert!(out.contains("nbf 99999999999999 (not a representable date)"), "{out}");
+}
+
+fn has_ansi(s: &str) -> bool {
+    s.contains('\u{1b}')
+}
+
+/// Runs `args` under a pseudo-terminal (util-linux `script`), where colours are
+/// allowed; returns what the terminal showed.
+fn run_on_a_terminal(dir: &Path, args: &[&str], no_color: bool) -> String {
+    let line = std::iter::once(BIN)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    isolate(&mut script, dir).args(["-qec", &line, "/dev/null"]);
+    if no_color {
+        script.env("NO_COLOR", "1");
+    }
+    let out = script
+        .output()
+        .expect("util-linux `script` runs a command on a terminal");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    // The unencrypted-keys warning is a log line on stderr.
+    let (code, _, err) = run(dir.path(), &["keys", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("WARN"), "{err}");
+    assert!(!has_ansi(&err), "no colours into a pipe: {err:?}");
+
+    let on_tty = run_on_a_terminal(dir.path(), &["keys", "list"], false);
+    assert!(on_tty.contains("WARN"), "{on_tty}");
+    assert!(has_ansi(&on_tty), "colours on a terminal: {on_tty:?}");
+    let no_color = run_on_a_terminal(dir.path(), &["keys", "list"], true);
+    assert!(no_color.contains("WARN"), "{no_color}");
+    assert!(!has_ansi(&no_color), "NO_COLOR is respected: {no_color:?}");
+}
