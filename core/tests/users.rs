@@ -131,3 +131,98 @@ fn the_first_admin_is_created_once_on_an_empty_store() {
         assert!(auth.verifier().validate(&pair.access.token).unwrap().has_role("Admin"));
     }
 }
+
+#[test]
+fn administrators_change_passwords_roles_and_accounts_and_old_sessions_end() {
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = common::store::open(&b.url, "", &clock);
+        let users = auth.users();
+        users.add_with_cost("dana", "first password", &["User"], CHEAP).unwrap();
+        // Throttling is not what this test is about: room for every attempt.
+        let roomy = LoginLimits {
+            per_user_burst: 100,
+            per_user_period: Duration::from_secs(1),
+            per_client_burst: 100,
+            per_client_period: Duration::from_secs(1),
+            max_keys: 1000,
+        };
+        let login = Login::with(roomy, CHEAP).unwrap();
+        let req = RequestInfo::default();
+        let before = login.login(users, "dana", "first password", None, &req).unwrap();
+        clock.advance(1);
+
+        // A new password: the old one fails, the new one works, the old session is over.
+        assert!(users.set_password_with_cost("dana", "second password", CHEAP).unwrap());
+        assert!(
+            !users
+                .set_password_with_cost("nobody", "second password", CHEAP)
+                .unwrap()
+        );
+        assert!(matches!(
+            users.set_password_with_cost("dana", "short", CHEAP),
+            Err(UserError::PasswordTooShort)
+        ));
+        assert!(matches!(
+            login.login(users, "dana", "first password", None, &req),
+            Err(LoginError::Failed(_))
+        ));
+        let reason = auth.verifier().validate(&before.access.token).unwrap_err().reason;
+        assert_eq!(reason, Reason::Revoked, "{}", b.name);
+        let refreshed = auth.sessions().refresh(before.refresh_token.expose(), &req);
+        assert_eq!(refreshed.unwrap_err().reason(), Some(Reason::Revoked), "{}", b.name);
+        clock.advance(1);
+        let after = login.login(users, "dana", "second password", None, &req).unwrap();
+        assert!(auth.verifier().validate(&after.access.token).unwrap().has_role("User"));
+        clock.advance(1);
+
+        // Roles: added once, removed, the change ends the sessions carrying the old ones.
+        let roles = users
+            .change_roles("dana", &["Admin", "Admin", "Ops"], &["User"])
+            .unwrap();
+        assert_eq!(roles.unwrap(), ["Admin", "Ops"], "{}", b.name);
+        assert_eq!(users.change_roles("nobody", &["Admin"], &[]).unwrap(), None);
+        assert!(matches!(
+            users.change_roles("dana", &["not a role"], &[]),
+            Err(UserError::InvalidRole)
+        ));
+        assert_eq!(
+            auth.verifier().validate(&after.access.token).unwrap_err().reason,
+            Reason::Revoked
+        );
+        clock.advance(1);
+        let admin = login.login(users, "dana", "second password", None, &req).unwrap();
+        let claims = auth.verifier().validate(&admin.access.token).unwrap();
+        assert!(claims.has_role("Admin") && claims.has_role("Ops") && !claims.has_role("User"));
+
+        // Disable, then enable: logins come back; the sessions ended by disabling stay ended.
+        assert!(users.disable("dana").unwrap());
+        assert!(login.login(users, "dana", "second password", None, &req).is_err());
+        assert!(users.enable("dana").unwrap());
+        assert!(!users.enable("nobody").unwrap());
+        assert!(
+            !users
+                .list()
+                .unwrap()
+                .iter()
+                .find(|u| u.name == "dana")
+                .unwrap()
+                .disabled
+        );
+        let refreshed = auth.sessions().refresh(admin.refresh_token.expose(), &req);
+        assert_eq!(refreshed.unwrap_err().reason(), Some(Reason::Revoked), "{}", b.name);
+        clock.advance(1);
+        let again = login.login(users, "dana", "second password", None, &req).unwrap();
+
+        // Delete: gone from the list, no login, its sessions end.
+        assert!(users.delete("dana").unwrap());
+        assert!(!users.delete("dana").unwrap());
+        assert!(users.list().unwrap().iter().all(|u| u.name != "dana"));
+        assert!(matches!(
+            login.login(users, "dana", "second password", None, &req),
+            Err(LoginError::Failed(_))
+        ));
+        let refreshed = auth.sessions().refresh(again.refresh_token.expose(), &req);
+        assert_eq!(refreshed.unwrap_err().reason(), Some(Reason::Revoked), "{}", b.name);
+    }
+}

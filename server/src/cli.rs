@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use jwtauth_core::{Algorithm, Config, JwtAuth, KeyState};
+use jwtauth_core::{Algorithm, Config, JwtAuth, KeyState, OpenOptions};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,9 @@ enum Command {
         #[arg(long, hide = true)]
         bench_baseline_route: bool,
     },
+    /// Create the store and its first key and admin, without serving (the admin
+    /// commands and the TUI only open a store that exists).
+    Init,
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
@@ -56,6 +59,32 @@ enum UserCmd {
     List,
     /// Disable a user and end its sessions.
     Disable {
+        /// Login name.
+        name: String,
+    },
+    /// Let a disabled user log in again.
+    Enable {
+        /// Login name.
+        name: String,
+    },
+    /// Change a user's password (prompt, or stdin when piped) and end its sessions.
+    Passwd {
+        /// Login name.
+        name: String,
+    },
+    /// Add or remove roles; the user's sessions end (their tokens carry the old roles).
+    Roles {
+        /// Login name.
+        name: String,
+        /// Role to add (repeat for several).
+        #[arg(long)]
+        add: Vec<String>,
+        /// Role to remove (repeat for several).
+        #[arg(long)]
+        remove: Vec<String>,
+    },
+    /// Delete a user and end its sessions.
+    Delete {
         /// Login name.
         name: String,
     },
@@ -200,10 +229,20 @@ fn claim_times(claims: &serde_json::Value) -> Vec<String> {
 }
 
 fn admin(config: Config, command: Command) -> anyhow::Result<()> {
-    let auth = JwtAuth::open(config).context("opening jwtauth")?;
     let mut out = std::io::stdout().lock();
+    if let Command::Init = command {
+        let auth = JwtAuth::open(config).context("creating the store")?;
+        if let Some(password) = auth.users().bootstrap_admin()? {
+            jwtauth_server::serve::show_first_admin(&password);
+        }
+        writeln!(out, "store {} is ready", auth.store().url())?;
+        return Ok(());
+    }
+    // Administration opens what exists and creates nothing: run in the wrong folder,
+    // it says which store it looked for instead of making a new one.
+    let auth = JwtAuth::open_with(config, OpenOptions::admin()).context("opening jwtauth")?;
     match command {
-        Command::Serve { .. } => bail!("serve is not an administration command"),
+        Command::Serve { .. } | Command::Init => bail!("not an administration command"),
         Command::User(UserCmd::Add { name, role }) => {
             let password = read_password()?;
             let roles: Vec<&str> = role.iter().map(String::as_str).collect();
@@ -229,6 +268,43 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
                 bail!("no user '{name}'");
             }
             writeln!(out, "user '{name}' disabled; its sessions and tokens are revoked")?;
+        }
+        Command::User(UserCmd::Enable { name }) => {
+            if !auth.users().enable(&name)? {
+                bail!("no user '{name}'");
+            }
+            writeln!(out, "user '{name}' enabled; it may log in again")?;
+        }
+        Command::User(UserCmd::Passwd { name }) => {
+            if !auth.users().list()?.iter().any(|u| u.name == name) {
+                bail!("no user '{name}'");
+            }
+            let password = read_password()?;
+            if !auth.users().set_password(&name, &password.0)? {
+                bail!("no user '{name}'");
+            }
+            writeln!(out, "password of '{name}' changed; its sessions and tokens are revoked")?;
+        }
+        Command::User(UserCmd::Roles { name, add, remove }) => {
+            if add.is_empty() && remove.is_empty() {
+                bail!("name a role to --add or --remove");
+            }
+            let add: Vec<&str> = add.iter().map(String::as_str).collect();
+            let remove: Vec<&str> = remove.iter().map(String::as_str).collect();
+            let Some(roles) = auth.users().change_roles(&name, &add, &remove)? else {
+                bail!("no user '{name}'");
+            };
+            writeln!(
+                out,
+                "user '{name}' now has roles [{}]; its sessions and tokens are revoked",
+                roles.join(", ")
+            )?;
+        }
+        Command::User(UserCmd::Delete { name }) => {
+            if !auth.users().delete(&name)? {
+                bail!("no user '{name}'");
+            }
+            writeln!(out, "user '{name}' deleted; its sessions and tokens are revoked")?;
         }
         Command::Keys(KeysCmd::List) => {
             writeln!(

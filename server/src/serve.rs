@@ -154,12 +154,29 @@ pub async fn shutdown_on_signal(signals: Signals, handle: Handle<SocketAddr>) {
     handle.graceful_shutdown(Some(GRACE));
 }
 
+/// Prints the first admin's password, once: the terminal only ever sees it here.
+pub fn show_first_admin(password: &jwtauth_core::users::GeneratedPassword) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nFirst start: created user '{}' (role {}) with password\n\n    {}\n\nIt is shown only this once. Change it with `jwtauth-server user passwd {}`.\n",
+        jwtauth_core::users::FIRST_ADMIN,
+        jwtauth_core::users::ADMIN_ROLE,
+        password.expose(),
+        jwtauth_core::users::FIRST_ADMIN,
+    );
+}
+
 /// The whole `serve` command: open the core, bootstrap the first admin, serve until
 /// a shutdown signal. Returns the state so the caller drops it outside the runtime
 /// (the synchronous PostgreSQL pool must not be dropped on an async worker).
 pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::AppState> {
     let server_cfg = config.server().clone();
-    listen_addr(&server_cfg)?;
+    let addr = listen_addr(&server_cfg)?;
+    // Before anything is created (the store, the first admin and its password): a
+    // port another process holds would leave a password shown for a server that
+    // never ran.
+    drop(std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?);
     let auth = tokio::task::spawn_blocking(move || {
         let auth = jwtauth_core::JwtAuth::open(config)?;
         crate::products::migrate(auth.store())?;
@@ -179,14 +196,7 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
     };
     if let Some(password) = first {
         // Straight to the terminal, never through the logger.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nFirst start: created user '{}' (role {}) with password\n\n    {}\n\nIt is shown only this once. Change it by adding another admin and disabling this one.\n",
-            jwtauth_core::users::FIRST_ADMIN,
-            jwtauth_core::users::ADMIN_ROLE,
-            password.expose()
-        );
+        show_first_admin(&password);
     }
     let tls = server_cfg.tls_cert.is_some();
     let state = std::sync::Arc::new(crate::Shared {

@@ -31,6 +31,14 @@ fn cmd(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// A store in `dir`, made the one way an operator makes one without serving.
+fn init(dir: &Path) -> String {
+    let (code, _, err) = run(dir, &["init"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("jwtauth.db").is_file());
+    err
+}
+
 /// Runs to the end: (exit code, stdout, stderr).
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = cmd(dir, args).output().unwrap();
@@ -57,6 +65,7 @@ fn keys_rotate_names_the_valid_algorithms_and_the_one_meant() {
     assert!(err.contains("did you mean EdDSA?"), "{err}");
     // Nothing was created by a refused command line.
     assert!(!dir.path().join("jwtauth.db").exists());
+    init(dir.path());
     let (code, out, err) = run(dir.path(), &["keys", "rotate", "--alg", "EdDSA"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("new active key "), "{out}");
@@ -65,6 +74,7 @@ fn keys_rotate_names_the_valid_algorithms_and_the_one_meant() {
 #[test]
 fn keys_list_shows_states_as_written_elsewhere_and_when_a_retired_key_retired() {
     let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
     let (code, out, err) = run(dir.path(), &["keys", "list"]);
     assert_eq!(code, 0, "{err}");
     let first = out
@@ -98,6 +108,7 @@ fn keys_list_shows_states_as_written_elsewhere_and_when_a_retired_key_retired() 
 #[test]
 fn token_inspect_shows_iso_times_beside_epoch_seconds() {
     let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
     // A token with made-up times: inspect decodes what it cannot verify too.
     let b64 = |s: &str| {
         use std::fmt::Write;
@@ -150,6 +161,7 @@ fn run_on_a_terminal(dir: &Path, args: &[&str], no_color: bool) -> String {
 #[test]
 fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
     // The unencrypted-keys warning is a log line on stderr.
     let (code, _, err) = run(dir.path(), &["keys", "list"]);
     assert_eq!(code, 0, "{err}");
@@ -162,4 +174,136 @@ fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     let no_color = run_on_a_terminal(dir.path(), &["keys", "list"], true);
     assert!(no_color.contains("WARN"), "{no_color}");
     assert!(!has_ansi(&no_color), "NO_COLOR is respected: {no_color:?}");
+}
+
+#[test]
+fn administration_never_creates_a_store_and_says_which_one_it_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let abs = std::path::absolute(dir.path().join("jwtauth.db")).unwrap();
+    for args in [
+        &["user", "list"][..],
+        &["user", "disable", "admin"],
+        &["keys", "list"],
+        &["keys", "rotate"],
+    ] {
+        let (code, _, err) = run(dir.path(), args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(
+            err.contains(&format!("no jwtauth store at sqlite://{}", abs.display())),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("jwtauth-server init"), "{args:?}: {err}");
+        assert!(!dir.path().join("jwtauth.db").exists(), "{args:?} created the store");
+    }
+    // `init` makes it, with one key and the first admin, whose password goes to stderr.
+    let err = init(dir.path());
+    assert!(err.contains("created user 'admin'"), "{err}");
+    let (code, out, err) = run(dir.path(), &["keys", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().filter(|l| l.contains(" active ")).count(), 1, "{out}");
+    // A second init changes nothing: no new key, no new admin.
+    let err = init(dir.path());
+    assert!(!err.contains("created user"), "{err}");
+    let (_, again, _) = run(dir.path(), &["keys", "list"]);
+    assert_eq!(again.lines().count(), out.lines().count(), "{again}");
+}
+
+/// Runs with `input` on stdin.
+fn run_with_input(dir: &Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = cmd(dir, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn users_are_administered_end_to_end_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let (code, _, err) = run_with_input(
+        dir.path(),
+        &["user", "add", "erin", "--role", "User"],
+        "first password\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let list = |dir: &Path| run(dir, &["user", "list"]).1;
+    let (code, out, err) = run(
+        dir.path(),
+        &["user", "roles", "erin", "--add", "Admin", "--remove", "User"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("now has roles [Admin]"), "{out}");
+    assert!(
+        list(dir.path())
+            .lines()
+            .any(|l| l.starts_with("erin ") && l.ends_with(" Admin"))
+    );
+    let (code, _, err) = run(dir.path(), &["user", "roles", "erin"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--add or --remove"), "{err}");
+
+    let (code, out, err) = run_with_input(dir.path(), &["user", "passwd", "erin"], "second password\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("password of 'erin' changed"), "{out}");
+    let (code, _, err) = run_with_input(dir.path(), &["user", "passwd", "erin"], "short\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("too short"), "{err}");
+
+    let (code, _, _) = run(dir.path(), &["user", "disable", "erin"]);
+    assert_eq!(code, 0);
+    assert!(
+        list(dir.path())
+            .lines()
+            .any(|l| l.starts_with("erin ") && l.contains(" disabled "))
+    );
+    let (code, out, err) = run(dir.path(), &["user", "enable", "erin"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("enabled"), "{out}");
+    assert!(
+        list(dir.path())
+            .lines()
+            .any(|l| l.starts_with("erin ") && l.contains(" active "))
+    );
+
+    let (code, _, err) = run(dir.path(), &["user", "delete", "erin"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!list(dir.path()).contains("erin"));
+    for args in [
+        &["user", "delete", "erin"][..],
+        &["user", "enable", "erin"],
+        &["user", "roles", "erin", "--add", "X"],
+    ] {
+        let (code, _, err) = run(dir.path(), args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains("no user 'erin'"), "{args:?}: {err}");
+    }
+    let (code, _, err) = run_with_input(dir.path(), &["user", "passwd", "erin"], "third password\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("no user 'erin'"), "{err}");
+}
+
+#[test]
+fn serve_on_a_port_already_taken_creates_nothing_and_shows_no_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = cmd(dir.path(), &["serve"])
+        .env("JWTAUTH_SERVER__LISTEN", &addr)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(!err.contains("password"), "{err}");
+    assert!(!dir.path().join("jwtauth.db").exists(), "the store was created");
 }

@@ -166,6 +166,9 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
     let env = Env::new(dir.path(), &url, &[]);
     let password = "a long secret 42";
 
+    // Administration opens a store that exists; `init` makes one without serving.
+    let (code, _, err) = env.run(&["init"], "");
+    assert_eq!(code, 0, "{err}");
     let (code, out, err) = env.run(&["user", "add", "alice", "--role", "Admin"], &format!("{password}\n"));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("alice"), "{out}");
@@ -377,6 +380,9 @@ fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_logged() {
             ("JWTAUTH_LOGIN__USER_BURST", "100"),
         ],
     );
+    // Administration opens a store that exists; `init` makes one without serving.
+    let (code, _, err) = env.run(&["init"], "");
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = env.run(&["user", "add", "alice"], "alice's password\n");
     assert_eq!(code, 0, "{err}");
     let s = env.serve();
@@ -427,6 +433,9 @@ fn two_processes_sharing_postgresql_agree_on_tokens_sessions_and_keys() {
     let env_a = Env::new(dir_a.path(), &url, &[secret[0], ("JWTAUTH_KEY_RELOAD_INTERVAL", "1s")]);
     // B never reloads on a timer during the test: it must find new keys on demand.
     let env_b = Env::new(dir_b.path(), &url, &[secret[0], ("JWTAUTH_KEY_RELOAD_INTERVAL", "1h")]);
+    // Administration opens a store that exists; `init` makes one without serving.
+    let (code, _, err) = env_a.run(&["init"], "");
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = env_a.run(&["user", "add", "bob", "--role", "Admin"], "bob's password\n");
     assert_eq!(code, 0, "{err}");
     let a = env_a.serve();

@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
 
     let (req_tx, req_rx) = mpsc::channel();
     let (upd_tx, upd_rx) = mpsc::channel();
-    let label = jwtauth_core::store::url_masked(config.store().url());
+    let label = jwtauth_core::store::url_shown(config.store().url());
     let timing = worker::Timing {
         refresh: Duration::from_secs(2),
         retry: Duration::from_secs(3),

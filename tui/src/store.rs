@@ -88,8 +88,19 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_tool_never_creates_the_store_it_looks_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = CoreAdmin::open(config(dir.path())).unwrap_err();
+        assert!(err.0.contains("no jwtauth store at sqlite:///"), "{err}");
+        assert!(err.0.contains("jwtauth-server init"), "{err}");
+        assert!(!dir.path().join("jwtauth.db").exists());
+    }
+
+    #[test]
     fn rotation_and_retirement_go_through_the_core() {
         let dir = tempfile::tempdir().unwrap();
+        // The server made the store.
+        drop(JwtAuth::open(config(dir.path())).unwrap());
         let mut admin = CoreAdmin::open(config(dir.path())).unwrap();
         let keys = admin.list_keys().unwrap();
         assert_eq!(keys.len(), 1);

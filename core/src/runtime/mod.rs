@@ -114,6 +114,7 @@ impl From<UserError> for Error {
 #[derive(Clone)]
 pub struct OpenOptions {
     use_configured_key: bool,
+    create: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -121,6 +122,7 @@ impl std::fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenOptions")
             .field("use_configured_key", &self.use_configured_key)
+            .field("create", &self.create)
             .finish_non_exhaustive()
     }
 }
@@ -129,27 +131,39 @@ impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             use_configured_key: true,
+            create: true,
             clock: Arc::new(SystemClock),
         }
     }
 }
 
 impl OpenOptions {
-    /// What a service does at start: the configured key (HS secret or key file)
-    /// becomes the active key if the store has not seen it, and a store without an
-    /// active key gets a generated one. The system clock.
+    /// What a service does at start: the store is created if there is none, the
+    /// configured key (HS secret or key file) becomes the active key if the store
+    /// has not seen it, and a store without an active key gets a generated one.
+    /// The system clock.
     pub fn new() -> OpenOptions {
         OpenOptions::default()
     }
 
-    /// What an administration tool does: the configured HS secret or key file is
-    /// not activated, so a tool started with an older configuration cannot undo a
-    /// rotation made since (a store with no active key at all still gets one).
+    /// What an administration tool does: it opens a store that exists (a missing
+    /// one is an error naming the absolute path; nothing is created) and takes the
+    /// keys as the store has them. No configured key is activated, so a tool started
+    /// with an older configuration cannot undo a rotation made since, and no key is
+    /// generated.
     pub fn admin() -> OpenOptions {
         OpenOptions {
             use_configured_key: false,
+            create: false,
             ..OpenOptions::default()
         }
+    }
+
+    /// Whether a missing store (and its first key) may be created.
+    #[must_use]
+    pub fn create(mut self, yes: bool) -> OpenOptions {
+        self.create = yes;
+        self
     }
 
     /// Whether the configured key becomes the active key when the store has not
@@ -212,25 +226,34 @@ impl JwtAuth {
         if master.is_none() {
             tracing::warn!(
                 "no master key: signing keys are stored UNENCRYPTED in {}. Anyone who can read that database can forge tokens. Set {} to 32 random bytes (e.g. `openssl rand -base64 32`) before the first start",
-                crate::store::url_masked(config.store().url()),
+                crate::store::url_shown(config.store().url()),
                 keystore::MASTER_KEY_ENV
             );
         }
-        let store = Arc::new(Store::open(config.store().url(), config.store().pool_size())?);
+        let (url, pool) = (config.store().url(), config.store().pool_size());
+        let store = Arc::new(if options.create {
+            Store::open(url, pool)?
+        } else {
+            Store::open_existing(url, pool)?
+        });
         let now = clock.now();
         let configured = if options.use_configured_key {
             configured_key(&config, now)?
         } else {
             None
         };
-        keystore::ensure_active(
-            &store,
-            master.as_ref(),
-            configured,
-            config.algorithm(),
-            now,
-            config.verify_window(),
-        )?;
+        // Only an open that may create may also make a key (the first one, or the
+        // configured one).
+        if options.create || configured.is_some() {
+            keystore::ensure_active(
+                &store,
+                master.as_ref(),
+                configured,
+                config.algorithm(),
+                now,
+                config.verify_window(),
+            )?;
+        }
         let ring = keystore::load_ring(&store, master.as_ref(), now)?;
         let ring = Arc::new(ArcSwap::from_pointee(ring));
         let rules = Arc::new(config.rules());

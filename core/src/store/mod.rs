@@ -38,6 +38,18 @@ use std::fmt;
 pub use schema::LATEST as SCHEMA_VERSION;
 pub(crate) use schema::{lock_keys, migrate};
 
+/// The URL as shown to people: the password masked, a SQLite path made absolute
+/// (so a message says which file, whatever the working directory).
+pub fn url_shown(url: &str) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => match std::path::absolute(path) {
+            Ok(abs) => format!("sqlite://{}", abs.display()),
+            Err(_) => url.to_string(),
+        },
+        None => url_masked(url),
+    }
+}
+
 /// Masks the password of a connection URL (`postgres://user:***@host/db`) so it can
 /// be shown in errors and logs.
 pub fn url_masked(url: &str) -> String {
@@ -64,6 +76,14 @@ pub enum StoreError {
         url: String,
         /// What went wrong.
         detail: String,
+        /// What to do.
+        fix: String,
+    },
+    /// No store exists there, and this open may not create one.
+    #[error("no jwtauth store at {url}. {fix}")]
+    Missing {
+        /// The URL (absolute path, password masked).
+        url: String,
         /// What to do.
         fix: String,
     },
@@ -181,7 +201,30 @@ impl Store {
     /// A foreign or corrupt file, a newer schema or an unreachable server is an
     /// error naming the URL (password masked) and what to do; nothing is reset.
     pub fn open(url: &str, pool_size: u32) -> Result<Store, StoreError> {
-        let masked = url_masked(url);
+        Store::open_as(url, pool_size, true)
+    }
+
+    /// Opens a store that must exist already (an administration tool's open): a
+    /// missing SQLite file or a database without jwtauth's tables is an error naming
+    /// the absolute path, and nothing is created. Pending migrations are applied.
+    pub fn open_existing(url: &str, pool_size: u32) -> Result<Store, StoreError> {
+        Store::open_as(url, pool_size, false)
+    }
+
+    fn open_as(url: &str, pool_size: u32, create: bool) -> Result<Store, StoreError> {
+        let masked = url_shown(url);
+        let missing = |url: &str| {
+            StoreError::Missing {
+            url: url.to_string(),
+            fix: "Only `jwtauth-server serve` or `jwtauth-server init` create a store: run one of them with this configuration, or point store.url (or --config) at the store you meant".into(),
+        }
+        };
+        if !create
+            && let Some(path) = url.strip_prefix("sqlite://")
+            && !std::path::Path::new(path).is_file()
+        {
+            return Err(missing(&masked));
+        }
         let backend = if let Some(path) = url.strip_prefix("sqlite://") {
             Backend::Sqlite(sqlite::Sqlite::open(path, &masked)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -206,6 +249,9 @@ impl Store {
             });
         };
         let store = Store { backend, url: masked };
+        if !create && !store.has_schema()? {
+            return Err(missing(&store.url));
+        }
         migrate(&store)?;
         Ok(store)
     }
@@ -223,6 +269,19 @@ impl Store {
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.transaction(f),
         }
+    }
+
+    /// Whether jwtauth's schema table is there (the store was made by jwtauth). Asks
+    /// the catalog: a failed statement would abort a PostgreSQL transaction.
+    fn has_schema(&self) -> Result<bool, StoreError> {
+        let sql = match &self.backend {
+            Backend::Sqlite(_) => "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'jwtauth_schema'",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => {
+                "SELECT table_name FROM information_schema.tables WHERE table_name = 'jwtauth_schema' AND table_schema = current_schema()"
+            }
+        };
+        self.write(|tx| Ok(!tx.query(sql, &[])?.is_empty()))
     }
 
     /// Applies an application's own `migrations` (see the module docs): those not

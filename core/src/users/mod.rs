@@ -196,6 +196,87 @@ impl Users {
         Ok(true)
     }
 
+    /// Lets a disabled user log in again. Sessions revoked when it was disabled stay
+    /// revoked. Returns whether the user exists.
+    pub fn enable(&self, name: &str) -> Result<bool, StoreError> {
+        let n = self
+            .0
+            .store
+            .write(|tx| tx.exec("UPDATE jwtauth_users SET disabled = 0 WHERE name = ?1", &[name.into()]))?;
+        Ok(n > 0)
+    }
+
+    /// Changes a user's password (argon2id at OWASP cost) and ends every session
+    /// and access token of it: whoever knew the old password is logged out.
+    /// Returns whether the user exists.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<bool, UserError> {
+        self.set_password_with_cost(name, password, HashCost::OWASP)
+    }
+
+    /// Like [`Users::set_password`] with explicit argon2 cost (tests use a cheap one).
+    pub fn set_password_with_cost(&self, name: &str, password: &str, cost: HashCost) -> Result<bool, UserError> {
+        check_password(password)?;
+        let hash = hash_password(cost, password)?;
+        let n = self.0.store.write(|tx| {
+            tx.exec(
+                "UPDATE jwtauth_users SET password_hash = ?1 WHERE name = ?2",
+                &[hash.as_str().into(), name.into()],
+            )
+        })?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.0.sessions.revoke_subject(name)?;
+        Ok(true)
+    }
+
+    /// Adds and removes roles (a role both added and removed is removed) and ends
+    /// the user's sessions and access tokens, which carry the old roles. Returns the
+    /// roles now, or `None` when there is no such user.
+    pub fn change_roles(&self, name: &str, add: &[&str], remove: &[&str]) -> Result<Option<Vec<String>>, UserError> {
+        add.iter().chain(remove).try_for_each(|r| check_role(r))?;
+        let roles = self.0.store.write(|tx| {
+            let rows = tx.query(
+                &format!("SELECT roles FROM jwtauth_users WHERE name = ?1{}", tx.for_update()),
+                &[name.into()],
+            )?;
+            let Some(row) = rows.first() else { return Ok(None) };
+            let mut roles: Vec<String> = serde_json::from_str(&row.text(0)?)
+                .map_err(|e| StoreError::Data(format!("user roles are corrupt: {e}")))?;
+            for r in add {
+                if !roles.iter().any(|have| have == r) {
+                    roles.push((*r).to_string());
+                }
+            }
+            roles.retain(|have| !remove.contains(&have.as_str()));
+            let json = serde_json::to_string(&roles).map_err(|e| StoreError::Data(e.to_string()))?;
+            tx.exec(
+                "UPDATE jwtauth_users SET roles = ?1 WHERE name = ?2",
+                &[json.as_str().into(), name.into()],
+            )?;
+            Ok(Some(roles))
+        })?;
+        if roles.is_some() {
+            self.0.sessions.revoke_subject(name)?;
+        }
+        Ok(roles)
+    }
+
+    /// Deletes a user and ends every session and access token of it. The name may
+    /// be taken again by a new user, whose tokens the old ones cannot be mistaken
+    /// for: they were revoked. Returns whether the user existed.
+    pub fn delete(&self, name: &str) -> Result<bool, StoreError> {
+        let n = self
+            .0
+            .store
+            .write(|tx| tx.exec("DELETE FROM jwtauth_users WHERE name = ?1", &[name.into()]))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.0.sessions.revoke_subject(name)?;
+        Ok(true)
+    }
+
     /// On a store with no users, creates [`FIRST_ADMIN`] with role [`ADMIN_ROLE`] and a
     /// random password, returned to be shown once. `None` when users exist (also
     /// when another process created the first admin at the same moment).
