@@ -26,6 +26,8 @@ use server::{RawLogin, RawServer};
 pub const CONFIG_PATH_ENV: &str = "JWTAUTH_CONFIG";
 /// The configuration file looked for in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "jwtauth.toml";
+/// The failure log directory when `log.dir` is not set.
+const DEFAULT_LOG_DIR: &str = "logs";
 /// Environment variables with the `JWTAUTH_` prefix that are not configuration keys:
 /// the file's path, the master key, and the switches of jwtauth's own test and
 /// benchmark harnesses. Any other `JWTAUTH_*` variable must name a key.
@@ -254,7 +256,7 @@ impl Default for RawStore {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawLog {
-    dir: PathBuf,
+    dir: Option<PathBuf>,
     retention_days: u32,
     file_prefix: String,
 }
@@ -262,7 +264,7 @@ struct RawLog {
 impl Default for RawLog {
     fn default() -> Self {
         RawLog {
-            dir: PathBuf::from("logs"),
+            dir: None,
             retention_days: 14,
             file_prefix: "failures".into(),
         }
@@ -284,6 +286,9 @@ pub struct StoreConfig {
 pub struct LogConfig {
     /// Directory of the daily rolling JSON-lines files.
     pub dir: PathBuf,
+    /// Whether `log.dir` was set (file or environment) rather than defaulted: an
+    /// embedded library writes files only where it was told to.
+    pub dir_configured: bool,
     /// How many daily files are kept.
     pub retention_days: u32,
     /// File names are `<prefix>.<YYYY-MM-DD>.jsonl`.
@@ -654,7 +659,8 @@ impl Config {
                 pool_size: raw.store.pool_size,
             },
             log: LogConfig {
-                dir: resolve(raw.log.dir),
+                dir_configured: raw.log.dir.is_some(),
+                dir: resolve(raw.log.dir.unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR))),
                 retention_days: raw.log.retention_days,
                 file_prefix: prefix,
             },
