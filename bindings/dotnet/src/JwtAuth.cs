@@ -92,11 +92,18 @@ namespace Jwtauth
         }
     }
 
-    /// <summary>The verified claims of a token; readable from any thread. Dispose when done.</summary>
-    public sealed class Claims : IDisposable
+    /// <summary>The verified claims of a token; readable from any thread. Dispose when done.
+    /// A SafeHandle itself (one object per validation): freed exactly once, by Dispose
+    /// or else the finalizer, and kept alive while a call uses it.</summary>
+    public sealed class Claims : SafeHandle
     {
-        internal readonly ClaimsHandle Handle;
-        internal Claims(ClaimsHandle h) { Handle = h; }
+        public Claims() : base(IntPtr.Zero, true) { }
+        // Wrapping the pointer here rather than letting the marshaller create the
+        // SafeHandle (which Mono does by reflection) halves the binding's overhead.
+        internal Claims(IntPtr claims) : base(IntPtr.Zero, true) { SetHandle(claims); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.jwtauth_claims_free(handle); return true; }
+        private Claims Handle { get { return this; } }
 
         public string Subject
         {
@@ -140,7 +147,6 @@ namespace Jwtauth
             return Native.TakeString(s);
         }
 
-        public void Dispose() { Handle.Dispose(); }
     }
 
     /// <summary>An open jwtauth runtime. Thread-safe: share one instance across threads
@@ -179,10 +185,13 @@ namespace Jwtauth
         /// <summary>Validates a compact JWS strictly; throws JwtAuthException (Reason "expired", ...).</summary>
         public Claims Validate(string token)
         {
-            ClaimsHandle c;
-            IntPtr err;
-            uint s = Native.jwtauth_validate_ex(h, Native.Utf8(token ?? ""), out c, out err);
-            if (s != 0) { c.Dispose(); JwtAuthException.Check(s, err); }
+            IntPtr c, err;
+            int n;
+            byte[] t = Native.Utf8Scratch(token ?? "", out n);
+            uint s;
+            try { s = Native.jwtauth_validate_ex(h, t, out c, out err); }
+            finally { Native.Wipe(t, n); }
+            JwtAuthException.Check(s, err);
             return new Claims(c);
         }
 
@@ -192,10 +201,9 @@ namespace Jwtauth
             var req = new Req(request);
             try
             {
-                ClaimsHandle c;
-                IntPtr err;
+                IntPtr c, err;
                 uint s = Native.jwtauth_validate_header_ex(h, Native.Utf8(header), ref req.Value, out c, out err);
-                if (s != 0) { c.Dispose(); JwtAuthException.Check(s, err); }
+                JwtAuthException.Check(s, err);
                 return new Claims(c);
             }
             finally { req.Free(); }
@@ -208,7 +216,7 @@ namespace Jwtauth
             try
             {
                 IntPtr err;
-                uint s = Native.jwtauth_require_role_ex(h, claims.Handle, Native.Utf8(role), ref req.Value, out err);
+                uint s = Native.jwtauth_require_role_ex(h, claims, Native.Utf8(role), ref req.Value, out err);
                 JwtAuthException.Check(s, err);
             }
             finally { req.Free(); }

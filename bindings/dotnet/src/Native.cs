@@ -39,19 +39,19 @@ namespace Jwtauth
         internal static extern uint jwtauth_rotate_key_ex(AuthHandle h, byte[] algorithm, out IntPtr kid, out IntPtr err);
         [DllImport(Lib)] internal static extern uint jwtauth_jwks_ex(AuthHandle h, out IntPtr json, out IntPtr err);
 
-        [DllImport(Lib)] internal static extern uint jwtauth_validate_ex(AuthHandle h, byte[] token, out ClaimsHandle claims, out IntPtr err);
+        [DllImport(Lib)] internal static extern uint jwtauth_validate_ex(AuthHandle h, byte[] token, out IntPtr claims, out IntPtr err);
         [DllImport(Lib)]
-        internal static extern uint jwtauth_validate_header_ex(AuthHandle h, byte[] header, ref Request request, out ClaimsHandle claims, out IntPtr err);
+        internal static extern uint jwtauth_validate_header_ex(AuthHandle h, byte[] header, ref Request request, out IntPtr claims, out IntPtr err);
         [DllImport(Lib)]
-        internal static extern uint jwtauth_require_role_ex(AuthHandle h, ClaimsHandle claims, byte[] role, ref Request request, out IntPtr err);
+        internal static extern uint jwtauth_require_role_ex(AuthHandle h, Claims claims, byte[] role, ref Request request, out IntPtr err);
 
         [DllImport(Lib)] internal static extern void jwtauth_claims_free(IntPtr claims);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_subject(ClaimsHandle c, out IntPtr s);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_expires_at(ClaimsHandle c, out long exp);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_count(ClaimsHandle c, out UIntPtr n);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_at(ClaimsHandle c, UIntPtr i, out IntPtr s);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_has_role(ClaimsHandle c, byte[] role, [MarshalAs(UnmanagedType.U1)] out bool has);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_to_json(ClaimsHandle c, out IntPtr json);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_subject(Claims c, out IntPtr s);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_expires_at(Claims c, out long exp);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_count(Claims c, out UIntPtr n);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_at(Claims c, UIntPtr i, out IntPtr s);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_has_role(Claims c, byte[] role, [MarshalAs(UnmanagedType.U1)] out bool has);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_to_json(Claims c, out IntPtr json);
 
         [DllImport(Lib)] internal static extern void jwtauth_tokens_free(IntPtr t);
         [DllImport(Lib)] internal static extern uint jwtauth_tokens_access_token(IntPtr t, out IntPtr s);
@@ -78,6 +78,23 @@ namespace Jwtauth
             return b;
         }
 
+        [ThreadStatic] private static byte[] scratch;
+
+        /// <summary>Like Utf8 into this thread's reusable buffer (no allocation per call);
+        /// valid until the next use on this thread. Wipe it with Wipe after the call.</summary>
+        internal static byte[] Utf8Scratch(string s, out int length)
+        {
+            int max = System.Text.Encoding.UTF8.GetMaxByteCount(s.Length) + 1;
+            byte[] b = scratch;
+            if (b == null || b.Length < max) scratch = b = new byte[Math.Max(max, 1024)];
+            length = System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);
+            b[length] = 0;
+            return b;
+        }
+
+        /// <summary>Overwrites what Utf8Scratch put there (tokens are bearer credentials).</summary>
+        internal static void Wipe(byte[] b, int length) { Array.Clear(b, 0, length + 1); }
+
         /// <summary>Copies a NUL-terminated UTF-8 string the library owns.</summary>
         internal static string FromUtf8(IntPtr p)
         {
@@ -103,13 +120,5 @@ namespace Jwtauth
         public AuthHandle() : base(IntPtr.Zero, true) { }
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
         protected override bool ReleaseHandle() { Native.jwtauth_close(handle); return true; }
-    }
-
-    /// <summary>Verified claims: freed once when released.</summary>
-    public sealed class ClaimsHandle : SafeHandle
-    {
-        public ClaimsHandle() : base(IntPtr.Zero, true) { }
-        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
-        protected override bool ReleaseHandle() { Native.jwtauth_claims_free(handle); return true; }
     }
 }
