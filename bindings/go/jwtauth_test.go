@@ -202,3 +202,29 @@ func TestNoLeakOverALongLoop(t *testing.T) {
 		t.Fatalf("RSS grew by %d KiB over 100,000 iterations", after-before)
 	}
 }
+
+func TestFailuresReachTheEventHandlerAsJSON(t *testing.T) {
+	a := open(t)
+	var mu sync.Mutex
+	var failures []string
+	if err := SetEventHandler(func(kind EventKind, json string) {
+		if kind == EventFailure {
+			mu.Lock()
+			failures = append(failures, json)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = a.ValidateHeader("Basic abc", &Request{Client: "192.0.2.1:5", Path: "/p"})
+	if err := SetEventHandler(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = a.Validate("after")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) != 1 || !strings.Contains(failures[0], `"reason":"bad_scheme"`) ||
+		!strings.Contains(failures[0], `"client":"192.0.2.1:5"`) {
+		t.Fatalf("events: %q", failures)
+	}
+}

@@ -182,6 +182,37 @@ namespace Jwtauth
 
         public void Dispose() { h.Dispose(); }
 
+        private static readonly object eventLock = new object();
+        // The registered delegate, kept reachable so the GC never frees what C calls.
+        private static Native.EventCallback eventCallback;
+
+        /// <summary>Whether an event handler is registered.</summary>
+        public static bool HasEventHandler { get { lock (eventLock) return eventCallback != null; } }
+
+        /// <summary>Routes the library's failure events ("failure": a failure log line as
+        /// JSON) and warnings ("warning") to handler, process-wide, e.g. into ILogger; null
+        /// drops them. Without a handler and without log.dir the library writes no file
+        /// and nothing to stderr. Called on the thread of the failing call, possibly on
+        /// several at once; exceptions it throws are swallowed (they cannot cross C).</summary>
+        public static void SetEventHandler(Action<string, string> handler)
+        {
+            lock (eventLock)
+            {
+                Native.EventCallback cb = null;
+                if (handler != null)
+                {
+                    cb = (userData, kind, json, len) =>
+                    {
+                        try { handler(kind == 1 ? "failure" : "warning", Native.FromUtf8(json)); }
+                        catch (Exception) { }
+                    };
+                }
+                JwtAuthException.CheckStatus(Native.jwtauth_set_event_callback(cb, IntPtr.Zero));
+                // Replaced only after the library stopped calling the previous one.
+                eventCallback = cb;
+            }
+        }
+
         /// <summary>Validates a compact JWS strictly; throws JwtAuthException (Reason "expired", ...).</summary>
         public Claims Validate(string token)
         {

@@ -16,6 +16,10 @@ namespace Jwtauth
         [DllImport(Lib)] internal static extern IntPtr jwtauth_status_str(uint status);
         [DllImport(Lib)] internal static extern void jwtauth_string_free(IntPtr s);
 
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void EventCallback(IntPtr userData, uint kind, IntPtr json, UIntPtr len);
+        [DllImport(Lib)] internal static extern uint jwtauth_set_event_callback(EventCallback callback, IntPtr userData);
+
         [DllImport(Lib)] internal static extern IntPtr jwtauth_error_hint(IntPtr err);
         [DllImport(Lib)] internal static extern void jwtauth_error_free(IntPtr err);
 

@@ -116,6 +116,19 @@ static class Tests
         Check(wrong == 0 && calls == 64 * 200, "error details belong to their call");
     }
 
+    static void FailuresReachTheEventHandler(JwtAuth a)
+    {
+        var seen = new List<string>();
+        JwtAuth.SetEventHandler((kind, json) => { if (kind == "failure") lock (seen) seen.Add(json); });
+        Throws(() => a.ValidateHeader("Basic abc", new RequestInfo { Client = "192.0.2.1:5" }));
+        Check(JwtAuth.HasEventHandler, "handler registered");
+        JwtAuth.SetEventHandler(null);
+        Check(!JwtAuth.HasEventHandler, "handler removed");
+        Throws(() => a.Validate("after"));
+        Check(seen.Count == 1 && seen[0].Contains("\"reason\":\"bad_scheme\"") && seen[0].Contains("\"client\":\"192.0.2.1:5\""),
+            "failure events reach the handler as JSON");
+    }
+
     static long RssKiB()
     {
         string[] f = File.ReadAllText("/proc/self/statm").Split(' ');
@@ -157,6 +170,7 @@ static class Tests
                 IssueValidateAndClaims(a);
                 FailuresThrowWithReasonAndHint(a);
                 SessionsAndReuse(a);
+                FailuresReachTheEventHandler(a);
                 ErrorDetailsUnderAsyncConcurrency(a);
                 NoLeakOverALongLoop(a);
             }
