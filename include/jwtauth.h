@@ -5,19 +5,42 @@
  * Conventions
  *  - Every function that can fail returns a jwtauth_status: JWTAUTH_STATUS_OK (0),
  *    a failure reason of the core (1-99, the names of the failure log), or one of
- *    the library's own codes (100 and up). jwtauth_last_error() then holds a hint
- *    for humans, per thread. Only jwtauth_version, jwtauth_status_str,
- *    jwtauth_last_error and the _free/_close functions return something else.
+ *    the library's own codes (100 and up). Only jwtauth_version, jwtauth_status_str,
+ *    jwtauth_last_error, the jwtauth_error_* accessors and the _free/_close
+ *    functions return something else.
  *  - Results come back through out-parameters, which are written only on success.
  *  - Strings are UTF-8 and NUL-terminated. A `const char *` result is owned by the
  *    object it came from and lives as long as that object; a `char *` result is
  *    yours and must be freed with jwtauth_string_free. Objects are freed with their
  *    own _free function (jwtauth_close for the handle); passing NULL to any of them
  *    is a no-op. Never free library memory with free().
+ *  - An optional string argument (one documented as "NULL, or ...") treats ""
+ *    exactly like NULL, so languages without nullable strings may pass "".
  *  - A NULL or non-UTF-8 argument returns JWTAUTH_STATUS_INVALID_ARGUMENT; nothing
  *    crashes and no Rust panic crosses into C (it becomes JWTAUTH_STATUS_INTERNAL).
  *  - A jwtauth handle may be used from any number of threads at once; claims and
  *    tokens objects are immutable and may be read from several threads.
+ *  - The library writes no file and nothing to stderr unless configured: failure
+ *    events and warnings go to jwtauth_set_event_callback's callback, and to the
+ *    daily failure log files only when log.dir is configured.
+ *
+ * Error details, and which functions are safe from which runtime
+ *  - Every function of the handle (jwtauth_open..., jwtauth_issue, jwtauth_validate...,
+ *    jwtauth_require_role, jwtauth_jwks, sessions, keys) has an _ex twin taking a
+ *    last `jwtauth_error **err`: on failure *err receives that call's own status,
+ *    reason name and hint (free it with jwtauth_error_free); on success it is set
+ *    to NULL. The _ex functions never read or write per-thread state: they are
+ *    safe from every runtime, including those that move work between OS threads
+ *    (Go goroutines, .NET async/await, Node/koffi async calls, green threads).
+ *  - jwtauth_last_error() is per OS thread and valid until the next jwtauth call on
+ *    that thread. It is safe only where the failing call and the read are sure to
+ *    run on the same OS thread with no jwtauth call between them: C, C++, Rust,
+ *    Python (ctypes/cffi threads are OS threads), synchronous Java/JNI. Bindings
+ *    for Go, .NET and Node must use the _ex functions. The _ex functions leave it
+ *    untouched; the functions without _ex set it as before.
+ *  - The claims and tokens accessors fail only with INVALID_ARGUMENT, NOT_FOUND or
+ *    TYPE_MISMATCH, which together with the arguments describe the failure fully;
+ *    their status is safe everywhere, their jwtauth_last_error hint only as above.
  *
  * ABI stability
  * *  Within a major version (the first number of jwtauth_version()),
@@ -165,6 +188,31 @@ typedef uint32_t jwtauth_status;
 #endif // __cplusplus
 
 /**
+ * What an event handed to the callback is.
+ */
+enum jwtauth_event_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * An authentication failure: the JSON is exactly a line of the failure log
+   * (`time`, `reason`, `hint`, `kid`, `subject`, `subject_verified`,
+   * `fingerprint`, `client`, `method`, `path`, `user_agent`, `request_id`;
+   * absent members are omitted).
+   */
+  JWTAUTH_EVENT_KIND_FAILURE = 1,
+  /**
+   * A warning or error of the library (e.g. signing keys stored unencrypted, a
+   * background reload that failed): `{"time":…,"level":"WARN","target":…,"message":…}`.
+   */
+  JWTAUTH_EVENT_KIND_WARNING = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t jwtauth_event_kind;
+#endif // __cplusplus
+
+/**
  * An open jwtauth runtime: configuration, the store (`store.url`: SQLite file or
  * PostgreSQL) with sessions and signing keys, and a background thread that keeps
  * the key ring and revocations fresh.
@@ -194,6 +242,17 @@ typedef struct jwtauth jwtauth;
 typedef struct jwtauth_claims jwtauth_claims;
 
 /**
+ * Why one call failed: its status, the reason's name and a hint for humans.
+ *
+ * Ownership: made by an `_ex` function that failed, written to its `err`
+ * out-parameter, and freed once by the caller with `jwtauth_error_free`. The
+ * strings its accessors return are owned by the error and live until it is freed.
+ *
+ * Thread safety: immutable; any thread may read or free it (not while another reads).
+ */
+typedef struct jwtauth_error jwtauth_error;
+
+/**
  * Tokens just issued: an access token, and after `jwtauth_session_start` or
  * `jwtauth_refresh` also a refresh token.
  *
@@ -205,6 +264,21 @@ typedef struct jwtauth_claims jwtauth_claims;
  * Thread safety: read-only; any number of threads may read it at once.
  */
 typedef struct jwtauth_tokens jwtauth_tokens;
+
+/**
+ * Receives each event: `kind`, then `json` (`len` bytes, NUL-terminated, valid only
+ * during the call: copy it to keep it) and the `user_data` given at registration.
+ *
+ * It is called on the thread of the call that caused the event, so from any
+ * thread, possibly several at once: it must be thread-safe, return quickly, not
+ * unwind (no C++ exception, no longjmp) and not call `jwtauth_set_event_callback`.
+ * Events caused by jwtauth calls it makes itself are dropped. Never a secret or a
+ * whole token in it.
+ */
+typedef void (*jwtauth_event_callback)(void *user_data,
+                                       jwtauth_event_kind kind,
+                                       const char *json,
+                                       size_t len);
 
 /**
  * Request context recorded with a failure in the failure log. Every field is
@@ -258,7 +332,10 @@ const char *jwtauth_status_str(uint32_t status);
  * It never contains a secret or a whole token.
  *
  * The string belongs to the library and stays valid until the next jwtauth call
- * on the same thread: copy it to keep it. Each thread has its own.
+ * on the same thread: copy it to keep it. Each thread has its own, so it is safe
+ * only where the failing call and this read surely run on one OS thread with no
+ * jwtauth call between them (C, C++, Rust, Python). From Go, .NET async code or
+ * Node use the `_ex` functions, which return each call's own `jwtauth_error`.
  */
 const char *jwtauth_last_error(void);
 
@@ -476,11 +553,68 @@ jwtauth_status jwtauth_claims_get_json(const jwtauth_claims *claims, const char 
 jwtauth_status jwtauth_claims_to_json(const jwtauth_claims *claims, char **out);
 
 /**
+ * The status of a failed call (never `JWTAUTH_STATUS_OK`); `INVALID_ARGUMENT`
+ * for NULL.
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+jwtauth_status jwtauth_error_status(const jwtauth_error *err);
+
+/**
+ * The snake_case name of the status ("expired", "invalid_argument"…), as
+ * `jwtauth_status_str` gives it: a static string. "invalid_argument" for NULL.
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+const char *jwtauth_error_reason(const jwtauth_error *err);
+
+/**
+ * The hint for humans, e.g. "token expired 42 s ago (exp 1795870000, leeway 30 s)";
+ * never a secret or a whole token. Owned by `err`; "" for NULL.
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+const char *jwtauth_error_hint(const jwtauth_error *err);
+
+/**
+ * Frees an error. NULL is a no-op.
+ *
+ * # Safety
+ * `err` is NULL or an error from this library not freed before.
+ */
+void jwtauth_error_free(jwtauth_error *err);
+
+/**
+ * Registers the function that receives every failure event and warning of the
+ * library, in this process (all handles), from now on; NULL unregisters it. When
+ * this returns, no call of the previous callback is still running, so its
+ * `user_data` may be freed.
+ *
+ * Without a callback and without `log.dir` events are dropped: the library writes
+ * no file and nothing to stderr (set `RUST_LOG`, e.g. `RUST_LOG=warn`, to print
+ * warnings to stderr). With `log.dir` the failure log files are written as well.
+ *
+ * Errors: `INVALID_ARGUMENT` when called from inside the callback itself.
+ * `CONFIG` when the process already has a `tracing` subscriber of its own (a Rust
+ * host): route `jwtauth_core`'s events there instead.
+ *
+ * # Safety
+ * `callback` is NULL or a function as `jwtauth_event_callback` describes, callable
+ * with `user_data` from any thread until it is replaced.
+ */
+jwtauth_status jwtauth_set_event_callback(jwtauth_event_callback callback, void *user_data);
+
+/**
  * Opens a runtime from a configuration file, exactly like the jwtauth binaries:
  * `config_path`, or if it is NULL the file named by `$JWTAUTH_CONFIG`, else
  * `./jwtauth.toml` if it exists, else the laptop defaults; then the `JWTAUTH_*`
- * environment overrides. The first handle of the process also installs the
- * failure log (`log.dir`) unless the process already has a `tracing` subscriber.
+ * environment overrides. Failure events go to the event callback (see
+ * `jwtauth_set_event_callback`) and, when `log.dir` is configured, to the daily
+ * failure log files there (the first handle that configures it opens them; they
+ * are one per process). Without `log.dir` the library writes no log file.
  *
  * On success `*out` receives a handle to free with `jwtauth_close`.
  * Errors: `INVALID_ARGUMENT` (`out` NULL, path not UTF-8), `CONFIG` (unreadable
@@ -493,6 +627,16 @@ jwtauth_status jwtauth_claims_to_json(const jwtauth_claims *claims, char **out);
 jwtauth_status jwtauth_open(const char *config_path, jwtauth **out);
 
 /**
+ * Like `jwtauth_open`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_open`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_open_ex(const char *config_path, jwtauth **out, jwtauth_error **err);
+
+/**
  * Opens a runtime from a JSON object with the same keys as `jwtauth.toml`
  * (e.g. `{"algorithm":"HS256","issuer":"https://auth.example.com"}`); the
  * `JWTAUTH_*` environment still overrides it. Otherwise like `jwtauth_open`.
@@ -501,6 +645,16 @@ jwtauth_status jwtauth_open(const char *config_path, jwtauth **out);
  * `config_json` is NULL or a NUL-terminated string; `out` is valid for writing.
  */
 jwtauth_status jwtauth_open_json(const char *config_json, jwtauth **out);
+
+/**
+ * Like `jwtauth_open_json`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_open_json`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_open_json_ex(const char *config_json, jwtauth **out, jwtauth_error **err);
 
 /**
  * Closes a handle and frees it. NULL is a no-op. No other call may be running on
@@ -536,6 +690,22 @@ jwtauth_status jwtauth_issue(const jwtauth *handle,
                              jwtauth_tokens **out);
 
 /**
+ * Like `jwtauth_issue`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_issue`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_issue_ex(const jwtauth *handle,
+                                const char *subject,
+                                const char *const *roles,
+                                size_t roles_len,
+                                const char *extra_json,
+                                jwtauth_tokens **out,
+                                jwtauth_error **err);
+
+/**
  * Validates a compact JWS strictly (signature, algorithm pinned to the key,
  * `exp`/`nbf`/`iat` with leeway, `iss`, `aud`, `sub`; see the README). A failure
  * is recorded in the failure log.
@@ -552,6 +722,19 @@ jwtauth_status jwtauth_issue(const jwtauth *handle,
  * `handle` is a live handle; `token` is NULL or NUL-terminated; `out` is valid for writing.
  */
 jwtauth_status jwtauth_validate(const jwtauth *handle, const char *token, jwtauth_claims **out);
+
+/**
+ * Like `jwtauth_validate`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_validate`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_validate_ex(const jwtauth *handle,
+                                   const char *token,
+                                   jwtauth_claims **out,
+                                   jwtauth_error **err);
 
 /**
  * Validates the token in a whole `Authorization` header value (`"Bearer <token>"`,
@@ -573,6 +756,20 @@ jwtauth_status jwtauth_validate_header(const jwtauth *handle,
                                        jwtauth_claims **out);
 
 /**
+ * Like `jwtauth_validate_header`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_validate_header`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_validate_header_ex(const jwtauth *handle,
+                                          const char *header,
+                                          const jwtauth_request *request,
+                                          jwtauth_claims **out,
+                                          jwtauth_error **err);
+
+/**
  * Checks that verified claims carry `role` (exact, case-sensitive). Returns `OK`,
  * or `INSUFFICIENT_ROLE` (recorded in the failure log with `request`).
  * Errors: `INVALID_ARGUMENT` (NULL or non-UTF-8 argument).
@@ -587,6 +784,20 @@ jwtauth_status jwtauth_require_role(const jwtauth *handle,
                                     const jwtauth_request *request);
 
 /**
+ * Like `jwtauth_require_role`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_require_role`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_require_role_ex(const jwtauth *handle,
+                                       const jwtauth_claims *claims,
+                                       const char *role,
+                                       const jwtauth_request *request,
+                                       jwtauth_error **err);
+
+/**
  * The public keys as a JWKS document (RFC 7517), e.g. to serve at
  * `/.well-known/jwks.json`. HS secrets never appear (an HS-only setup gives
  * `{"keys":[]}`).
@@ -597,6 +808,16 @@ jwtauth_status jwtauth_require_role(const jwtauth *handle,
  * `handle` is a live handle; `out` is valid for writing.
  */
 jwtauth_status jwtauth_jwks(const jwtauth *handle, char **out);
+
+/**
+ * Like `jwtauth_jwks`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_jwks`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_jwks_ex(const jwtauth *handle, char **out, jwtauth_error **err);
 
 /**
  * Starts a session (a login, after the application checked the credentials): an
@@ -621,6 +842,22 @@ jwtauth_status jwtauth_session_start(const jwtauth *handle,
                                      jwtauth_tokens **out);
 
 /**
+ * Like `jwtauth_session_start`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_session_start`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_session_start_ex(const jwtauth *handle,
+                                        const char *subject,
+                                        const char *const *roles,
+                                        size_t roles_len,
+                                        const char *extra_json,
+                                        jwtauth_tokens **out,
+                                        jwtauth_error **err);
+
+/**
  * Spends a refresh token and returns a new access token and a new refresh token
  * (rotation: the one given is spent). Presenting a spent refresh token again
  * revokes its whole session. Every failure is recorded in the failure log.
@@ -642,6 +879,20 @@ jwtauth_status jwtauth_refresh(const jwtauth *handle,
                                jwtauth_tokens **out);
 
 /**
+ * Like `jwtauth_refresh`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_refresh`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_refresh_ex(const jwtauth *handle,
+                                  const char *refresh_token,
+                                  const jwtauth_request *request,
+                                  jwtauth_tokens **out,
+                                  jwtauth_error **err);
+
+/**
  * Logout: revokes the session of `refresh_token` (its refresh tokens stop working;
  * access tokens already issued run out at their `exp`). Revoking twice is fine.
  *
@@ -653,6 +904,19 @@ jwtauth_status jwtauth_refresh(const jwtauth *handle,
  * NULL or valid for writing.
  */
 jwtauth_status jwtauth_revoke(const jwtauth *handle, const char *refresh_token, bool *known);
+
+/**
+ * Like `jwtauth_revoke`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_revoke`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_revoke_ex(const jwtauth *handle,
+                                 const char *refresh_token,
+                                 bool *known,
+                                 jwtauth_error **err);
 
 /**
  * Logout everywhere: revokes every session of `subject`, and access tokens issued
@@ -671,6 +935,19 @@ jwtauth_status jwtauth_revoke_subject(const jwtauth *handle,
                                       uint64_t *revoked);
 
 /**
+ * Like `jwtauth_revoke_subject`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_revoke_subject`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_revoke_subject_ex(const jwtauth *handle,
+                                         const char *subject,
+                                         uint64_t *revoked,
+                                         jwtauth_error **err);
+
+/**
  * Rotates the signing key: a new active key (of `algorithm`, e.g. "ES256", or the
  * configured one when NULL) signs from now on; the previous one keeps verifying
  * until its tokens have expired. Other processes sharing the store pick it up on
@@ -685,6 +962,19 @@ jwtauth_status jwtauth_revoke_subject(const jwtauth *handle,
  * valid for writing.
  */
 jwtauth_status jwtauth_rotate_key(const jwtauth *handle, const char *algorithm, char **kid_out);
+
+/**
+ * Like `jwtauth_rotate_key`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_rotate_key`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_rotate_key_ex(const jwtauth *handle,
+                                     const char *algorithm,
+                                     char **kid_out,
+                                     jwtauth_error **err);
 
 /**
  * Frees tokens, overwriting their bytes first. NULL is a no-op.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validation figures for the README: the C API from a C program vs. the core from
-# Rust (same configuration and loop), and the Python binding vs. PyJWT.
+# Rust (same configuration and loop). The bindings (Python vs. PyJWT, Go, C#) are
+# measured beside them by scripts/bench-bindings.sh.
 #   scripts/bench-ffi.sh [ITERATIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,3 @@ for alg in HS256 ES256; do
     awk -v a="$alg" -v c="$c" -v r="$r" \
         'BEGIN {printf "%s validate: C API %d ns, Rust core %d ns: C/Rust = %.3fx\n", a, c, r, c / r}'
 done
-LIBJWTAUTH_PATH="$PWD/target/release/libjwtauth.so" python3 examples/python/bench.py 2>/dev/null

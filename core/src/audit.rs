@@ -34,6 +34,9 @@ pub const FILE_SUFFIX: &str = "jsonl";
 pub struct LogConfig {
     /// Directory of the daily rolling JSON-lines files.
     pub dir: std::path::PathBuf,
+    /// Whether `log.dir` was set (file or environment) rather than defaulted: an
+    /// embedded library writes files only where it was told to.
+    pub dir_configured: bool,
     /// How many daily files are kept.
     pub retention_days: u32,
     /// File names are `<prefix>.<YYYY-MM-DD>.jsonl`.
@@ -181,6 +184,19 @@ pub struct FailureRecord {
     pub request_id: Option<String>,
 }
 
+impl FailureRecord {
+    /// The record of a failure event (one on [`TARGET`]), timed now: what the file
+    /// log writes and what an embedder's event callback receives.
+    pub fn from_event(event: &Event<'_>) -> FailureRecord {
+        let mut rec = FailureRecord {
+            time: now_rfc3339(),
+            ..FailureRecord::default()
+        };
+        event.record(&mut rec);
+        rec
+    }
+}
+
 impl Visit for FailureRecord {
     fn record_str(&mut self, field: &Field, value: &str) {
         let slot = match field.name() {
@@ -230,12 +246,7 @@ where
         if event.metadata().target() != TARGET {
             return;
         }
-        let mut rec = FailureRecord {
-            time: now_rfc3339(),
-            ..FailureRecord::default()
-        };
-        event.record(&mut rec);
-        if let Ok(mut line) = serde_json::to_vec(&rec) {
+        if let Ok(mut line) = serde_json::to_vec(&FailureRecord::from_event(event)) {
             line.push(b'\n');
             // A failing log sink must not fail authentication; the write is best effort.
             let _ = self.writer.make_writer().write_all(&line);
@@ -243,7 +254,8 @@ where
     }
 }
 
-fn now_rfc3339() -> String {
+/// The current UTC time in RFC 3339, as the failure log writes it.
+pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -282,6 +294,14 @@ pub fn file_layer<S>(cfg: &LogConfig) -> Result<(FileLayer<S>, FailureLogGuard),
 where
     S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    let (writer, guard) = file_writer(cfg)?;
+    let only_failures = Targets::new().with_target(TARGET, tracing::Level::TRACE);
+    Ok((FailureLogLayer::new(writer).with_filter(only_failures), guard))
+}
+
+/// The writer under [`file_layer`], for embedders that route events themselves:
+/// lines written to it land in the daily files of `log.dir`.
+pub fn file_writer(cfg: &LogConfig) -> Result<(NonBlocking, FailureLogGuard), LogError> {
     let err = |detail: String| LogError {
         dir: cfg.dir.display().to_string(),
         detail,
@@ -298,11 +318,7 @@ where
         .lossy(false)
         .buffered_lines_limit(BUFFERED_LINES)
         .finish(appender);
-    let only_failures = Targets::new().with_target(TARGET, tracing::Level::TRACE);
-    Ok((
-        FailureLogLayer::new(writer).with_filter(only_failures),
-        FailureLogGuard(guard),
-    ))
+    Ok((writer, FailureLogGuard(guard)))
 }
 
 /// Installs a global subscriber: the failure log files plus human-readable lines on
@@ -357,6 +373,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = LogConfig {
             dir: dir.path().to_path_buf(),
+            dir_configured: true,
             retention_days: 3,
             file_prefix: "failures".into(),
         };
@@ -374,6 +391,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = LogConfig {
             dir: dir.path().to_path_buf(),
+            dir_configured: true,
             retention_days: 3,
             file_prefix: "failures".into(),
         };

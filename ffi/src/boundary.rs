@@ -17,11 +17,7 @@ macro_rules! entry {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(Ok(())) => $crate::status::jwtauth_status::Ok,
             Ok(Err(failure)) => failure.report(),
-            Err(_) => $crate::status::Failure::new(
-                $crate::status::jwtauth_status::Internal,
-                "internal error: a panic was caught at the C boundary (please report it)",
-            )
-            .report(),
+            Err(_) => $crate::status::Failure::panicked().report(),
         }
     }};
 }
@@ -44,14 +40,24 @@ pub(crate) use entry_void;
 /// for `'a`.
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
     // SAFETY: forwarded from the caller.
-    unsafe { opt_str_arg(p, name) }?.ok_or_else(|| Failure::invalid(format!("{name} is NULL")))
+    unsafe { utf8_arg(p, name) }?.ok_or_else(|| Failure::invalid(format!("{name} is NULL")))
 }
 
-/// An optional string argument: NULL is `None`; otherwise it must be UTF-8.
+/// An optional string argument: NULL and "" are `None` (so languages without
+/// nullable strings can pass ""); otherwise it must be UTF-8.
 ///
 /// # Safety
 /// As for [`str_arg`].
 pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
+    // SAFETY: forwarded from the caller.
+    Ok(unsafe { utf8_arg(p, name) }?.filter(|s| !s.is_empty()))
+}
+
+/// A string argument: NULL is `None`; otherwise it must be UTF-8.
+///
+/// # Safety
+/// As for [`str_arg`].
+unsafe fn utf8_arg<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
     if p.is_null() {
         return Ok(None);
     }
@@ -182,6 +188,8 @@ mod tests {
                 jwtauth_status::InvalidArgument
             );
             assert_eq!(opt_str_arg(std::ptr::null(), "x").unwrap(), None);
+            assert_eq!(opt_str_arg(c"".as_ptr(), "x").unwrap(), None);
+            assert_eq!(opt_str_arg(c"ES256".as_ptr(), "x").unwrap(), Some("ES256"));
             let bad = c"ab\xffcd";
             let e = str_arg(bad.as_ptr(), "name").unwrap_err();
             assert!(e.hint.contains("offset 2"), "{}", e.hint);

@@ -3,14 +3,14 @@
 
 use std::ffi::c_char;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use jwtauth_core::audit::{self, FailureLogGuard};
 use jwtauth_core::{Config, JwtAuth, RequestInfo};
 use serde_json::{Map, Value};
 
 use crate::boundary::{Out, bytes_arg, entry, opt_str_arg, owned_c_string, ref_arg, str_arg, str_array_arg};
 use crate::claims::jwtauth_claims;
+use crate::error::{entry_ex, jwtauth_error};
 use crate::status::{Failure, jwtauth_status};
 use crate::tokens::jwtauth_tokens;
 
@@ -76,55 +76,8 @@ impl jwtauth_request {
     }
 }
 
-/// The failure log is one per process (a global `tracing` subscriber): the first
-/// handle opened installs it; its writer lives until the process ends.
-static FAILURE_LOG: Mutex<Option<FailureLogGuard>> = Mutex::new(None);
-
-fn install_failure_log(config: &Config) -> Result<(), Failure> {
-    let mut guard = FAILURE_LOG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    // Already installed by an earlier handle, or the application set its own subscriber
-    // (it can add `jwtauth_core::audit::file_layer` to it): leave it alone.
-    if guard.is_some() || tracing::dispatcher::has_been_set() {
-        return Ok(());
-    }
-    *guard = Some(audit::init(config.log())?);
-    stop_failure_log_at_exit();
-    Ok(())
-}
-
-/// Flushes and stops the failure log writer when the process exits (or the library
-/// is unloaded), so no line is lost and its thread ends: `__cxa_atexit` with this
-/// object's `__dso_handle`, as C++ static destructors do.
-#[cfg(all(unix, not(test)))]
-fn stop_failure_log_at_exit() {
-    use std::ffi::{c_int, c_void};
-    unsafe extern "C" {
-        fn __cxa_atexit(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void, dso: *mut c_void) -> c_int;
-        static __dso_handle: c_void;
-    }
-    unsafe extern "C" fn stop(_: *mut c_void) {
-        let _ = std::panic::catch_unwind(|| {
-            let guard = FAILURE_LOG
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .take();
-            drop(guard);
-        });
-    }
-    // SAFETY: `stop` is a valid function for the lifetime of this object, which
-    // `__dso_handle` identifies; it touches only a static and never unwinds.
-    unsafe {
-        __cxa_atexit(stop, std::ptr::null_mut(), (&raw const __dso_handle).cast_mut());
-    }
-}
-
-/// Rust test binaries end without running exit handlers in a useful order; the
-/// writer's thread simply ends with the process.
-#[cfg(any(not(unix), test))]
-fn stop_failure_log_at_exit() {}
-
 fn open_with(config: Config) -> Result<jwtauth, Failure> {
-    install_failure_log(&config)?;
+    crate::events::configure(config.log())?;
     let roles_claim: Arc<str> = config.roles_claim().into();
     let auth = JwtAuth::open(config)?;
     Ok(jwtauth { auth, roles_claim })
@@ -137,8 +90,10 @@ fn handle_out(out: Out<*mut jwtauth>, handle: jwtauth) {
 /// Opens a runtime from a configuration file, exactly like the jwtauth binaries:
 /// `config_path`, or if it is NULL the file named by `$JWTAUTH_CONFIG`, else
 /// `./jwtauth.toml` if it exists, else the laptop defaults; then the `JWTAUTH_*`
-/// environment overrides. The first handle of the process also installs the
-/// failure log (`log.dir`) unless the process already has a `tracing` subscriber.
+/// environment overrides. Failure events go to the event callback (see
+/// `jwtauth_set_event_callback`) and, when `log.dir` is configured, to the daily
+/// failure log files there (the first handle that configures it opens them; they
+/// are one per process). Without `log.dir` the library writes no log file.
 ///
 /// On success `*out` receives a handle to free with `jwtauth_close`.
 /// Errors: `INVALID_ARGUMENT` (`out` NULL, path not UTF-8), `CONFIG` (unreadable
@@ -151,13 +106,38 @@ fn handle_out(out: Out<*mut jwtauth>, handle: jwtauth) {
 pub unsafe extern "C" fn jwtauth_open(config_path: *const c_char, out: *mut *mut jwtauth) -> jwtauth_status {
     entry!({
         // SAFETY: the caller's contract above.
-        let out = unsafe { Out::new(out, "out") }?;
-        // SAFETY: the caller's contract above.
-        let path = unsafe { opt_str_arg(config_path, "config_path") }?;
-        let config = Config::load(path.map(Path::new))?;
-        handle_out(out, open_with(config)?);
-        Ok(())
+        unsafe { open(config_path, out) }
     })
+}
+
+/// Like `jwtauth_open`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_open`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_open_ex(
+    config_path: *const c_char,
+    out: *mut *mut jwtauth,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || open(config_path, out)) }
+}
+
+/// The body of `jwtauth_open` and `jwtauth_open_ex`.
+///
+/// # Safety
+/// As for `jwtauth_open`.
+unsafe fn open(config_path: *const c_char, out: *mut *mut jwtauth) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above.
+    let out = unsafe { Out::new(out, "out") }?;
+    // SAFETY: the caller's contract above.
+    let path = unsafe { opt_str_arg(config_path, "config_path") }?;
+    let config = Config::load(path.map(Path::new))?;
+    handle_out(out, open_with(config)?);
+    Ok(())
 }
 
 /// Opens a runtime from a JSON object with the same keys as `jwtauth.toml`
@@ -170,13 +150,38 @@ pub unsafe extern "C" fn jwtauth_open(config_path: *const c_char, out: *mut *mut
 pub unsafe extern "C" fn jwtauth_open_json(config_json: *const c_char, out: *mut *mut jwtauth) -> jwtauth_status {
     entry!({
         // SAFETY: the caller's contract above.
-        let out = unsafe { Out::new(out, "out") }?;
-        // SAFETY: the caller's contract above.
-        let json = unsafe { str_arg(config_json, "config_json") }?;
-        let config = Config::from_json(json)?;
-        handle_out(out, open_with(config)?);
-        Ok(())
+        unsafe { open_json(config_json, out) }
     })
+}
+
+/// Like `jwtauth_open_json`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_open_json`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_open_json_ex(
+    config_json: *const c_char,
+    out: *mut *mut jwtauth,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || open_json(config_json, out)) }
+}
+
+/// The body of `jwtauth_open_json` and `jwtauth_open_json_ex`.
+///
+/// # Safety
+/// As for `jwtauth_open_json`.
+unsafe fn open_json(config_json: *const c_char, out: *mut *mut jwtauth) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above.
+    let out = unsafe { Out::new(out, "out") }?;
+    // SAFETY: the caller's contract above.
+    let json = unsafe { str_arg(config_json, "config_json") }?;
+    let config = Config::from_json(json)?;
+    handle_out(out, open_with(config)?);
+    Ok(())
 }
 
 /// Closes a handle and frees it. NULL is a no-op. No other call may be running on
@@ -220,11 +225,47 @@ pub unsafe extern "C" fn jwtauth_issue(
 ) -> jwtauth_status {
     entry!({
         // SAFETY: the caller's contract above.
-        let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
-        let issued = a.handle.auth.issuer().issue(a.subject, &a.roles, &a.extra)?;
-        a.out.set(jwtauth_tokens::boxed(&issued, None)?);
-        Ok(())
+        unsafe { issue(handle, subject, roles, roles_len, extra_json, out) }
     })
+}
+
+/// Like `jwtauth_issue`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_issue`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_issue_ex(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    roles: *const *const c_char,
+    roles_len: usize,
+    extra_json: *const c_char,
+    out: *mut *mut jwtauth_tokens,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || issue(handle, subject, roles, roles_len, extra_json, out)) }
+}
+
+/// The body of `jwtauth_issue` and `jwtauth_issue_ex`.
+///
+/// # Safety
+/// As for `jwtauth_issue`.
+unsafe fn issue(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    roles: *const *const c_char,
+    roles_len: usize,
+    extra_json: *const c_char,
+    out: *mut *mut jwtauth_tokens,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above.
+    let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
+    let issued = a.handle.auth.issuer().issue(a.subject, &a.roles, &a.extra)?;
+    a.out.set(jwtauth_tokens::boxed(&issued, None)?);
+    Ok(())
 }
 
 /// The arguments `jwtauth_issue` and `jwtauth_session_start` share, checked.
@@ -294,18 +335,44 @@ pub unsafe extern "C" fn jwtauth_validate(
     out: *mut *mut jwtauth_claims,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, token, out) = unsafe {
-            (
-                ref_arg(handle, "handle")?,
-                bytes_arg(token, "token")?,
-                Out::new(out, "out")?,
-            )
-        };
-        let claims = h.auth.verifier().validate(token)?;
-        out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { validate(handle, token, out) }
     })
+}
+
+/// Like `jwtauth_validate`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_validate`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_validate_ex(
+    handle: *const jwtauth,
+    token: *const c_char,
+    out: *mut *mut jwtauth_claims,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || validate(handle, token, out)) }
+}
+
+/// The body of `jwtauth_validate` and `jwtauth_validate_ex`.
+///
+/// # Safety
+/// As for `jwtauth_validate`.
+unsafe fn validate(handle: *const jwtauth, token: *const c_char, out: *mut *mut jwtauth_claims) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, token, out) = unsafe {
+        (
+            ref_arg(handle, "handle")?,
+            bytes_arg(token, "token")?,
+            Out::new(out, "out")?,
+        )
+    };
+    let claims = h.auth.verifier().validate(token)?;
+    out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
+    Ok(())
 }
 
 /// Validates the token in a whole `Authorization` header value (`"Bearer <token>"`,
@@ -328,19 +395,51 @@ pub unsafe extern "C" fn jwtauth_validate_header(
     out: *mut *mut jwtauth_claims,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, header, request, out) = unsafe {
-            (
-                ref_arg(handle, "handle")?,
-                opt_str_arg(header, "header")?,
-                jwtauth_request::read(request)?,
-                Out::new(out, "out")?,
-            )
-        };
-        let claims = h.auth.verifier().validate_header(header, &request)?;
-        out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { validate_header(handle, header, request, out) }
     })
+}
+
+/// Like `jwtauth_validate_header`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_validate_header`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_validate_header_ex(
+    handle: *const jwtauth,
+    header: *const c_char,
+    request: *const jwtauth_request,
+    out: *mut *mut jwtauth_claims,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || validate_header(handle, header, request, out)) }
+}
+
+/// The body of `jwtauth_validate_header` and `jwtauth_validate_header_ex`.
+///
+/// # Safety
+/// As for `jwtauth_validate_header`.
+unsafe fn validate_header(
+    handle: *const jwtauth,
+    header: *const c_char,
+    request: *const jwtauth_request,
+    out: *mut *mut jwtauth_claims,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, header, request, out) = unsafe {
+        (
+            ref_arg(handle, "handle")?,
+            opt_str_arg(header, "header")?,
+            jwtauth_request::read(request)?,
+            Out::new(out, "out")?,
+        )
+    };
+    let claims = h.auth.verifier().validate_header(header, &request)?;
+    out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
+    Ok(())
 }
 
 /// Checks that verified claims carry `role` (exact, case-sensitive). Returns `OK`,
@@ -358,18 +457,50 @@ pub unsafe extern "C" fn jwtauth_require_role(
     request: *const jwtauth_request,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, claims, role, request) = unsafe {
-            (
-                ref_arg(handle, "handle")?,
-                ref_arg(claims, "claims")?,
-                str_arg(role, "role")?,
-                jwtauth_request::read(request)?,
-            )
-        };
-        h.auth.verifier().require_role(&claims.claims, role, &request)?;
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { require_role(handle, claims, role, request) }
     })
+}
+
+/// Like `jwtauth_require_role`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_require_role`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_require_role_ex(
+    handle: *const jwtauth,
+    claims: *const jwtauth_claims,
+    role: *const c_char,
+    request: *const jwtauth_request,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || require_role(handle, claims, role, request)) }
+}
+
+/// The body of `jwtauth_require_role` and `jwtauth_require_role_ex`.
+///
+/// # Safety
+/// As for `jwtauth_require_role`.
+unsafe fn require_role(
+    handle: *const jwtauth,
+    claims: *const jwtauth_claims,
+    role: *const c_char,
+    request: *const jwtauth_request,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, claims, role, request) = unsafe {
+        (
+            ref_arg(handle, "handle")?,
+            ref_arg(claims, "claims")?,
+            str_arg(role, "role")?,
+            jwtauth_request::read(request)?,
+        )
+    };
+    h.auth.verifier().require_role(&claims.claims, role, &request)?;
+    Ok(())
 }
 
 /// The public keys as a JWKS document (RFC 7517), e.g. to serve at
@@ -383,9 +514,34 @@ pub unsafe extern "C" fn jwtauth_require_role(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn jwtauth_jwks(handle: *const jwtauth, out: *mut *mut c_char) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, out) = unsafe { (ref_arg(handle, "handle")?, Out::new(out, "out")?) };
-        out.set(owned_c_string(h.auth.verifier().jwks().to_string(), "the JWKS")?);
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { jwks(handle, out) }
     })
+}
+
+/// Like `jwtauth_jwks`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_jwks`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_jwks_ex(
+    handle: *const jwtauth,
+    out: *mut *mut c_char,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || jwks(handle, out)) }
+}
+
+/// The body of `jwtauth_jwks` and `jwtauth_jwks_ex`.
+///
+/// # Safety
+/// As for `jwtauth_jwks`.
+unsafe fn jwks(handle: *const jwtauth, out: *mut *mut c_char) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, out) = unsafe { (ref_arg(handle, "handle")?, Out::new(out, "out")?) };
+    out.set(owned_c_string(h.auth.verifier().jwks().to_string(), "the JWKS")?);
+    Ok(())
 }

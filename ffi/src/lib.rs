@@ -3,13 +3,17 @@
 //! A translation layer only: every rule about tokens, keys and sessions lives in
 //! `jwtauth-core`. Here C arguments are checked (NULL, UTF-8, lengths) and turned
 //! into Rust values, core results into out-parameters and core errors into a
-//! `jwtauth_status` plus a thread-local hint, and every entry point is a panic
-//! boundary. The conventions follow rustls-ffi.
+//! `jwtauth_status` plus the details (a `jwtauth_error` for the `_ex` functions, a
+//! thread-local hint for the others), and every entry point is a panic boundary.
+//! Events reach the host through a callback (`events`). The conventions follow
+//! rustls-ffi.
 
 #![allow(non_camel_case_types)]
 
 mod boundary;
 mod claims;
+mod error;
+mod events;
 mod handle;
 mod sessions;
 mod status;
@@ -18,6 +22,8 @@ mod tokens;
 use std::ffi::{CString, c_char};
 
 pub use crate::claims::*;
+pub use crate::error::*;
+pub use crate::events::*;
 pub use crate::handle::*;
 pub use crate::sessions::*;
 pub use crate::status::jwtauth_status;
@@ -44,7 +50,10 @@ pub extern "C" fn jwtauth_status_str(status: u32) -> *const c_char {
 /// It never contains a secret or a whole token.
 ///
 /// The string belongs to the library and stays valid until the next jwtauth call
-/// on the same thread: copy it to keep it. Each thread has its own.
+/// on the same thread: copy it to keep it. Each thread has its own, so it is safe
+/// only where the failing call and this read surely run on one OS thread with no
+/// jwtauth call between them (C, C++, Rust, Python). From Go, .NET async code or
+/// Node use the `_ex` functions, which return each call's own `jwtauth_error`.
 #[unsafe(no_mangle)]
 pub extern "C" fn jwtauth_last_error() -> *const c_char {
     std::panic::catch_unwind(status::last_error_ptr).unwrap_or(c"".as_ptr())

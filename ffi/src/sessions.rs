@@ -6,6 +6,7 @@ use std::ffi::c_char;
 use jwtauth_core::Algorithm;
 
 use crate::boundary::{Out, entry, opt_str_arg, owned_c_string, ref_arg, str_arg};
+use crate::error::{entry_ex, jwtauth_error};
 use crate::handle::{IssueArgs, jwtauth, jwtauth_request};
 use crate::status::{Failure, jwtauth_status};
 use crate::tokens::jwtauth_tokens;
@@ -34,11 +35,51 @@ pub unsafe extern "C" fn jwtauth_session_start(
 ) -> jwtauth_status {
     entry!({
         // SAFETY: the caller's contract above.
-        let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
-        let pair = a.handle.auth.sessions().start(a.subject, &a.roles, &a.extra)?;
-        a.out.set(jwtauth_tokens::pair(&pair)?);
-        Ok(())
+        unsafe { session_start(handle, subject, roles, roles_len, extra_json, out) }
     })
+}
+
+/// Like `jwtauth_session_start`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_session_start`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_session_start_ex(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    roles: *const *const c_char,
+    roles_len: usize,
+    extra_json: *const c_char,
+    out: *mut *mut jwtauth_tokens,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe {
+        entry_ex(err, || {
+            session_start(handle, subject, roles, roles_len, extra_json, out)
+        })
+    }
+}
+
+/// The body of `jwtauth_session_start` and `jwtauth_session_start_ex`.
+///
+/// # Safety
+/// As for `jwtauth_session_start`.
+unsafe fn session_start(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    roles: *const *const c_char,
+    roles_len: usize,
+    extra_json: *const c_char,
+    out: *mut *mut jwtauth_tokens,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above.
+    let a = unsafe { IssueArgs::read(handle, subject, roles, roles_len, extra_json, out) }?;
+    let pair = a.handle.auth.sessions().start(a.subject, &a.roles, &a.extra)?;
+    a.out.set(jwtauth_tokens::pair(&pair)?);
+    Ok(())
 }
 
 /// Spends a refresh token and returns a new access token and a new refresh token
@@ -63,19 +104,51 @@ pub unsafe extern "C" fn jwtauth_refresh(
     out: *mut *mut jwtauth_tokens,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, token, request, out) = unsafe {
-            (
-                ref_arg(handle, "handle")?,
-                str_arg(refresh_token, "refresh_token")?,
-                jwtauth_request::read(request)?,
-                Out::new(out, "out")?,
-            )
-        };
-        let pair = h.auth.sessions().refresh(token, &request)?;
-        out.set(jwtauth_tokens::pair(&pair)?);
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { refresh(handle, refresh_token, request, out) }
     })
+}
+
+/// Like `jwtauth_refresh`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_refresh`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_refresh_ex(
+    handle: *const jwtauth,
+    refresh_token: *const c_char,
+    request: *const jwtauth_request,
+    out: *mut *mut jwtauth_tokens,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || refresh(handle, refresh_token, request, out)) }
+}
+
+/// The body of `jwtauth_refresh` and `jwtauth_refresh_ex`.
+///
+/// # Safety
+/// As for `jwtauth_refresh`.
+unsafe fn refresh(
+    handle: *const jwtauth,
+    refresh_token: *const c_char,
+    request: *const jwtauth_request,
+    out: *mut *mut jwtauth_tokens,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, token, request, out) = unsafe {
+        (
+            ref_arg(handle, "handle")?,
+            str_arg(refresh_token, "refresh_token")?,
+            jwtauth_request::read(request)?,
+            Out::new(out, "out")?,
+        )
+    };
+    let pair = h.auth.sessions().refresh(token, &request)?;
+    out.set(jwtauth_tokens::pair(&pair)?);
+    Ok(())
 }
 
 /// Logout: revokes the session of `refresh_token` (its refresh tokens stop working;
@@ -94,16 +167,42 @@ pub unsafe extern "C" fn jwtauth_revoke(
     known: *mut bool,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, token) = unsafe { (ref_arg(handle, "handle")?, str_arg(refresh_token, "refresh_token")?) };
-        // SAFETY: `known` is optional; when given it is valid for writing.
-        let known = unsafe { Out::new(known, "known") }.ok();
-        let was_known = h.auth.sessions().revoke(token)?;
-        if let Some(out) = known {
-            out.set(was_known);
-        }
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { revoke(handle, refresh_token, known) }
     })
+}
+
+/// Like `jwtauth_revoke`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_revoke`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_revoke_ex(
+    handle: *const jwtauth,
+    refresh_token: *const c_char,
+    known: *mut bool,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || revoke(handle, refresh_token, known)) }
+}
+
+/// The body of `jwtauth_revoke` and `jwtauth_revoke_ex`.
+///
+/// # Safety
+/// As for `jwtauth_revoke`.
+unsafe fn revoke(handle: *const jwtauth, refresh_token: *const c_char, known: *mut bool) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, token) = unsafe { (ref_arg(handle, "handle")?, str_arg(refresh_token, "refresh_token")?) };
+    // SAFETY: `known` is optional; when given it is valid for writing.
+    let known = unsafe { Out::new(known, "known") }.ok();
+    let was_known = h.auth.sessions().revoke(token)?;
+    if let Some(out) = known {
+        out.set(was_known);
+    }
+    Ok(())
 }
 
 /// Logout everywhere: revokes every session of `subject`, and access tokens issued
@@ -123,16 +222,42 @@ pub unsafe extern "C" fn jwtauth_revoke_subject(
     revoked: *mut u64,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, subject) = unsafe { (ref_arg(handle, "handle")?, str_arg(subject, "subject")?) };
-        // SAFETY: `revoked` is optional; when given it is valid for writing.
-        let revoked = unsafe { Out::new(revoked, "revoked") }.ok();
-        let n = h.auth.sessions().revoke_subject(subject)?;
-        if let Some(out) = revoked {
-            out.set(n);
-        }
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { revoke_subject(handle, subject, revoked) }
     })
+}
+
+/// Like `jwtauth_revoke_subject`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_revoke_subject`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_revoke_subject_ex(
+    handle: *const jwtauth,
+    subject: *const c_char,
+    revoked: *mut u64,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || revoke_subject(handle, subject, revoked)) }
+}
+
+/// The body of `jwtauth_revoke_subject` and `jwtauth_revoke_subject_ex`.
+///
+/// # Safety
+/// As for `jwtauth_revoke_subject`.
+unsafe fn revoke_subject(handle: *const jwtauth, subject: *const c_char, revoked: *mut u64) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, subject) = unsafe { (ref_arg(handle, "handle")?, str_arg(subject, "subject")?) };
+    // SAFETY: `revoked` is optional; when given it is valid for writing.
+    let revoked = unsafe { Out::new(revoked, "revoked") }.ok();
+    let n = h.auth.sessions().revoke_subject(subject)?;
+    if let Some(out) = revoked {
+        out.set(n);
+    }
+    Ok(())
 }
 
 /// Rotates the signing key: a new active key (of `algorithm`, e.g. "ES256", or the
@@ -154,20 +279,50 @@ pub unsafe extern "C" fn jwtauth_rotate_key(
     kid_out: *mut *mut c_char,
 ) -> jwtauth_status {
     entry!({
-        // SAFETY: the caller's contract above, for each argument.
-        let (h, algorithm, out) = unsafe {
-            (
-                ref_arg(handle, "handle")?,
-                opt_str_arg(algorithm, "algorithm")?,
-                Out::new(kid_out, "kid_out")?,
-            )
-        };
-        let algorithm = algorithm
-            .map(|a| a.parse::<Algorithm>())
-            .transpose()
-            .map_err(|e| Failure::invalid(format!("algorithm: {e}")))?;
-        let kid = h.auth.keys().rotate(algorithm)?;
-        out.set(owned_c_string(kid.as_str().to_owned(), "the kid")?);
-        Ok(())
+        // SAFETY: the caller's contract above.
+        unsafe { rotate_key(handle, algorithm, kid_out) }
     })
+}
+
+/// Like `jwtauth_rotate_key`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_rotate_key`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_rotate_key_ex(
+    handle: *const jwtauth,
+    algorithm: *const c_char,
+    kid_out: *mut *mut c_char,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || rotate_key(handle, algorithm, kid_out)) }
+}
+
+/// The body of `jwtauth_rotate_key` and `jwtauth_rotate_key_ex`.
+///
+/// # Safety
+/// As for `jwtauth_rotate_key`.
+unsafe fn rotate_key(
+    handle: *const jwtauth,
+    algorithm: *const c_char,
+    kid_out: *mut *mut c_char,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above, for each argument.
+    let (h, algorithm, out) = unsafe {
+        (
+            ref_arg(handle, "handle")?,
+            opt_str_arg(algorithm, "algorithm")?,
+            Out::new(kid_out, "kid_out")?,
+        )
+    };
+    let algorithm = algorithm
+        .map(|a| a.parse::<Algorithm>())
+        .transpose()
+        .map_err(|e| Failure::invalid(format!("algorithm: {e}")))?;
+    let kid = h.auth.keys().rotate(algorithm)?;
+    out.set(owned_c_string(kid.as_str().to_owned(), "the kid")?);
+    Ok(())
 }

@@ -174,6 +174,14 @@ impl Failure {
         Failure::new(jwtauth_status::InvalidArgument, hint)
     }
 
+    /// What a panic caught at the boundary becomes.
+    pub fn panicked() -> Self {
+        Failure::new(
+            jwtauth_status::Internal,
+            "internal error: a panic was caught at the C boundary (please report it)",
+        )
+    }
+
     /// Stores the hint for this thread and returns the status.
     pub fn report(self) -> jwtauth_status {
         set_last_error(&self.hint);

@@ -10,9 +10,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// System libraries a Rust static library needs on Linux
-/// (`rustc --print native-static-libs`).
-const NATIVE_STATIC_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
+/// System libraries the static library needs: the `Libs.private` line of
+/// `jwtauth.pc.in`, so what `pkg-config --static` gives is what is tested.
+fn native_static_libs() -> Vec<String> {
+    let pc = std::fs::read_to_string(crate_dir().join("jwtauth.pc.in")).expect("ffi/jwtauth.pc.in");
+    let line = pc
+        .lines()
+        .find_map(|l| l.strip_prefix("Libs.private:"))
+        .expect("jwtauth.pc.in has Libs.private");
+    line.split_whitespace().map(str::to_owned).collect()
+}
 
 fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,6 +35,29 @@ fn lib_dir() -> PathBuf {
         assert!(dir.join(lib).is_file(), "{} was not built", dir.join(lib).display());
     }
     dir.to_path_buf()
+}
+
+/// A directory where `libjwtauth.so` and its SONAME `libjwtauth.so.<major>` are
+/// symlinks to the library cargo built, as the install script lays them out: programs
+/// link against the first and load the second.
+fn soname_dir(lib: &Path) -> PathBuf {
+    let dir = out_dir().join("lib");
+    std::fs::create_dir_all(&dir).expect("create the library dir");
+    let target = lib.join("libjwtauth.so");
+    for name in [
+        "libjwtauth.so".to_owned(),
+        format!("libjwtauth.so.{}", env!("CARGO_PKG_VERSION_MAJOR")),
+    ] {
+        let link = dir.join(name);
+        // Tests run in parallel: an existing link to the same file is fine.
+        if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+            let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(&target, &tmp).expect("symlink the library");
+            std::fs::rename(&tmp, &link).expect("place the symlink");
+        }
+    }
+    dir
 }
 
 fn out_dir() -> PathBuf {
@@ -61,6 +91,7 @@ fn compile(name: &str, link: Link, tag: &str) -> PathBuf {
         "-Wextra",
         "-Werror",
         "-pedantic",
+        "-pthread",
     ])
     .arg("-I")
     .arg(crate_dir().join("../include"))
@@ -69,6 +100,7 @@ fn compile(name: &str, link: Link, tag: &str) -> PathBuf {
     .arg(&exe);
     match link {
         Link::Shared => {
+            let lib = soname_dir(&lib);
             cmd.arg("-L")
                 .arg(&lib)
                 .arg("-ljwtauth")
@@ -76,7 +108,7 @@ fn compile(name: &str, link: Link, tag: &str) -> PathBuf {
             cmd.arg("-lpthread");
         }
         Link::Static => {
-            cmd.arg(lib.join("libjwtauth.a")).args(NATIVE_STATIC_LIBS);
+            cmd.arg(lib.join("libjwtauth.a")).args(native_static_libs());
         }
     }
     let output = cmd
@@ -206,4 +238,76 @@ fn shared_library_exports_only_the_c_api() {
     ] {
         assert!(exported.contains(&name), "{name} is not exported");
     }
+}
+
+/// Runs `test_errors` in an empty working directory with no `log.dir`: it must pass,
+/// print nothing to stderr and leave no file but its store.
+fn run_errors_test(exe: &Path, what: &str, iterations: &str) {
+    let work = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(exe);
+    cmd.arg(work.path()).arg(iterations).current_dir(work.path());
+    cmd.env_remove("LD_LIBRARY_PATH").env_remove("RUST_LOG");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("JWTAUTH_") {
+            cmd.env_remove(k);
+        }
+    }
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains(", 0 failed") && stdout.contains(": 0 with details not their own"),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(stderr.is_empty(), "{what}: the library wrote to stderr:\n{stderr}");
+    let mut left: Vec<String> = std::fs::read_dir(work.path())
+        .expect("work dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("errors.db"))
+        .collect();
+    left.sort();
+    assert!(left.is_empty(), "{what} left files in its working directory: {left:?}");
+}
+
+#[test]
+fn error_details_of_8_threads_x_10000_failing_calls_belong_to_their_call_shared() {
+    let exe = compile("test_errors", Link::Shared, "");
+    run_errors_test(&exe, "test_errors (shared)", "10000");
+}
+
+#[test]
+fn error_details_events_and_guest_manners_hold_linked_statically() {
+    let exe = compile("test_errors", Link::Static, "");
+    run_errors_test(&exe, "test_errors (static)", "2000");
+}
+
+#[test]
+fn shared_library_has_the_soname_of_its_major_version() {
+    let so = lib_dir().join("libjwtauth.so");
+    let output = Command::new("readelf")
+        .arg("-d")
+        .arg(&so)
+        .output()
+        .expect("readelf (binutils) runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    assert!(
+        text.contains(&format!("Library soname: [libjwtauth.so.{major}]")),
+        "no SONAME libjwtauth.so.{major} in:\n{text}"
+    );
+    // A program linked against it records the SONAME, not the bare name.
+    let exe = compile("test_errors", Link::Shared, "-soname");
+    let output = Command::new("readelf")
+        .arg("-d")
+        .arg(&exe)
+        .output()
+        .expect("readelf runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(&format!("Shared library: [libjwtauth.so.{major}]")),
+        "the program does not need libjwtauth.so.{major}:\n{text}"
+    );
 }

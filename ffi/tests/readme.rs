@@ -49,7 +49,17 @@ fn the_readme_c_program_compiles_and_answers_like_the_server() {
     let blocks = c_blocks();
     assert!(!blocks.is_empty(), "the README has a C block");
     let work = tempfile::tempdir().unwrap();
-    let lib = lib_dir();
+    // Laid out as the install script does: programs link against libjwtauth.so and
+    // load its SONAME, libjwtauth.so.<major>.
+    let built = lib_dir().join("libjwtauth.so");
+    let lib = work.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    for name in [
+        "libjwtauth.so".to_owned(),
+        format!("libjwtauth.so.{}", env!("CARGO_PKG_VERSION_MAJOR")),
+    ] {
+        std::os::unix::fs::symlink(&built, lib.join(name)).unwrap();
+    }
     let store = format!("sqlite://{}", work.path().join("jwtauth.db").display());
     let logs = work.path().join("logs");
 

@@ -131,7 +131,7 @@ impl Default for RawStore {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawLog {
-    pub dir: PathBuf,
+    pub dir: Option<PathBuf>,
     pub retention_days: u32,
     pub file_prefix: String,
 }
@@ -139,7 +139,7 @@ pub(super) struct RawLog {
 impl Default for RawLog {
     fn default() -> Self {
         RawLog {
-            dir: PathBuf::from("logs"),
+            dir: None,
             retention_days: 14,
             file_prefix: "failures".into(),
         }

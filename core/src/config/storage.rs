@@ -6,6 +6,9 @@ use super::ConfigError;
 use super::raw::RawConfig;
 use crate::audit::LogConfig;
 
+/// The failure log directory when `log.dir` is not set.
+const DEFAULT_LOG_DIR: &str = "logs";
+
 /// Where state is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
@@ -80,7 +83,8 @@ pub(super) fn storage(
             pool_size: raw.store.pool_size,
         },
         LogConfig {
-            dir: resolve(raw.log.dir.clone()),
+            dir_configured: raw.log.dir.is_some(),
+            dir: resolve(raw.log.dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR))),
             retention_days: raw.log.retention_days,
             file_prefix: prefix,
         },

@@ -18,6 +18,7 @@ fn no_file_means_laptop_defaults() {
     assert_eq!(c.max_token_size, 8192);
     assert_eq!(c.store.url, "sqlite://jwtauth.db");
     assert_eq!(c.log.dir, PathBuf::from("logs"));
+    assert!(!c.log.dir_configured);
     assert_eq!(c.roles_claim, "roles");
     let d = Config::default();
     assert_eq!(d.issuer, c.issuer);
@@ -125,6 +126,7 @@ fn relative_paths_follow_the_config_file() {
     .unwrap();
     let c = Config::load(Some(&file)).unwrap();
     assert_eq!(c.log.dir, dir.path().join("mylogs"));
+    assert!(c.log.dir_configured);
     assert_eq!(
         c.store.url,
         format!("sqlite://{}", dir.path().join("data/x.db").display())

@@ -1,29 +1,46 @@
-"""Python binding of libjwtauth over ctypes (standard library only).
+"""jwtauth for Python: issue, validate and refresh JSON Web Tokens with libjwtauth.
 
     from jwtauth import JwtAuth, JwtAuthError
 
-    auth = JwtAuth.from_json({"algorithm": "HS256", "hs_secret": "...", "issuer": "...", "audience": "..."})
-    tokens = auth.session_start("alice", roles=["Admin"])
-    claims = auth.validate(tokens.access_token)
-    claims.subject, claims.roles, claims["tenant"], claims.to_dict()
+    with JwtAuth.from_json({"algorithm": "HS256", "hs_secret": "...", "issuer": "...", "audience": "..."}) as auth:
+        tokens = auth.session_start("alice", roles=["Admin"])
+        claims = auth.validate(tokens.access_token)
+        claims.subject, claims.roles, claims["tenant"], claims.to_dict()
 
-The library is found through $LIBJWTAUTH_PATH (a path to libjwtauth.so), else in the
-repository's target/release or target/debug, else by the system loader.
-Every failure raises JwtAuthError with the stable status code, its name (the reason:
-"expired", "refresh_reused", ...) and the library's hint.
+A thin layer over the C ABI (ctypes, no logic of its own). The library is the one
+built into this package (``jwtauth._native``), or ``$LIBJWTAUTH_PATH`` when set.
+Every failure raises JwtAuthError (or a subclass) with the stable status code, its
+name (the reason: "expired", "refresh_reused", ...) and the library's hint; the
+details come back with each call (the C ``_ex`` functions), so they never mix
+between threads. Failure events and warnings of the library go to the Python
+logger "jwtauth" (failures at INFO, warnings at WARNING); see set_event_handler.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import importlib.util
 import json
+import logging
 import os
+import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
-__all__ = ["JwtAuth", "JwtAuthError", "Claims", "Tokens", "load_library"]
+__all__ = [
+    "JwtAuth",
+    "JwtAuthError",
+    "InvalidToken",
+    "RefreshFailed",
+    "Forbidden",
+    "ConfigError",
+    "StoreError",
+    "Claims",
+    "Tokens",
+    "load_library",
+    "set_event_handler",
+    "version",
+]
 
 _c = ctypes
 _p = _c.c_void_p
@@ -35,43 +52,45 @@ def _find_library() -> str:
     explicit = os.environ.get("LIBJWTAUTH_PATH")
     if explicit:
         return explicit
-    root = Path(__file__).resolve().parents[2]
-    for profile in ("release", "debug"):
-        candidate = root / "target" / profile / "libjwtauth.so"
-        if candidate.is_file():
-            return str(candidate)
-    found = ctypes.util.find_library("jwtauth")
-    if found:
-        return found
-    raise OSError("libjwtauth not found: build it (cargo build --release -p jwtauth-ffi) or set LIBJWTAUTH_PATH")
+    spec = importlib.util.find_spec("jwtauth._native")
+    if spec is None or not spec.origin:
+        raise OSError("libjwtauth is missing from the jwtauth package: reinstall it (pip install ./bindings/python)")
+    return spec.origin
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     out_p = _c.POINTER(_p)
     out_str = _c.POINTER(_char_p)
+    err = _c.POINTER(_p)
     sigs = {
+        "jwtauth_error_status": (_status, [_p]),
+        "jwtauth_error_reason": (_char_p, [_p]),
+        "jwtauth_error_hint": (_char_p, [_p]),
+        "jwtauth_error_free": (None, [_p]),
+        "jwtauth_set_event_callback": (_status, [_EVENT_CALLBACK, _p]),
         "jwtauth_version": (_char_p, []),
         "jwtauth_status_str": (_char_p, [_c.c_uint32]),
         "jwtauth_last_error": (_char_p, []),
         "jwtauth_string_free": (None, [_p]),
-        "jwtauth_open": (_status, [_char_p, out_p]),
-        "jwtauth_open_json": (_status, [_char_p, out_p]),
+        "jwtauth_open_ex": (_status, [_char_p, out_p, err]),
+        "jwtauth_open_json_ex": (_status, [_char_p, out_p, err]),
         "jwtauth_close": (None, [_p]),
-        "jwtauth_issue": (_status, [_p, _char_p, _c.POINTER(_char_p), _c.c_size_t, _char_p, out_p]),
-        "jwtauth_session_start": (_status, [_p, _char_p, _c.POINTER(_char_p), _c.c_size_t, _char_p, out_p]),
-        "jwtauth_refresh": (_status, [_p, _char_p, _p, out_p]),
-        "jwtauth_revoke": (_status, [_p, _char_p, _c.POINTER(_c.c_bool)]),
-        "jwtauth_revoke_subject": (_status, [_p, _char_p, _c.POINTER(_c.c_uint64)]),
-        "jwtauth_rotate_key": (_status, [_p, _char_p, out_p]),
-        "jwtauth_jwks": (_status, [_p, out_p]),
-        "jwtauth_validate": (_status, [_p, _char_p, out_p]),
-        "jwtauth_validate_header": (_status, [_p, _char_p, _p, out_p]),
+        "jwtauth_issue_ex": (_status, [_p, _char_p, _c.POINTER(_char_p), _c.c_size_t, _char_p, out_p, err]),
+        "jwtauth_session_start_ex": (_status, [_p, _char_p, _c.POINTER(_char_p), _c.c_size_t, _char_p, out_p, err]),
+        "jwtauth_refresh_ex": (_status, [_p, _char_p, _p, out_p, err]),
+        "jwtauth_revoke_ex": (_status, [_p, _char_p, _c.POINTER(_c.c_bool), err]),
+        "jwtauth_revoke_subject_ex": (_status, [_p, _char_p, _c.POINTER(_c.c_uint64), err]),
+        "jwtauth_rotate_key_ex": (_status, [_p, _char_p, out_p, err]),
+        "jwtauth_jwks_ex": (_status, [_p, out_p, err]),
+        "jwtauth_validate_ex": (_status, [_p, _char_p, out_p, err]),
+        "jwtauth_validate_header_ex": (_status, [_p, _char_p, _p, out_p, err]),
         "jwtauth_claims_free": (None, [_p]),
         "jwtauth_claims_subject": (_status, [_p, out_str]),
         "jwtauth_claims_to_json": (_status, [_p, out_p]),
         "jwtauth_claims_has_role": (_status, [_p, _char_p, _c.POINTER(_c.c_bool)]),
         "jwtauth_claims_role_count": (_status, [_p, _c.POINTER(_c.c_size_t)]),
         "jwtauth_claims_role_at": (_status, [_p, _c.c_size_t, out_str]),
+        "jwtauth_require_role_ex": (_status, [_p, _p, _char_p, _p, err]),
         "jwtauth_tokens_free": (None, [_p]),
         "jwtauth_tokens_access_token": (_status, [_p, out_str]),
         "jwtauth_tokens_access_expires_at": (_status, [_p, _c.POINTER(_c.c_int64)]),
@@ -88,13 +107,18 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 
 
 _lib: Optional[ctypes.CDLL] = None
+_lib_lock = threading.Lock()
 
 
 def load_library() -> ctypes.CDLL:
-    """The loaded libjwtauth (loaded on first use)."""
+    """The loaded libjwtauth (loaded on first use; events then go to logging)."""
     global _lib
     if _lib is None:
-        _lib = _declare(ctypes.CDLL(_find_library()))
+        with _lib_lock:
+            if _lib is None:
+                lib = _declare(ctypes.CDLL(_find_library()))
+                _install_event_callback(lib)
+                _lib = lib
     return _lib
 
 
@@ -103,7 +127,7 @@ NOT_FOUND = 104
 
 
 class JwtAuthError(Exception):
-    """A failed call: `status` (stable number), `reason` (its name) and `hint`."""
+    """A failed call: ``status`` (stable number), ``reason`` (its name) and ``hint``."""
 
     def __init__(self, status: int, reason: str, hint: str):
         super().__init__(f"{reason}: {hint}" if hint else reason)
@@ -112,14 +136,108 @@ class JwtAuthError(Exception):
         self.hint = hint
 
 
-def _check(status: int) -> None:
+class InvalidToken(JwtAuthError):
+    """The token was refused (missing_token ... revoked): answer 401."""
+
+
+class Forbidden(JwtAuthError):
+    """The token lacks a required role (insufficient_role): answer 403."""
+
+
+class RefreshFailed(JwtAuthError):
+    """A refresh token was refused (refresh_invalid, refresh_expired, refresh_reused)."""
+
+
+class ConfigError(JwtAuthError):
+    """The configuration is unusable; the hint names the key and the fix."""
+
+
+class StoreError(JwtAuthError):
+    """The store (SQLite or PostgreSQL) failed or is unreachable."""
+
+
+def _error_class(status: int) -> type:
+    if 1 <= status <= 13:
+        return InvalidToken
+    if status == 14:
+        return Forbidden
+    if 15 <= status <= 17:
+        return RefreshFailed
+    if status == 101:
+        return ConfigError
+    if status == 102:
+        return StoreError
+    return JwtAuthError
+
+
+def _raise(lib: ctypes.CDLL, status: int, err: _p) -> None:
+    """Raises the error of a failed _ex call from its own error object, then frees it."""
+    try:
+        reason = lib.jwtauth_status_str(status).decode()
+        hint = (lib.jwtauth_error_hint(err) or b"").decode("utf-8", "replace") if err else ""
+    finally:
+        lib.jwtauth_error_free(err)
+    raise _error_class(status)(status, reason, hint)
+
+
+def _call(fn: Callable[..., int], *args: Any) -> None:
+    """Calls an _ex function with a fresh error slot; raises on failure."""
+    err = _p()
+    status = fn(*args, _c.byref(err))
     if status != OK:
-        lib = load_library()
-        hint = (lib.jwtauth_last_error() or b"").decode("utf-8", "replace")
-        raise JwtAuthError(status, lib.jwtauth_status_str(status).decode(), hint)
+        _raise(load_library(), status, err)
 
 
-def _utf8(s: str | bytes, what: str) -> bytes:
+def _check(status: int) -> None:
+    """For the accessors, whose status says it all (their hint is per-thread state)."""
+    if status != OK:
+        reason = load_library().jwtauth_status_str(status).decode()
+        raise _error_class(status)(status, reason, "")
+
+
+# ---- events: the library hands failures and warnings to a callback ----
+
+_EVENT_CALLBACK = _c.CFUNCTYPE(None, _p, _c.c_uint32, _c.c_char_p, _c.c_size_t)
+_logger = logging.getLogger("jwtauth")
+_handler: Optional[Callable[[str, dict], None]] = None
+
+
+def _log_event(kind: str, event: dict) -> None:
+    if kind == "failure":
+        _logger.info("authentication failure: %s", json.dumps(event))
+    else:
+        _logger.warning("%s", event.get("message", ""))
+
+
+def _on_event(_user_data: Any, kind: int, text: bytes, _len: int) -> None:
+    handler = _handler
+    if handler is None:
+        return
+    try:
+        handler("failure" if kind == 1 else "warning", json.loads(text))
+    except Exception:  # noqa: BLE001 - an exception must never unwind into C
+        _logger.exception("jwtauth event handler failed")
+
+
+_event_trampoline = _EVENT_CALLBACK(_on_event)  # kept alive for the process
+
+
+def _install_event_callback(lib: ctypes.CDLL) -> None:
+    global _handler
+    _handler = _log_event
+    lib.jwtauth_set_event_callback(_event_trampoline, None)
+
+
+def set_event_handler(handler: Optional[Callable[[str, dict], None]]) -> None:
+    """Routes the library's events: ``handler(kind, event)`` with kind "failure" (the
+    failure log's JSON as a dict) or "warning"; None drops them. The default logs to
+    the "jwtauth" logger. Called on the thread of the call that caused the event."""
+    global _handler
+    load_library()
+    _handler = handler
+
+
+def _utf8(s: Union[str, bytes], what: str) -> bytes:
     if isinstance(s, bytes):
         return s
     if not isinstance(s, str):
@@ -213,7 +331,7 @@ class Claims:
         _check(self._lib.jwtauth_claims_has_role(self._ptr, _utf8(role, "role"), _c.byref(out)))
         return out.value
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> "dict[str, Any]":
         """Every claim (registered, roles, extra) as a dict."""
         if self._dict is None:
             out = _p()
@@ -222,7 +340,7 @@ class Claims:
         return dict(self._dict)
 
     @property
-    def roles(self) -> list:
+    def roles(self) -> "list[str]":
         n = _c.c_size_t()
         _check(self._lib.jwtauth_claims_role_count(self._ptr, _c.byref(n)))
         s = _char_p()
@@ -240,27 +358,30 @@ class Claims:
 
 
 class JwtAuth:
-    """An open jwtauth runtime (thread-safe, like the C handle it wraps)."""
+    """An open jwtauth runtime. Thread-safe: share one across threads (like the C
+    handle it wraps); use it as a context manager, or call close()."""
 
     def __init__(self, config_path: Optional[str] = None, *, _handle: Optional[_p] = None):
         self._lib = load_library()
         if _handle is None:
             handle = _p()
             path = None if config_path is None else _utf8(os.fspath(config_path), "config_path")
-            _check(self._lib.jwtauth_open(path, _c.byref(handle)))
+            _call(self._lib.jwtauth_open_ex, path, _c.byref(handle))
             _handle = handle
         self._h = _handle
+        self._validate = self._lib.jwtauth_validate_ex
 
     @classmethod
-    def from_json(cls, config: Mapping[str, Any] | str) -> "JwtAuth":
+    def from_json(cls, config: Union[Mapping[str, Any], str]) -> "JwtAuth":
         """Opens from the same keys as jwtauth.toml, given as a dict or JSON text."""
         lib = load_library()
         text = config if isinstance(config, str) else json.dumps(config)
         handle = _p()
-        _check(lib.jwtauth_open_json(_utf8(text, "config"), _c.byref(handle)))
+        _call(lib.jwtauth_open_json_ex, _utf8(text, "config"), _c.byref(handle))
         return cls(_handle=handle)
 
     def close(self) -> None:
+        """Closes the handle (no other call may be running on it). Idempotent."""
         h, self._h = getattr(self, "_h", None), None
         if h:
             self._lib.jwtauth_close(h)
@@ -282,7 +403,7 @@ class JwtAuth:
         arr, n = self._roles(roles)
         out = _p()
         extra_json = None if extra is None else json.dumps(extra).encode()
-        _check(self._lib.jwtauth_issue(self._h, _utf8(subject, "subject"), arr, n, extra_json, _c.byref(out)))
+        _call(self._lib.jwtauth_issue_ex, self._h, _utf8(subject, "subject"), arr, n, extra_json, _c.byref(out))
         return Tokens._take(out)
 
     def session_start(
@@ -291,46 +412,51 @@ class JwtAuth:
         arr, n = self._roles(roles)
         out = _p()
         extra_json = None if extra is None else json.dumps(extra).encode()
-        _check(self._lib.jwtauth_session_start(self._h, _utf8(subject, "subject"), arr, n, extra_json, _c.byref(out)))
+        _call(self._lib.jwtauth_session_start_ex, self._h, _utf8(subject, "subject"), arr, n, extra_json, _c.byref(out))
         return Tokens._take(out)
 
     def refresh(self, refresh_token: str, request: Optional[Mapping[str, str]] = None) -> Tokens:
         out = _p()
         req = _request(request)
-        _check(
-            self._lib.jwtauth_refresh(
-                self._h, _utf8(refresh_token, "refresh_token"), _c.byref(req) if req else None, _c.byref(out)
-            )
+        _call(
+            self._lib.jwtauth_refresh_ex,
+            self._h,
+            _utf8(refresh_token, "refresh_token"),
+            _c.byref(req) if req else None,
+            _c.byref(out),
         )
         return Tokens._take(out)
 
     def revoke(self, refresh_token: str) -> bool:
         known = _c.c_bool()
-        _check(self._lib.jwtauth_revoke(self._h, _utf8(refresh_token, "refresh_token"), _c.byref(known)))
+        _call(self._lib.jwtauth_revoke_ex, self._h, _utf8(refresh_token, "refresh_token"), _c.byref(known))
         return known.value
 
     def revoke_subject(self, subject: str) -> int:
         n = _c.c_uint64()
-        _check(self._lib.jwtauth_revoke_subject(self._h, _utf8(subject, "subject"), _c.byref(n)))
+        _call(self._lib.jwtauth_revoke_subject_ex, self._h, _utf8(subject, "subject"), _c.byref(n))
         return n.value
 
     def rotate_key(self, algorithm: Optional[str] = None) -> str:
         out = _p()
         alg = None if algorithm is None else _utf8(algorithm, "algorithm")
-        _check(self._lib.jwtauth_rotate_key(self._h, alg, _c.byref(out)))
+        _call(self._lib.jwtauth_rotate_key_ex, self._h, alg, _c.byref(out))
         return _take_string(out)
 
     def jwks(self) -> dict:
         out = _p()
-        _check(self._lib.jwtauth_jwks(self._h, _c.byref(out)))
+        _call(self._lib.jwtauth_jwks_ex, self._h, _c.byref(out))
         return json.loads(_take_string(out))
 
-    def validate(self, token: str | bytes) -> Claims:
+    def validate(self, token: Union[str, bytes]) -> Claims:
         """Validates a token; raises JwtAuthError (reason "expired", ...) on failure."""
         if isinstance(token, str):
             token = token.encode()
         out = _p()
-        _check(self._lib.jwtauth_validate(self._h, token, _c.byref(out)))
+        err = _p()
+        status = self._validate(self._h, token, _c.byref(out), _c.byref(err))
+        if status != OK:
+            _raise(self._lib, status, err)
         return Claims(out)
 
     def validate_header(self, header: Optional[str], request: Optional[Mapping[str, str]] = None) -> Claims:
@@ -338,8 +464,14 @@ class JwtAuth:
         out = _p()
         req = _request(request)
         h = None if header is None else _utf8(header, "header")
-        _check(self._lib.jwtauth_validate_header(self._h, h, _c.byref(req) if req else None, _c.byref(out)))
+        _call(self._lib.jwtauth_validate_header_ex, self._h, h, _c.byref(req) if req else None, _c.byref(out))
         return Claims(out)
+
+    def require_role(self, claims: "Claims", role: str, request: Optional[Mapping[str, str]] = None) -> None:
+        """Raises Forbidden (reason insufficient_role, recorded as a failure) unless
+        the verified claims carry ``role``."""
+        req = _request(request)
+        _call(self._lib.jwtauth_require_role_ex, self._h, claims._ptr, _utf8(role, "role"), _c.byref(req) if req else None)
 
 
 def version() -> str:

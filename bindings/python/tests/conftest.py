@@ -1,9 +1,6 @@
 import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 SECRET = "python-binding-test-secret-0123456789-abcdef"
 ISSUER = "https://auth.python.test"

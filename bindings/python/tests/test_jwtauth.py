@@ -1,4 +1,4 @@
-"""The ctypes binding, and interoperability with PyJWT in both directions."""
+"""The Python package, and interoperability with PyJWT in both directions."""
 
 import json
 import threading
@@ -8,7 +8,7 @@ import jwt
 import pytest
 from conftest import AUDIENCE, ISSUER, SECRET, config
 
-from jwtauth import JwtAuth, JwtAuthError, version
+from jwtauth import ConfigError, Forbidden, InvalidToken, JwtAuth, JwtAuthError, StoreError, version
 
 
 def test_version_is_semver():

@@ -1,0 +1,369 @@
+// jwtauth for .NET: issue, validate and refresh JSON Web Tokens with libjwtauth.
+// A thin layer over the C ABI; every rule lives in the library.
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+
+namespace Jwtauth
+{
+    /// <summary>A failed call: the stable status number, its name (the failure reason,
+    /// e.g. "expired") and a hint for humans. Never a secret or a whole token.</summary>
+    public class JwtAuthException : Exception
+    {
+        public uint Status { get; private set; }
+        public string Reason { get; private set; }
+        public string Hint { get; private set; }
+
+        public JwtAuthException(uint status, string reason, string hint)
+            : base(string.IsNullOrEmpty(hint) ? reason : reason + ": " + hint)
+        {
+            Status = status;
+            Reason = reason;
+            Hint = hint ?? "";
+        }
+
+        /// <summary>The presented token or header was refused (answer 401).</summary>
+        public bool TokenRefused { get { return Status >= 1 && Status <= 13; } }
+
+        /// <summary>A required role is missing (answer 403).</summary>
+        public bool Forbidden { get { return Status == 14; } }
+
+        internal static void Check(uint status, IntPtr err)
+        {
+            if (status == 0) return;
+            string hint;
+            try { hint = Native.FromUtf8(Native.jwtauth_error_hint(err)); }
+            finally { Native.jwtauth_error_free(err); }
+            throw new JwtAuthException(status, Name(status), hint);
+        }
+
+        internal static void CheckStatus(uint status)
+        {
+            if (status != 0) throw new JwtAuthException(status, Name(status), "");
+        }
+
+        internal static string Name(uint status) { return Native.FromUtf8(Native.jwtauth_status_str(status)); }
+    }
+
+    /// <summary>Request context recorded with a failure in the failure log; any field may be null.</summary>
+    public sealed class RequestInfo
+    {
+        public string Client, Method, Path, UserAgent, RequestId;
+    }
+
+    /// <summary>Tokens just issued, copied out of the library (whose copy is wiped).</summary>
+    public sealed class Tokens
+    {
+        public string AccessToken { get; internal set; }
+        public long ExpiresAt { get; internal set; }
+        public string JwtId { get; internal set; }
+        public string Kid { get; internal set; }
+        /// <summary>Null for Issue; set for SessionStart and Refresh.</summary>
+        public string RefreshToken { get; internal set; }
+        public long RefreshExpiresAt { get; internal set; }
+
+        /// <summary>Never prints a bearer credential.</summary>
+        public override string ToString() { return "Tokens(kid=" + Kid + ", jti=" + JwtId + ", exp=" + ExpiresAt + ")"; }
+
+        internal static Tokens Take(IntPtr t)
+        {
+            try
+            {
+                IntPtr s;
+                long i;
+                var o = new Tokens();
+                JwtAuthException.CheckStatus(Native.jwtauth_tokens_access_token(t, out s));
+                o.AccessToken = Native.FromUtf8(s);
+                JwtAuthException.CheckStatus(Native.jwtauth_tokens_access_expires_at(t, out i));
+                o.ExpiresAt = i;
+                JwtAuthException.CheckStatus(Native.jwtauth_tokens_jwt_id(t, out s));
+                o.JwtId = Native.FromUtf8(s);
+                JwtAuthException.CheckStatus(Native.jwtauth_tokens_kid(t, out s));
+                o.Kid = Native.FromUtf8(s);
+                if (Native.jwtauth_tokens_refresh_token(t, out s) == 0)
+                {
+                    o.RefreshToken = Native.FromUtf8(s);
+                    JwtAuthException.CheckStatus(Native.jwtauth_tokens_refresh_expires_at(t, out i));
+                    o.RefreshExpiresAt = i;
+                }
+                return o;
+            }
+            finally { Native.jwtauth_tokens_free(t); }
+        }
+    }
+
+    /// <summary>The verified claims of a token; readable from any thread. Dispose when done.
+    /// A SafeHandle itself (one object per validation): freed exactly once, by Dispose
+    /// or else the finalizer, and kept alive while a call uses it.</summary>
+    public sealed class Claims : SafeHandle
+    {
+        public Claims() : base(IntPtr.Zero, true) { }
+        // Wrapping the pointer here rather than letting the marshaller create the
+        // SafeHandle (which Mono does by reflection) halves the binding's overhead.
+        internal Claims(IntPtr claims) : base(IntPtr.Zero, true) { SetHandle(claims); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.jwtauth_claims_free(handle); return true; }
+        private Claims Handle { get { return this; } }
+
+        public string Subject
+        {
+            get { IntPtr s; JwtAuthException.CheckStatus(Native.jwtauth_claims_subject(Handle, out s)); return Native.FromUtf8(s); }
+        }
+
+        public long ExpiresAt
+        {
+            get { long e; JwtAuthException.CheckStatus(Native.jwtauth_claims_expires_at(Handle, out e)); return e; }
+        }
+
+        public IList<string> Roles
+        {
+            get
+            {
+                UIntPtr n;
+                JwtAuthException.CheckStatus(Native.jwtauth_claims_role_count(Handle, out n));
+                var roles = new List<string>();
+                for (ulong i = 0; i < n.ToUInt64(); i++)
+                {
+                    IntPtr s;
+                    JwtAuthException.CheckStatus(Native.jwtauth_claims_role_at(Handle, new UIntPtr(i), out s));
+                    roles.Add(Native.FromUtf8(s));
+                }
+                return roles;
+            }
+        }
+
+        public bool HasRole(string role)
+        {
+            bool has;
+            JwtAuthException.CheckStatus(Native.jwtauth_claims_has_role(Handle, Native.Utf8(role), out has));
+            return has;
+        }
+
+        /// <summary>Every claim as a JSON object text.</summary>
+        public string ToJson()
+        {
+            IntPtr s;
+            JwtAuthException.CheckStatus(Native.jwtauth_claims_to_json(Handle, out s));
+            return Native.TakeString(s);
+        }
+
+    }
+
+    /// <summary>An open jwtauth runtime. Thread-safe: share one instance across threads
+    /// and async code. Dispose it (or let the SafeHandle release it) when done.</summary>
+    public sealed class JwtAuth : IDisposable
+    {
+        private readonly AuthHandle h;
+
+        private JwtAuth(AuthHandle handle) { h = handle; }
+
+        /// <summary>The library's version ("MAJOR.MINOR.PATCH").</summary>
+        public static string Version { get { return Native.FromUtf8(Native.jwtauth_version()); } }
+
+        /// <summary>Opens from a JSON object with the keys of jwtauth.toml.</summary>
+        public static JwtAuth FromJson(string json)
+        {
+            AuthHandle handle;
+            IntPtr err;
+            uint s = Native.jwtauth_open_json_ex(Native.Utf8(json), out handle, out err);
+            if (s != 0) { handle.Dispose(); JwtAuthException.Check(s, err); }
+            return new JwtAuth(handle);
+        }
+
+        /// <summary>Opens from a jwtauth.toml file (null: $JWTAUTH_CONFIG, ./jwtauth.toml, defaults).</summary>
+        public static JwtAuth Open(string configPath)
+        {
+            AuthHandle handle;
+            IntPtr err;
+            uint s = Native.jwtauth_open_ex(Native.Utf8(configPath), out handle, out err);
+            if (s != 0) { handle.Dispose(); JwtAuthException.Check(s, err); }
+            return new JwtAuth(handle);
+        }
+
+        public void Dispose() { h.Dispose(); }
+
+        private static readonly object eventLock = new object();
+        // The registered delegate, kept reachable so the GC never frees what C calls.
+        private static Native.EventCallback eventCallback;
+
+        /// <summary>Whether an event handler is registered.</summary>
+        public static bool HasEventHandler { get { lock (eventLock) return eventCallback != null; } }
+
+        /// <summary>Routes the library's failure events ("failure": a failure log line as
+        /// JSON) and warnings ("warning") to handler, process-wide, e.g. into ILogger; null
+        /// drops them. Without a handler and without log.dir the library writes no file
+        /// and nothing to stderr. Called on the thread of the failing call, possibly on
+        /// several at once; exceptions it throws are swallowed (they cannot cross C).</summary>
+        public static void SetEventHandler(Action<string, string> handler)
+        {
+            lock (eventLock)
+            {
+                Native.EventCallback cb = null;
+                if (handler != null)
+                {
+                    cb = (userData, kind, json, len) =>
+                    {
+                        try { handler(kind == 1 ? "failure" : "warning", Native.FromUtf8(json)); }
+                        catch (Exception) { }
+                    };
+                }
+                JwtAuthException.CheckStatus(Native.jwtauth_set_event_callback(cb, IntPtr.Zero));
+                // Replaced only after the library stopped calling the previous one.
+                eventCallback = cb;
+            }
+        }
+
+        /// <summary>Validates a compact JWS strictly; throws JwtAuthException (Reason "expired", ...).</summary>
+        public Claims Validate(string token)
+        {
+            IntPtr c, err;
+            int n;
+            byte[] t = Native.Utf8Scratch(token ?? "", out n);
+            uint s;
+            try { s = Native.jwtauth_validate_ex(h, t, out c, out err); }
+            finally { Native.Wipe(t, n); }
+            JwtAuthException.Check(s, err);
+            return new Claims(c);
+        }
+
+        /// <summary>Validates the token of a whole Authorization header value; null = none sent.</summary>
+        public Claims ValidateHeader(string header, RequestInfo request)
+        {
+            var req = new Req(request);
+            try
+            {
+                IntPtr c, err;
+                uint s = Native.jwtauth_validate_header_ex(h, Native.Utf8(header), ref req.Value, out c, out err);
+                JwtAuthException.Check(s, err);
+                return new Claims(c);
+            }
+            finally { req.Free(); }
+        }
+
+        /// <summary>Throws (Reason "insufficient_role", recorded as a failure) unless the claims carry role.</summary>
+        public void RequireRole(Claims claims, string role, RequestInfo request)
+        {
+            var req = new Req(request);
+            try
+            {
+                IntPtr err;
+                uint s = Native.jwtauth_require_role_ex(h, claims, Native.Utf8(role), ref req.Value, out err);
+                JwtAuthException.Check(s, err);
+            }
+            finally { req.Free(); }
+        }
+
+        public Tokens Issue(string subject, IList<string> roles, string extraJson)
+        {
+            return IssueOrStart(subject, roles, extraJson, false);
+        }
+
+        /// <summary>Starts a session (after the application checked credentials): access and refresh token.</summary>
+        public Tokens SessionStart(string subject, IList<string> roles, string extraJson)
+        {
+            return IssueOrStart(subject, roles, extraJson, true);
+        }
+
+        private Tokens IssueOrStart(string subject, IList<string> roles, string extraJson, bool session)
+        {
+            int n = roles == null ? 0 : roles.Count;
+            var arr = new IntPtr[n];
+            try
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    byte[] b = Native.Utf8(roles[i]);
+                    arr[i] = Marshal.AllocHGlobal(b.Length);
+                    Marshal.Copy(b, 0, arr[i], b.Length);
+                }
+                IntPtr t, err;
+                uint s = session
+                    ? Native.jwtauth_session_start_ex(h, Native.Utf8(subject), n == 0 ? null : arr, new UIntPtr((uint)n), Native.Utf8(extraJson), out t, out err)
+                    : Native.jwtauth_issue_ex(h, Native.Utf8(subject), n == 0 ? null : arr, new UIntPtr((uint)n), Native.Utf8(extraJson), out t, out err);
+                JwtAuthException.Check(s, err);
+                return Tokens.Take(t);
+            }
+            finally
+            {
+                foreach (IntPtr p in arr) if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+            }
+        }
+
+        /// <summary>Spends a refresh token for new tokens; a spent one again gives "refresh_reused".</summary>
+        public Tokens Refresh(string refreshToken, RequestInfo request)
+        {
+            var req = new Req(request);
+            try
+            {
+                IntPtr t, err;
+                uint s = Native.jwtauth_refresh_ex(h, Native.Utf8(refreshToken), ref req.Value, out t, out err);
+                JwtAuthException.Check(s, err);
+                return Tokens.Take(t);
+            }
+            finally { req.Free(); }
+        }
+
+        public bool Revoke(string refreshToken)
+        {
+            bool known;
+            IntPtr err;
+            JwtAuthException.Check(Native.jwtauth_revoke_ex(h, Native.Utf8(refreshToken), out known, out err), err);
+            return known;
+        }
+
+        public ulong RevokeSubject(string subject)
+        {
+            ulong n;
+            IntPtr err;
+            JwtAuthException.Check(Native.jwtauth_revoke_subject_ex(h, Native.Utf8(subject), out n, out err), err);
+            return n;
+        }
+
+        /// <summary>A new signing key of algorithm (null or "": the configured one); returns its kid.</summary>
+        public string RotateKey(string algorithm)
+        {
+            IntPtr kid, err;
+            JwtAuthException.Check(Native.jwtauth_rotate_key_ex(h, Native.Utf8(algorithm), out kid, out err), err);
+            return Native.TakeString(kid);
+        }
+
+        public string Jwks()
+        {
+            IntPtr s, err;
+            JwtAuthException.Check(Native.jwtauth_jwks_ex(h, out s, out err), err);
+            return Native.TakeString(s);
+        }
+
+        /// <summary>A jwtauth_request in unmanaged memory for the length of one call.</summary>
+        private struct Req
+        {
+            internal Native.Request Value;
+
+            internal Req(RequestInfo r)
+            {
+                Value = new Native.Request();
+                if (r == null) return;
+                Value.Client = Alloc(r.Client);
+                Value.Method = Alloc(r.Method);
+                Value.Path = Alloc(r.Path);
+                Value.UserAgent = Alloc(r.UserAgent);
+                Value.RequestId = Alloc(r.RequestId);
+            }
+
+            private static IntPtr Alloc(string s)
+            {
+                if (s == null) return IntPtr.Zero;
+                byte[] b = Native.Utf8(s);
+                IntPtr p = Marshal.AllocHGlobal(b.Length);
+                Marshal.Copy(b, 0, p, b.Length);
+                return p;
+            }
+
+            internal void Free()
+            {
+                foreach (IntPtr p in new[] { Value.Client, Value.Method, Value.Path, Value.UserAgent, Value.RequestId })
+                    if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+// The C# binding's own tests, a console program (no test framework needed):
+//   mcs -out:tests.exe -r:Jwtauth.dll tests/Tests.cs && mono tests.exe
+// Prints one line per failed check, then "dotnet: N passed, M failed"; exit 1 on failure.
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Jwtauth;
+
+static class Tests
+{
+    static int passed, failed;
+    const string Secret = "dotnet-binding-test-secret-0123456789-abcdef";
+
+    static void Check(bool ok, string what)
+    {
+        if (ok) Interlocked.Increment(ref passed);
+        else { Interlocked.Increment(ref failed); Console.Error.WriteLine("FAIL " + what); }
+    }
+
+    static JwtAuthException Throws(Action a)
+    {
+        try { a(); } catch (JwtAuthException e) { return e; }
+        return null;
+    }
+
+    static JwtAuth Open(string dir)
+    {
+        return JwtAuth.FromJson("{\"algorithm\":\"HS256\",\"hs_secret\":\"" + Secret + "\",\"issuer\":\"https://auth.cs.test\"," +
+            "\"audience\":\"cs-api\",\"store\":{\"url\":\"sqlite://" + Path.Combine(dir, "store.db") + "\"}}");
+    }
+
+    static void IssueValidateAndClaims(JwtAuth a)
+    {
+        var t = a.Issue("alice", new[] { "Admin", "reader" }, "{\"tenant\":\"acme\"}");
+        Check(!t.ToString().Contains(t.AccessToken), "ToString hides the token");
+        using (var c = a.Validate(t.AccessToken))
+        {
+            Check(c.Subject == "alice", "subject");
+            Check(c.Roles.SequenceEqual(new[] { "Admin", "reader" }), "roles");
+            Check(c.HasRole("Admin") && !c.HasRole("admin"), "has_role");
+            Check(c.ToJson().Contains("\"tenant\":\"acme\""), "to_json");
+            Check(c.ExpiresAt == t.ExpiresAt, "exp");
+            a.RequireRole(c, "Admin", null);
+        }
+        // Non-ASCII survives UTF-8 marshalling both ways.
+        var u = a.Issue("zoë-日本", null, null);
+        using (var c = a.Validate(u.AccessToken)) Check(c.Subject == "zoë-日本", "UTF-8 subject");
+    }
+
+    static void FailuresThrowWithReasonAndHint(JwtAuth a)
+    {
+        var e = Throws(() => a.Validate("a.b.c"));
+        Check(e != null && e.Reason == "malformed" && e.Status == 3 && e.Hint.Length > 0 && e.TokenRefused, "malformed");
+        e = Throws(() => a.ValidateHeader(null, null));
+        Check(e != null && e.Reason == "missing_token", "missing_token");
+        var t = a.Issue("bob", null, null);
+        e = Throws(() => a.ValidateHeader(t.AccessToken, new RequestInfo { Client = "127.0.0.1:1", Path = "/x" }));
+        Check(e != null && e.Reason == "bad_scheme" && e.Hint.Contains("Bearer"), "bad_scheme");
+        using (var c = a.ValidateHeader("Bearer " + t.AccessToken, null))
+        {
+            e = Throws(() => a.RequireRole(c, "Admin", null));
+            Check(e != null && e.Forbidden && e.Hint.Contains("'Admin'"), "insufficient_role");
+        }
+        e = Throws(() => JwtAuth.FromJson("{\"no_such_key\":1}"));
+        Check(e != null && e.Reason == "config" && e.Hint.Contains("no_such_key"), "config error");
+        e = Throws(() => a.Issue("x", null, "{\"sub\":\"mallory\"}"));
+        Check(e != null && e.Reason == "invalid_argument", "reserved claim");
+    }
+
+    static void SessionsAndReuse(JwtAuth a)
+    {
+        var login = a.SessionStart("carol", new[] { "reader" }, null);
+        Check(login.RefreshToken != null, "refresh token");
+        var next = a.Refresh(login.RefreshToken, null);
+        Check(next.RefreshToken != login.RefreshToken, "rotation");
+        var e = Throws(() => a.Refresh(login.RefreshToken, null));
+        Check(e != null && e.Reason == "refresh_reused", "reuse detected");
+        string kid = a.RotateKey("ES256");
+        Check(a.Jwks().Contains(kid), "jwks has the new kid");
+        // "" means the configured algorithm, exactly as null does.
+        var viaEmpty = Throws(() => a.RotateKey(""));
+        var viaNull = Throws(() => a.RotateKey(null));
+        Check(viaEmpty != null && viaNull != null && viaEmpty.Hint == viaNull.Hint, "\"\" is null");
+    }
+
+    // 64 async tasks hopping threads between calls (await Task.Yield): each error
+    // must name its own call's role.
+    static void ErrorDetailsUnderAsyncConcurrency(JwtAuth a)
+    {
+        var t = a.Issue("dave", new[] { "reader" }, null);
+        int wrong = 0, calls = 0;
+        var threads = new HashSet<int>();
+        Func<int, Task> work = async g =>
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                using (var c = a.Validate(t.AccessToken))
+                {
+                    await Task.Yield();
+                    lock (threads) threads.Add(Thread.CurrentThread.ManagedThreadId);
+                    string role = "role-" + g + "-" + i;
+                    var e = Throws(() => a.RequireRole(c, role, null));
+                    if (e == null || e.Reason != "insufficient_role" || !e.Hint.Contains("'" + role + "'")) Interlocked.Increment(ref wrong);
+                }
+                await Task.Yield();
+                var m = Throws(() => a.Validate("x.y"));
+                if (m == null || m.Reason != "malformed") Interlocked.Increment(ref wrong);
+                Interlocked.Increment(ref calls);
+            }
+        };
+        Task.WaitAll(Enumerable.Range(0, 64).Select(g => Task.Run(() => work(g))).ToArray());
+        Console.WriteLine("64 tasks x 200 iterations on " + threads.Count + " threads: " + wrong + " errors not their own");
+        Check(wrong == 0 && calls == 64 * 200, "error details belong to their call");
+    }
+
+    static void FailuresReachTheEventHandler(JwtAuth a)
+    {
+        var seen = new List<string>();
+        JwtAuth.SetEventHandler((kind, json) => { if (kind == "failure") lock (seen) seen.Add(json); });
+        Throws(() => a.ValidateHeader("Basic abc", new RequestInfo { Client = "192.0.2.1:5" }));
+        Check(JwtAuth.HasEventHandler, "handler registered");
+        JwtAuth.SetEventHandler(null);
+        Check(!JwtAuth.HasEventHandler, "handler removed");
+        Throws(() => a.Validate("after"));
+        Check(seen.Count == 1 && seen[0].Contains("\"reason\":\"bad_scheme\"") && seen[0].Contains("\"client\":\"192.0.2.1:5\""),
+            "failure events reach the handler as JSON");
+    }
+
+    static long RssKiB()
+    {
+        string[] f = File.ReadAllText("/proc/self/statm").Split(' ');
+        return long.Parse(f[1]) * 4;
+    }
+
+    static void NoLeakOverALongLoop(JwtAuth a)
+    {
+        var t = a.Issue("erin", new[] { "reader" }, null);
+        Action<int> loop = n =>
+        {
+            for (int i = 0; i < n; i++)
+            {
+                using (var c = a.Validate(t.AccessToken)) Throws(() => a.RequireRole(c, "Admin", new RequestInfo { Client = "10.0.0.1:1" }));
+                Throws(() => a.Validate("bad"));
+            }
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        };
+        loop(10000);
+        long before = RssKiB();
+        loop(50000);
+        long grown = RssKiB() - before;
+        Console.WriteLine("RSS grew " + grown + " KiB over 50,000 iterations");
+        Check(grown < 16 * 1024, "no native leak");
+    }
+
+    static int Main()
+    {
+        foreach (System.Collections.DictionaryEntry kv in Environment.GetEnvironmentVariables())
+            if (((string)kv.Key).StartsWith("JWTAUTH_")) Environment.SetEnvironmentVariable((string)kv.Key, null);
+        string dir = Path.Combine(Path.GetTempPath(), "jwtauth-cs-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            Check(JwtAuth.Version.Split('.').Length == 3, "version");
+            using (var a = Open(dir))
+            {
+                IssueValidateAndClaims(a);
+                FailuresThrowWithReasonAndHint(a);
+                SessionsAndReuse(a);
+                FailuresReachTheEventHandler(a);
+                ErrorDetailsUnderAsyncConcurrency(a);
+                NoLeakOverALongLoop(a);
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+        Console.WriteLine("dotnet: " + passed + " passed, " + failed + " failed");
+        return failed == 0 ? 0 : 1;
+    }
+}

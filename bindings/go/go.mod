@@ -1,0 +1,3 @@
+module example.invalid/jwtauth/bindings/go
+
+go 1.19

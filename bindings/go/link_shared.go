@@ -1,0 +1,6 @@
+//go:build !jwtauth_static
+
+package jwtauth
+
+// #cgo pkg-config: jwtauth
+import "C"
