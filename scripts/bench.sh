@@ -45,6 +45,7 @@ start() {
         export JWTAUTH_STORE__URL="sqlite://$dir/jwtauth.db" JWTAUTH_LOG__DIR="$dir/logs" \
             JWTAUTH_SERVER__LISTEN=127.0.0.1:0 JWTAUTH_ALGORITHM="$alg" JWTAUTH_VALIDATION_CACHE="$cache" RUST_LOG=warn
         [ "$alg" = HS256 ] && export JWTAUTH_HS_SECRET="$SECRET"
+        "$BIN" init >/dev/null 2>&1
         printf '%s\n' "$PASSWORD" | "$BIN" user add bench --role Admin >/dev/null
         exec "$BIN" serve --bench-baseline-route >"$dir/stdout" 2>"$dir/stderr"
     ) &

@@ -24,6 +24,7 @@ export JWTAUTH_SERVER__LISTEN="127.0.0.1:0"
 unset JWTAUTH_CONFIG || true
 
 PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+(cd "$WORK" && "$BIN" init >/dev/null 2>&1)
 (cd "$WORK" && printf '%s\n' "$PASSWORD" | "$BIN" user add ci-admin --role Admin >/dev/null)
 (cd "$WORK" && exec "$BIN" >"$WORK/stdout" 2>"$WORK/stderr") &
 SERVER_PID=$!

@@ -130,6 +130,30 @@ fn unreachable_postgres_names_the_url_with_the_password_masked() {
 }
 
 #[test]
+fn a_postgresql_connection_error_names_its_cause() {
+    let e = open_err("postgres://app:hunter2@127.0.0.1:1/db");
+    assert!(e.contains("connection refused: nothing listens"), "{e}");
+    // The rest needs a server: the PostgreSQL suite's, when it has one.
+    if common::store::postgres().is_none() {
+        return;
+    }
+    let base = common::store::pg_url();
+    let Some((server, _db)) = base.rsplit_once('/') else {
+        panic!("{base} names no database")
+    };
+    let e = open_err(&format!("{server}/jwtauth_no_such_database"));
+    assert!(e.contains("the database does not exist"), "{e}");
+    assert!(e.contains("createdb"), "{e}");
+    let Some((scheme, rest)) = server.split_once("://") else {
+        panic!("{server}")
+    };
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let e = open_err(&format!("{scheme}://jwtauth_no_such_role:pw@{host}/postgres"));
+    assert!(e.contains("authentication failed"), "{e}");
+    assert!(!e.contains(":pw@"), "{e}");
+}
+
+#[test]
 fn missing_folder_is_created_and_unwritable_place_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("a/b/jwtauth.db");

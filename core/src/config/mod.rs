@@ -78,9 +78,49 @@ impl ConfigError {
 
 impl From<figment::Error> for ConfigError {
     fn from(e: figment::Error) -> Self {
-        // figment joins several errors; keep them all, one per line.
-        ConfigError::Load(e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        // figment joins several errors; keep them all.
+        ConfigError::Load(e.into_iter().map(|e| describe(&e)).collect::<Vec<_>>().join("; "))
     }
+}
+
+/// One error of the loader in an operator's words. A misspelt key is the common
+/// case: it is named with where it was written and the key meant, instead of the
+/// deserializer's list of every field.
+fn describe(e: &figment::Error) -> String {
+    let figment::error::Kind::UnknownField(field, expected) = &e.kind else {
+        return e.to_string();
+    };
+    // The path ends with the unknown key; what comes before is its section.
+    let section: Vec<&str> = e.path.iter().map(String::as_str).filter(|p| *p != field).collect();
+    let key = |name: &str| {
+        let mut k = section.clone();
+        k.push(name);
+        k.join(".")
+    };
+    let place = match e.metadata.as_ref() {
+        Some(m) => match m.source.as_ref().and_then(|s| s.file_path()) {
+            Some(path) => std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+            None => m.name.to_string(),
+        },
+        None => "the configuration".to_string(),
+    };
+    // A key a typo or two away (a swap counts as one) is the key meant.
+    let lower = field.to_ascii_lowercase();
+    let meant = expected
+        .iter()
+        .map(|x| (strsim::damerau_levenshtein(&lower, x), *x))
+        .filter(|(distance, x)| *distance <= 2.max(x.len() / 4))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, x)| format!("; did you mean `{}`?", key(x)))
+        .unwrap_or_else(|| {
+            let mut all: Vec<String> = expected.iter().map(|x| format!("`{}`", key(x))).collect();
+            all.sort();
+            format!("; the keys here are {}", all.join(", "))
+        });
+    format!("unknown key `{}` in {place}{meant}", crate::error::clip(&key(field)))
 }
 
 /// Validated settings. Obtain one with [`Config::load`] (file and environment),

@@ -54,6 +54,27 @@ fn unknown_key_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_misspelt_key_is_named_with_where_it_was_and_the_key_meant() {
+    let e = err("audiance = \"orders\"");
+    assert!(e.contains("unknown key `audiance`"), "{e}");
+    assert!(e.contains("did you mean `audience`?"), "{e}");
+    assert!(!e.contains("expected"), "no list of every field: {e}");
+    let e = err("[store]\nulr = \"sqlite://x.db\"");
+    assert!(e.contains("unknown key `store.ulr`"), "{e}");
+    assert!(e.contains("did you mean `store.url`?"), "{e}");
+    // Nothing close: the keys of that section are listed instead.
+    let e = err("[log]\nzzz = 1");
+    assert!(e.contains("unknown key `log.zzz`") && e.contains("`log.dir`"), "{e}");
+    // From a file: its absolute path.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwtauth.toml");
+    std::fs::write(&file, "leway = \"10s\"\n").unwrap();
+    let e = Config::load(Some(&file)).unwrap_err().to_string();
+    assert!(e.contains(&format!("in {}", file.display())), "{e}");
+    assert!(e.contains("did you mean `leeway`?"), "{e}");
+}
+
+#[test]
 fn bad_value_names_key_value_and_expectation() {
     let e = err("access_ttl = \"fifteen\"");
     assert!(

@@ -191,7 +191,7 @@ impl Sessions {
             )),
             Outcome::Revoked { subject } => Err(fail(
                 Reason::Revoked,
-                "the session was revoked (logout or reuse); log in again".into(),
+                "the session was revoked (logout, reuse, or a change to the account)".into(),
                 Some(&subject),
             )),
             Outcome::Reused { subject, family_id } => Err(fail(

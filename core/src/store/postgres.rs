@@ -60,10 +60,8 @@ impl Postgres {
         // One direct connection first: its error says why (refused, auth, no such
         // database), where the pool would only say it timed out.
         config.connect(NoTls).map_err(|e| {
-            open_err(
-                e.to_string(),
-                "Check that PostgreSQL is running and reachable at that address, and the user, password and database",
-            )
+            let (detail, fix) = connect_cause(&e);
+            open_err(detail, fix)
         })?;
         let manager = Manager(config);
         let pool = Pool::builder()
@@ -191,5 +189,40 @@ impl Tx for PgTx<'_, '_> {
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         self.tx.batch_execute(sql).map_err(|e| pg_error(&e))
+    }
+}
+
+/// Why a first connection failed, in the words of the fix: nothing listening,
+/// authentication refused, or no such database.
+fn connect_cause(e: &postgres::Error) -> (String, &'static str) {
+    use postgres::error::SqlState;
+    if let Some(code) = e.code() {
+        if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            return (
+                format!("authentication failed ({e})"),
+                "Check the user and password in store.url (and pg_hba.conf on the server)",
+            );
+        }
+        if *code == SqlState::INVALID_CATALOG_NAME {
+            return (
+                format!("the database does not exist ({e})"),
+                "Create it (`createdb NAME`) or correct the database name in store.url",
+            );
+        }
+    }
+    let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    match io.map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::ConnectionRefused) => (
+            format!("connection refused: nothing listens at that address ({e})"),
+            "Start PostgreSQL (is it running there?), or correct the host and port in store.url",
+        ),
+        Some(std::io::ErrorKind::TimedOut) => (
+            format!("the connection timed out ({e})"),
+            "Check that the host is reachable (firewall, address) and PostgreSQL is running",
+        ),
+        _ => (
+            e.to_string(),
+            "Check that PostgreSQL is running and reachable at that address, and the user, password and database",
+        ),
     }
 }

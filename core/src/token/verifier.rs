@@ -237,7 +237,9 @@ impl Verifier {
             return Err(Rejection {
                 error: AuthError::new(
                     Reason::Revoked,
-                    format!("every session of this subject was revoked at {mark}; log in again"),
+                    format!(
+                        "every session of this subject was revoked at {mark} (logged out everywhere, a password or role change, or the account was disabled or deleted)"
+                    ),
                 ),
                 kid: Some(claims.kid.to_string()),
                 subject: Some(clip(&claims.subject)),
