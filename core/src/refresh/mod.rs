@@ -134,16 +134,51 @@ impl Sessions {
     /// new family. Roles and extra claims are kept with the family and carried into
     /// every refreshed access token.
     pub fn start(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<TokenPair, SessionError> {
+        match self.start_as(subject, roles, extra, false)? {
+            Some(pair) => Ok(pair),
+            None => Err(StoreError::Data("session start refused".into()).into()),
+        }
+    }
+
+    /// Starts a password user's session: only if the user exists and is not
+    /// disabled when the session commits (checked under the user's row lock), and
+    /// every refresh of it checks the user again. `None` when the user was refused.
+    pub(crate) fn start_for_user(&self, name: &str, roles: &[&str]) -> Result<Option<TokenPair>, SessionError> {
+        self.start_as(name, roles, &Map::new(), true)
+    }
+
+    fn start_as(
+        &self,
+        subject: &str,
+        roles: &[&str],
+        extra: &Map<String, Value>,
+        user: bool,
+    ) -> Result<Option<TokenPair>, SessionError> {
         // Issue first: it checks the subject and extra claims before anything is stored.
         let access = self.0.issuer.issue(subject, roles, extra)?;
-        let claims = SessionClaims::new(roles, extra).to_json()?;
-        let started = sql::start(&self.0.store, subject, &claims, self.now(), self.0.life)?;
-        Ok(TokenPair {
+        let mut claims = SessionClaims::new(roles, extra);
+        claims.user = user;
+        let claims = claims.to_json()?;
+        let Some(started) = sql::start(&self.0.store, subject, &claims, user, self.now(), self.0.life)? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenPair {
             access,
             refresh_token: started.token,
             refresh_expires_at: started.expires_at,
             family_id: started.family_id,
-        })
+        }))
+    }
+
+    /// Disables the user `name` and revokes its sessions and access tokens, in one
+    /// transaction. Returns whether the user exists.
+    pub(crate) fn disable_user(&self, name: &str) -> Result<bool, StoreError> {
+        let now = self.now();
+        let found = sql::disable_user(&self.0.store, name, now)?;
+        if found {
+            self.0.revocations.set(name, now);
+        }
+        Ok(found)
     }
 
     /// Spends a refresh token and returns a new pair (rotation). A spent token
@@ -192,6 +227,11 @@ impl Sessions {
             Outcome::Revoked { subject } => Err(fail(
                 Reason::Revoked,
                 "the session was revoked (logout or reuse); log in again".into(),
+                Some(&subject),
+            )),
+            Outcome::SubjectRefused { subject } => Err(fail(
+                Reason::Revoked,
+                "the user was disabled or deleted; its sessions are revoked".into(),
                 Some(&subject),
             )),
             Outcome::Reused { subject, family_id } => Err(fail(
