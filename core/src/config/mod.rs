@@ -115,6 +115,10 @@ pub struct Config {
     /// File holding the master key that seals stored signing keys
     /// (else `JWTAUTH_MASTER_KEY`).
     master_key_file: Option<PathBuf>,
+    /// Store keys unsealed when no master key is configured (spelled out, never a default).
+    allow_unsealed_keys: bool,
+    /// The folder of the configuration file, when one was read.
+    config_dir: Option<PathBuf>,
     /// Tokens larger than this many bytes are refused before any decoding.
     max_token_size: usize,
     /// Verified tokens remembered, so that a token presented again skips its
@@ -212,6 +216,8 @@ impl Config {
             hs_secret: signing.hs_secret,
             key_file: signing.key_file,
             master_key_file: signing.master_key_file,
+            allow_unsealed_keys: raw.allow_unsealed_keys,
+            config_dir: base.map(Path::to_path_buf),
             max_token_size: raw.max_token_size,
             validation_cache: raw.validation_cache,
             revocation_staleness: raw.revocation_staleness.0,
@@ -238,6 +244,18 @@ impl Config {
     /// `JWTAUTH_MASTER_KEY`; `None` when neither is set.
     pub fn master_key(&self) -> Result<Option<MasterKey>, ConfigError> {
         signing::master_key(self.master_key_file.as_deref())
+    }
+
+    /// Where a master key is generated on first start when none is configured:
+    /// `jwtauth.master-key` beside the configuration file, or else
+    /// `<store file>.master-key` beside the SQLite store. `None` for PostgreSQL,
+    /// whose instances must share one key that no single host can generate.
+    pub fn generated_master_key_file(&self) -> Option<PathBuf> {
+        let db = self.store.url().strip_prefix("sqlite://")?;
+        Some(match &self.config_dir {
+            Some(dir) => dir.join("jwtauth.master-key"),
+            None => PathBuf::from(format!("{db}.master-key")),
+        })
     }
 
     /// Seconds a demoted key keeps verifying: every token it signed has expired by
@@ -297,6 +315,8 @@ accessors! {
     key_file: Option<&Path> => |c| c.key_file.as_deref();
     /// File holding the master key that seals stored signing keys (else `JWTAUTH_MASTER_KEY`).
     master_key_file: Option<&Path> => |c| c.master_key_file.as_deref();
+    /// Store signing keys unsealed when no master key is configured.
+    allow_unsealed_keys: bool => |c| c.allow_unsealed_keys;
     /// Tokens larger than this many bytes are refused before any decoding.
     max_token_size: usize => |c| c.max_token_size;
     /// Verified tokens remembered, so that a token presented again skips its signature check (0 = off).
