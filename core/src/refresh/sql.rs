@@ -58,7 +58,7 @@ pub(crate) fn start(
                 tx.for_update()
             );
             let row = tx.query(&sql, &[subject.into()])?;
-            if !row.first().map(|r| r.i64(0)).transpose()?.is_some_and(|d| d == 0) {
+            if row.first().map(|r| r.i64(0)).transpose()?.is_none_or(|d| d != 0) {
                 return Ok(false);
             }
         }
