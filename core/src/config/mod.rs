@@ -237,6 +237,7 @@ impl Config {
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(300),
             max_size: self.max_token_size,
             roles_claim: self.roles_claim.clone(),
+            max_lifetime: secs(self.max_access_ttl).saturating_add(secs(self.leeway)),
         }
     }
 

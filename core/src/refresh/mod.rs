@@ -280,7 +280,18 @@ impl Sessions {
     /// reads as reuse or expiry) and watermarks that cannot matter any more.
     pub(crate) fn purge(&self, limit: i64) -> Result<u64, StoreError> {
         let now = self.now();
-        let horizon = now.saturating_sub(self.0.watermark_horizon);
-        sql::purge(&self.0.store, now.saturating_sub(86_400), horizon, limit)
+        sql::purge(
+            &self.0.store,
+            now.saturating_sub(86_400),
+            now,
+            self.0.watermark_horizon,
+            limit,
+        )
+    }
+
+    /// Records in the store the longest access-token lifetime this process accepts,
+    /// so that no process sharing the store purges a watermark another still needs.
+    pub(crate) fn record_horizon(&self) -> Result<i64, StoreError> {
+        sql::record_horizon(&self.0.store, self.0.watermark_horizon)
     }
 }

@@ -250,6 +250,25 @@ pub(crate) fn disable_user(store: &Store, name: &str, now: i64) -> Result<bool, 
     })
 }
 
+/// Records that this process accepts access tokens living up to `horizon` seconds,
+/// keeping the largest value any process recorded; returns that value.
+pub(crate) fn record_horizon(store: &Store, horizon: i64) -> Result<i64, StoreError> {
+    store.write(|tx| {
+        tx.exec(
+            "INSERT INTO jwtauth_settings (name, value) VALUES ('watermark_horizon', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > jwtauth_settings.value
+                 THEN excluded.value ELSE jwtauth_settings.value END",
+            &[Val::I64(horizon)],
+        )?;
+        tx.query(
+            "SELECT value FROM jwtauth_settings WHERE name = 'watermark_horizon'",
+            &[],
+        )?
+        .first()
+        .map_or(Ok(horizon), |r| r.i64(0))
+    })
+}
+
 /// Watermarks newer than `since` (older ones cannot matter: those tokens expired).
 pub(crate) fn watermarks(store: &Store, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
     store.write(|tx| {
@@ -293,8 +312,20 @@ pub(crate) fn list(store: &Store, subject: Option<&str>, now: i64, limit: i64) -
 /// Deletes up to `limit` families that expired or were revoked before `before`,
 /// with their tokens, and watermarks older than `watermark_horizon`. Bounded, so a
 /// sweep never holds the store for long.
-pub(crate) fn purge(store: &Store, before: i64, watermark_horizon: i64, limit: i64) -> Result<u64, StoreError> {
+pub(crate) fn purge(store: &Store, before: i64, now: i64, own_horizon: i64, limit: i64) -> Result<u64, StoreError> {
     store.write(|tx| {
+        // Another process may accept longer-lived tokens: keep watermarks for the
+        // longest lifetime any process sharing the store has recorded.
+        let stored = tx
+            .query(
+                "SELECT value FROM jwtauth_settings WHERE name = 'watermark_horizon'",
+                &[],
+            )?
+            .first()
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0);
+        let watermark_horizon = now.saturating_sub(own_horizon.max(stored));
         let ids = tx.query(
             "SELECT id FROM jwtauth_families WHERE idle_expires_at < ?1 OR revoked_at < ?1 LIMIT ?2",
             &[Val::I64(before), Val::I64(limit)],

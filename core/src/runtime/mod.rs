@@ -242,6 +242,7 @@ impl JwtAuth {
             },
             watermark_horizon: secs(config.max_access_ttl()).saturating_add(secs(config.leeway())),
         });
+        sessions.record_horizon()?;
         sessions.reload_revocations()?;
         let keys = KeyAdmin::new(keystore::Parts {
             store: store.clone(),

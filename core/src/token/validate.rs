@@ -487,6 +487,16 @@ pub(crate) fn check_times(
             ),
         ));
     }
+    let lifetime = exp.saturating_sub(iat.unwrap_or(now));
+    if lifetime > rules.max_lifetime {
+        return Err(Rejection::new(
+            Reason::Expired,
+            format!(
+                "token lifetime {lifetime} s is longer than this service accepts ({} s: max_access_ttl + leeway); get a new token",
+                rules.max_lifetime
+            ),
+        ));
+    }
     if let Some(nbf) = nbf
         && nbf > now + rules.leeway
     {
