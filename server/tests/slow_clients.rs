@@ -152,3 +152,33 @@ async fn made_up_methods_do_not_become_metrics_series() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn responses_are_not_sniffed_tokens_are_not_cached_and_an_oversized_body_is_413() {
+    let s = common::start().await;
+    let health = s.get("/healthz", None).await;
+    assert_eq!(health.headers()["x-content-type-options"], "nosniff");
+    let login = s.login("alice", common::USER_PW).await;
+    assert_eq!(login.status(), 200);
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    assert_eq!(login.headers()["x-content-type-options"], "nosniff");
+    let (access, _) = s.tokens("alice", common::USER_PW).await;
+    let me = s.get("/auth/me", Some(&access)).await;
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.headers()["cache-control"], "no-store");
+    let missing = s.get("/nowhere", None).await;
+    assert_eq!(missing.headers()["x-content-type-options"], "nosniff");
+    let big = format!(
+        "{{\"username\":\"alice\",\"password\":\"{}\"}}",
+        "x".repeat(jwtauth_server::BODY_LIMIT + 1)
+    );
+    let r = s
+        .client
+        .post(s.url("/auth/login"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
