@@ -208,8 +208,8 @@ impl JwtAuth {
     /// Like [`JwtAuth::open`], with the given options.
     pub fn open_with(config: Config, options: OpenOptions) -> Result<JwtAuth, InitError> {
         let clock = options.clock;
-        let master = master_key(&config)?;
         let store = Arc::new(Store::open(config.store().url(), config.store().pool_size())?);
+        let master = master_key(&config)?;
         let now = clock.now();
         let configured = if options.use_configured_key {
             configured_key(&config, now)?
