@@ -19,8 +19,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [mode, url, token, rest @ ..] = args.as_slice() else {
         return Err("usage: session_worker race|chain STORE_URL TOKEN [GO_FILE]".into());
     };
+    // The tests' PostgreSQL schemas hold throwaway keys; SQLite seals beside the file.
+    let unsealed = if url.starts_with("postgres") {
+        "allow_unsealed_keys = true\n"
+    } else {
+        ""
+    };
     let config = Config::from_toml(&format!(
-        "access_ttl = \"10m\"\nrefresh_idle_ttl = \"1d\"\nrefresh_max_ttl = \"7d\"\n[store]\nurl = \"{url}\"\npool_size = 2\n"
+        "access_ttl = \"10m\"\nrefresh_idle_ttl = \"1d\"\nrefresh_max_ttl = \"7d\"\n{unsealed}[store]\nurl = \"{url}\"\npool_size = 2\n"
     ))?;
     let auth = JwtAuth::open(config)?;
     let mut out = std::io::stdout().lock();

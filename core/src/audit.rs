@@ -306,7 +306,12 @@ pub fn file_writer(cfg: &LogConfig) -> Result<(NonBlocking, FailureLogGuard), Lo
         dir: cfg.dir.display().to_string(),
         detail,
     };
-    std::fs::create_dir_all(&cfg.dir).map_err(|e| err(e.to_string()))?;
+    // Failure lines name subjects and client addresses: the folder is owner-only.
+    if cfg.dir.exists() {
+        crate::store::warn_if_shared(&cfg.dir);
+    } else {
+        crate::store::private_dir(&cfg.dir).map_err(|e| err(e.to_string()))?;
+    }
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(&cfg.file_prefix)

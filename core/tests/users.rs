@@ -226,3 +226,110 @@ fn administrators_change_passwords_roles_and_accounts_and_old_sessions_end() {
         assert_eq!(refreshed.unwrap_err().reason(), Some(Reason::Revoked), "{}", b.name);
     }
 }
+
+fn refresh_reason(auth: &jwtauth_core::JwtAuth, token: &str) -> Option<Reason> {
+    auth.sessions()
+        .refresh(token, &RequestInfo::default())
+        .err()
+        .and_then(|e| e.reason())
+}
+
+#[test]
+fn refresh_refuses_a_user_disabled_or_deleted_behind_its_session() {
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = common::store::open(&b.url, "", &clock);
+        for name in ["dora", "dave"] {
+            auth.users().add_with_cost(name, "correct horse", &[], CHEAP).unwrap();
+        }
+        let login = login_service();
+        let req = RequestInfo::default();
+        let dora = login.login(auth.users(), "dora", "correct horse", None, &req).unwrap();
+        let dave = login.login(auth.users(), "dave", "correct horse", None, &req).unwrap();
+        // The flag alone, as a session committed after the revocation would find it,
+        // and a row deleted behind the runtime's back.
+        auth.store()
+            .write(|tx| {
+                tx.exec("UPDATE jwtauth_users SET disabled = 1 WHERE name = 'dora'", &[])?;
+                tx.exec("DELETE FROM jwtauth_users WHERE name = 'dave'", &[])
+            })
+            .unwrap();
+        for pair in [&dora, &dave] {
+            let token = pair.refresh_token.expose().to_string();
+            assert_eq!(refresh_reason(&auth, &token), Some(Reason::Revoked), "{}", b.name);
+            // The family is revoked for good, not just refused once.
+            let live = auth.sessions().list(None, 10).unwrap();
+            assert!(live.iter().all(|s| s.family_id != pair.family_id), "{}", b.name);
+        }
+        // A session an application started itself for a name no user has is not a
+        // user's session: it keeps refreshing.
+        let app = auth.sessions().start("service-7", &[], &Default::default()).unwrap();
+        assert!(
+            auth.sessions()
+                .refresh(app.refresh_token.expose(), &RequestInfo::default())
+                .is_ok(),
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[test]
+fn a_login_racing_a_disable_never_leaves_a_live_session() {
+    // Hashing costs a few milliseconds here, so the disable often lands between
+    // the login's read of the user and its session start: the window the fix closes.
+    let slow = HashCost {
+        memory_kib: 2048,
+        iterations: 2,
+        parallelism: 1,
+    };
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = Arc::new(common::store::open(&b.url, "", &clock));
+        let login = Arc::new(
+            Login::with(
+                LoginLimits {
+                    per_user_burst: 100,
+                    per_user_period: Duration::from_secs(1),
+                    per_client_burst: 1000,
+                    per_client_period: Duration::from_secs(1),
+                    max_keys: 1000,
+                },
+                slow,
+            )
+            .unwrap(),
+        );
+        let mut logged_in = 0;
+        for i in 0..12 {
+            let name = format!("racer{i}");
+            auth.users().add_with_cost(&name, "correct horse", &[], slow).unwrap();
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let (a, l, n, bar) = (auth.clone(), login.clone(), name.clone(), barrier.clone());
+            let racer = std::thread::spawn(move || {
+                bar.wait();
+                l.login(a.users(), &n, "correct horse", None, &RequestInfo::default())
+            });
+            barrier.wait();
+            // Let the login read the user row first, most of the time.
+            std::thread::yield_now();
+            assert!(auth.users().disable(&name).unwrap());
+            if let Ok(pair) = racer.join().unwrap() {
+                logged_in += 1;
+                assert_eq!(
+                    refresh_reason(&auth, pair.refresh_token.expose()),
+                    Some(Reason::Revoked),
+                    "{}: {name}",
+                    b.name
+                );
+                let access = auth.verifier().validate(&pair.access.token).unwrap_err();
+                assert_eq!(access.reason, Reason::Revoked, "{}: {name}", b.name);
+            }
+            assert!(
+                auth.sessions().list(Some(&name), 10).unwrap().is_empty(),
+                "{}: {name} has a live session after being disabled",
+                b.name
+            );
+        }
+        eprintln!("{}: {logged_in} of 12 logins committed before the disable", b.name);
+    }
+}

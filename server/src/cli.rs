@@ -106,6 +106,8 @@ enum KeysCmd {
         /// Key id.
         kid: String,
     },
+    /// Seal every key stored unencrypted under the configured master key, in one transaction.
+    Seal,
 }
 
 #[derive(Subcommand)]
@@ -331,6 +333,15 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
         Command::Keys(KeysCmd::Retire { kid }) => {
             auth.keys().retire(&kid)?;
             writeln!(out, "key {kid} retired")?;
+        }
+        Command::Keys(KeysCmd::Seal) => {
+            let n = auth.keys().seal_all()?;
+            let left = auth.keys().unsealed_count()?;
+            writeln!(
+                out,
+                "sealed {n} key{} under the master key; {left} left unsealed",
+                if n == 1 { "" } else { "s" }
+            )?;
         }
         Command::Token(TokenCmd::Inspect { token }) => {
             let token = if token == "-" { read_token()? } else { token };

@@ -48,6 +48,8 @@ pub enum ApiError {
     Limited(AuthError, u64),
     /// The request body is not what the endpoint takes.
     InvalidRequest(String),
+    /// The request body is over the size limit (413).
+    TooLarge,
     /// Input fields failed validation.
     Invalid(Vec<FieldError>),
     /// No such resource.
@@ -188,6 +190,11 @@ impl IntoResponse for ApiError {
                 r
             }
             ApiError::InvalidRequest(d) => body(StatusCode::BAD_REQUEST, "invalid_request", Some(d)),
+            ApiError::TooLarge => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                Some(format!("the request body is larger than {} bytes", crate::BODY_LIMIT)),
+            ),
             ApiError::Invalid(fields) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Json(ErrorBody {

@@ -92,6 +92,11 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// `Cache-Control: no-store` on responses that carry tokens or who the caller is.
+fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
 /// The whole HTTP API. Authentication is a layer over the protected groups, so no
 /// route in them can be reached without a valid token.
 pub fn app(state: AppState) -> Router {
@@ -104,11 +109,15 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/me", get(routes::me))
         .route("/auth/logout-all", post(routes::logout_all))
         .merge(admin)
-        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
-    let public = Router::new()
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .route_layer(no_store());
+    let sessions = Router::new()
         .route("/auth/login", post(routes::login))
         .route("/auth/refresh", post(routes::refresh))
         .route("/auth/logout", post(routes::logout))
+        .route_layer(no_store());
+    let public = Router::new()
+        .merge(sessions)
         .route("/.well-known/jwks.json", get(routes::jwks))
         .route("/.well-known/openid-configuration", get(routes::openid_configuration))
         .route("/healthz", get(routes::healthz))
@@ -135,6 +144,10 @@ pub fn app(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(tower::util::option_layer(hsts))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(from_fn_with_state(state.clone(), auth::observe))
         .with_state(state)
 }

@@ -5,11 +5,19 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
 use anyhow::{Context, bail};
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::{Accept, DefaultAcceptor};
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use jwtauth_core::Config;
 use jwtauth_core::config::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// How often the certificate files are checked for changes.
@@ -74,22 +82,137 @@ fn watch_certificates(tls: RustlsConfig, cert: PathBuf, key: PathBuf) {
     });
 }
 
+/// An acceptor that serves at most `max_connections` connections at once: a
+/// connection over the cap is closed at once (and counted), so idle or slow
+/// clients cannot take every file descriptor; the accept loop itself keeps going.
+#[derive(Clone)]
+struct Capped<A> {
+    inner: A,
+    permits: Arc<Semaphore>,
+}
+
+/// A connection holding one of the cap's permits until it ends.
+struct Held<S> {
+    stream: S,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Held<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Held<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+type Accepted<S, V> = Pin<Box<dyn Future<Output = std::io::Result<(Held<S>, V)>> + Send>>;
+
+impl<I, S, A> Accept<I, S> for Capped<A>
+where
+    A: Accept<I, S>,
+    A::Future: Send + 'static,
+    A::Stream: Send + 'static,
+    A::Service: Send + 'static,
+{
+    type Stream = Held<A::Stream>;
+    type Service = A::Service;
+    type Future = Accepted<A::Stream, A::Service>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let accepting = self.inner.accept(stream, service);
+                Box::pin(async move {
+                    let (stream, service) = accepting.await?;
+                    Ok((
+                        Held {
+                            stream,
+                            _permit: permit,
+                        },
+                        service,
+                    ))
+                })
+            }
+            Err(_) => {
+                drop(stream);
+                metrics::counter!("jwtauth_connections_refused_total").increment(1);
+                Box::pin(std::future::ready(Err(std::io::Error::other(
+                    "server.max_connections reached",
+                ))))
+            }
+        }
+    }
+}
+
 /// Binds and starts serving `app` as `server` says; returns once listening.
+///
+/// Slow clients are bounded: `server.header_read_timeout` closes a connection that
+/// has not sent its first request, a request's headers, or (HTTP/1 keep-alive) its
+/// next request in time, and bounds the TLS handshake; `server.max_connections`
+/// caps the connections served at once.
 pub async fn start(server: &ServerConfig, app: axum::Router) -> anyhow::Result<Running> {
     let addr = listen_addr(server)?;
     let handle: Handle<SocketAddr> = Handle::new();
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let timeout = server.header_read_timeout;
+    let permits = Arc::new(Semaphore::new(server.max_connections));
+    let bounded = |builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>| {
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(timeout);
+    };
     let (tls, task) = match (&server.tls_cert, &server.tls_key) {
         (Some(cert), Some(key)) => {
             let config = RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
             watch_certificates(config.clone(), cert.clone(), key.clone());
-            let srv = axum_server::bind_rustls(addr, config).handle(handle.clone());
+            let acceptor = Capped {
+                inner: RustlsAcceptor::new(config).handshake_timeout(timeout),
+                permits,
+            };
+            let mut srv = axum_server::bind(addr)
+                .acceptor(acceptor)
+                .first_request_timeout(timeout)
+                .handle(handle.clone());
+            bounded(srv.http_builder());
             (true, tokio::spawn(srv.serve(service)))
         }
         _ => {
-            let srv = axum_server::bind(addr).handle(handle.clone());
+            let acceptor = Capped {
+                inner: DefaultAcceptor::new(),
+                permits,
+            };
+            let mut srv = axum_server::bind(addr)
+                .acceptor(acceptor)
+                .first_request_timeout(timeout)
+                .handle(handle.clone());
+            bounded(srv.http_builder());
             (false, tokio::spawn(srv.serve(service)))
         }
     };
@@ -242,6 +365,8 @@ mod tests {
             tls_key: tls.then(|| "k.pem".into()),
             behind_tls_proxy: proxy,
             trusted_proxies: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 16,
         }
     }
 

@@ -141,14 +141,17 @@ fn has_ansi(s: &str) -> bool {
 }
 
 /// Runs `args` under a pseudo-terminal (util-linux `script`), where colours are
-/// allowed; returns what the terminal showed.
+/// allowed, with keys stored in the clear so that every start warns; returns what
+/// the terminal showed.
 fn run_on_a_terminal(dir: &Path, args: &[&str], no_color: bool) -> String {
     let line = std::iter::once(BIN)
         .chain(args.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
     let mut script = Command::new("script");
-    isolate(&mut script, dir).args(["-qec", &line, "/dev/null"]);
+    isolate(&mut script, dir)
+        .args(["-qec", &line, "/dev/null"])
+        .env("JWTAUTH_ALLOW_UNSEALED_KEYS", "true");
     if no_color {
         script.env("NO_COLOR", "1");
     }
@@ -161,9 +164,14 @@ fn run_on_a_terminal(dir: &Path, args: &[&str], no_color: bool) -> String {
 #[test]
 fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    // The unencrypted-keys warning is a log line on stderr.
-    let (code, _, err) = run(dir.path(), &["keys", "list"]);
+    let (code, _, err) = run_env(dir.path(), &["init"], &[("JWTAUTH_ALLOW_UNSEALED_KEYS", "true")]);
+    assert_eq!(code, 0, "{err}");
+    // The unencrypted-keys warning (keys in the clear spelled out) is a log line on stderr.
+    let (code, _, err) = run_env(
+        dir.path(),
+        &["keys", "list"],
+        &[("JWTAUTH_ALLOW_UNSEALED_KEYS", "true")],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("WARN"), "{err}");
     assert!(!has_ansi(&err), "no colours into a pipe: {err:?}");
@@ -219,6 +227,17 @@ fn run_with_input(dir: &Path, args: &[&str], input: &str) -> (i32, String, Strin
         .unwrap();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = cmd(dir, args);
+    c.envs(env.iter().copied());
+    let out = c.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -306,4 +325,41 @@ fn serve_on_a_port_already_taken_creates_nothing_and_shows_no_password() {
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
     assert!(!err.contains("password"), "{err}");
     assert!(!dir.path().join("jwtauth.db").exists(), "the store was created");
+}
+
+#[test]
+fn keys_stored_unsealed_are_counted_at_start_and_sealed_by_keys_seal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+    // A store made with keys in the clear, as every store was before sealing became the default.
+    let (code, _, err) = run_env(dir.path(), &["init"], &[("JWTAUTH_ALLOW_UNSEALED_KEYS", "true")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("UNENCRYPTED"), "{err}");
+    assert_eq!(mode("jwtauth.db"), 0o600);
+    assert!(!dir.path().join("jwtauth.db.master-key").exists());
+
+    // The next start generates the master key beside the store and says what to run.
+    let (code, _, err) = run(dir.path(), &["keys", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let key_file = dir.path().join("jwtauth.db.master-key");
+    assert!(
+        err.contains("generated a master key in") && err.contains(&key_file.display().to_string()),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 signing key") && err.contains("jwtauth-server keys seal"),
+        "{err}"
+    );
+    assert_eq!(mode("jwtauth.db.master-key"), 0o600);
+
+    let (code, out, err) = run(dir.path(), &["keys", "seal"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("sealed 1 key under the master key; 0 left unsealed"),
+        "{out}"
+    );
+    let (code, _, err) = run(dir.path(), &["keys", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("unsealed") && !err.contains("generated"), "{err}");
 }

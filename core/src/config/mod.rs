@@ -155,6 +155,10 @@ pub struct Config {
     /// File holding the master key that seals stored signing keys
     /// (else `JWTAUTH_MASTER_KEY`).
     master_key_file: Option<PathBuf>,
+    /// Store keys unsealed when no master key is configured (spelled out, never a default).
+    allow_unsealed_keys: bool,
+    /// The folder of the configuration file, when one was read.
+    config_dir: Option<PathBuf>,
     /// Tokens larger than this many bytes are refused before any decoding.
     max_token_size: usize,
     /// Verified tokens remembered, so that a token presented again skips its
@@ -252,6 +256,8 @@ impl Config {
             hs_secret: signing.hs_secret,
             key_file: signing.key_file,
             master_key_file: signing.master_key_file,
+            allow_unsealed_keys: raw.allow_unsealed_keys,
+            config_dir: base.map(Path::to_path_buf),
             max_token_size: raw.max_token_size,
             validation_cache: raw.validation_cache,
             revocation_staleness: raw.revocation_staleness.0,
@@ -271,6 +277,7 @@ impl Config {
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(300),
             max_size: self.max_token_size,
             roles_claim: self.roles_claim.clone(),
+            max_lifetime: secs(self.max_access_ttl).saturating_add(secs(self.leeway)),
         }
     }
 
@@ -278,6 +285,27 @@ impl Config {
     /// `JWTAUTH_MASTER_KEY`; `None` when neither is set.
     pub fn master_key(&self) -> Result<Option<MasterKey>, ConfigError> {
         signing::master_key(self.master_key_file.as_deref())
+    }
+
+    /// Where a master key is generated on first start when none is configured:
+    /// `jwtauth.master-key` beside the configuration file, or else
+    /// `<store file>.master-key` beside the SQLite store. `None` for PostgreSQL,
+    /// whose instances must share one key that no single host can generate.
+    ///
+    /// A key generated earlier is found in either place, so a process that found no
+    /// configuration file (a test harness, a tool given only `JWTAUTH_STORE__URL`) and
+    /// one that did open the same store with the same key.
+    pub fn generated_master_key_file(&self) -> Option<PathBuf> {
+        let db = self.store.url().strip_prefix("sqlite://")?;
+        let beside_store = PathBuf::from(format!("{db}.master-key"));
+        let Some(dir) = &self.config_dir else {
+            return Some(beside_store);
+        };
+        let beside_config = dir.join("jwtauth.master-key");
+        if !beside_config.exists() && beside_store.exists() {
+            return Some(beside_store);
+        }
+        Some(beside_config)
     }
 
     /// Seconds a demoted key keeps verifying: every token it signed has expired by
@@ -337,6 +365,8 @@ accessors! {
     key_file: Option<&Path> => |c| c.key_file.as_deref();
     /// File holding the master key that seals stored signing keys (else `JWTAUTH_MASTER_KEY`).
     master_key_file: Option<&Path> => |c| c.master_key_file.as_deref();
+    /// Store signing keys unsealed when no master key is configured.
+    allow_unsealed_keys: bool => |c| c.allow_unsealed_keys;
     /// Tokens larger than this many bytes are refused before any decoding.
     max_token_size: usize => |c| c.max_token_size;
     /// Verified tokens remembered, so that a token presented again skips its signature check (0 = off).

@@ -26,6 +26,11 @@ pub struct ServerConfig {
     /// addresses is attributed to the client the proxy names. Empty (the default): the
     /// header is ignored and the socket's peer is the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a client has to send a request's headers (and, over HTTP/1, how long
+    /// a kept-alive connection may wait for its next request; over TLS, the handshake).
+    pub header_read_timeout: Duration,
+    /// Connections served at once; a connection over the cap is closed at once.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -45,6 +50,8 @@ pub(super) struct RawServer {
     tls_key: Option<PathBuf>,
     behind_tls_proxy: bool,
     trusted_proxies: OneOrMany,
+    header_read_timeout: Dur,
+    max_connections: usize,
 }
 
 impl Default for RawServer {
@@ -55,6 +62,8 @@ impl Default for RawServer {
             tls_key: None,
             behind_tls_proxy: false,
             trusted_proxies: OneOrMany::Many(Vec::new()),
+            header_read_timeout: Dur(Duration::from_secs(10)),
+            max_connections: 1024,
         }
     }
 }
@@ -80,7 +89,27 @@ impl RawServer {
             .iter()
             .map(|text| trusted_proxy(text))
             .collect::<Result<Vec<_>, _>>()?;
+        let header_read_timeout = self.header_read_timeout.0;
+        if header_read_timeout.is_zero() || header_read_timeout > Duration::from_secs(300) {
+            return Err(ConfigError::invalid(
+                "server.header_read_timeout",
+                format!(
+                    "{} is outside 1ms..=5m",
+                    humantime::format_duration(header_read_timeout)
+                ),
+                "Use a few seconds, such as \"10s\" (the default)",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError::invalid(
+                "server.max_connections",
+                format!("{} is outside 1..=1000000", self.max_connections),
+                "Keep it below the process's open-file limit (`ulimit -n`), e.g. 1024 (the default)",
+            ));
+        }
         Ok(ServerConfig {
+            header_read_timeout,
+            max_connections: self.max_connections,
             listen: self.listen,
             tls_cert: self.tls_cert.map(&resolve),
             tls_key: self.tls_key.map(&resolve),

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::keys::{Algorithm, KeyError, KeyRing, KeyState, Kid};
 use crate::store::{Store, StoreError};
 
-pub use seal::{MasterKey, MasterKeyError};
+pub use seal::{MasterKey, MasterKeyError, load_or_generate};
 pub(crate) use sql::{ensure_active, load_ring};
 
 /// The environment variable holding the master key.
@@ -64,6 +64,9 @@ pub enum KeyAdminError {
     /// The active key signs: it cannot be retired before a rotation.
     #[error("the active key cannot be retired: rotate to a new key first, then retire this one")]
     ActiveKey,
+    /// Sealing was asked for, but no master key is configured.
+    #[error("no master key is configured: set master_key_file or JWTAUTH_MASTER_KEY, then seal")]
+    NoMasterKey,
     /// No stored key has this kid.
     #[error("no key has kid '{0}'")]
     UnknownKid(String),
@@ -145,6 +148,20 @@ impl KeyAdmin {
     /// Whether stored keys are sealed with a master key.
     pub fn sealed(&self) -> bool {
         self.0.master.is_some()
+    }
+
+    /// How many usable keys the store holds unsealed (stored before a master key
+    /// was configured, or with `allow_unsealed_keys`).
+    pub fn unsealed_count(&self) -> Result<u64, StoreError> {
+        sql::count_unsealed(&self.0.store, self.0.clock.now())
+    }
+
+    /// Seals every usable key stored unsealed under the configured master key, in
+    /// one transaction. Returns how many were sealed; fails when no master key is
+    /// configured.
+    pub fn seal_all(&self) -> Result<u64, KeyAdminError> {
+        let master = self.0.master.as_ref().ok_or(KeyAdminError::NoMasterKey)?;
+        Ok(sql::seal_all(&self.0.store, master, self.0.clock.now())?)
     }
 
     /// Persists the retirement of verify-only keys past their window, reloading

@@ -89,6 +89,54 @@ impl MasterKey {
     }
 }
 
+/// Reads the master key at `path`, or generates one there (32 random bytes in
+/// base64, owner-only) when the file does not exist. Two processes starting at once
+/// agree: the key is written to a private temporary file and linked into place,
+/// so the loser of the race reads the winner's complete file. Returns the key and
+/// whether it was generated now.
+pub fn load_or_generate(path: &std::path::Path) -> Result<(MasterKey, bool), MasterKeyError> {
+    let io = |what: &str, e: std::io::Error| MasterKeyError {
+        problem: format!("the master key file {} cannot be {what}: {e}", path.display()),
+        fix: "Check the folder's permissions, or set master_key_file to a key you generated".into(),
+    };
+    let read = || -> Result<MasterKey, MasterKeyError> {
+        let text = crate::config::read_secret_file(path).map_err(|e| io("read", e))?;
+        crate::store::warn_if_shared(path);
+        MasterKey::parse(&text).map_err(|e| MasterKeyError {
+            problem: format!("{}: {}", path.display(), e.problem),
+            fix: e.fix,
+        })
+    };
+    if path.exists() {
+        return read().map(|k| (k, false));
+    }
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    crate::random::fill(&mut *bytes).map_err(|e| bad(e.to_string()))?;
+    let text = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*bytes) + "\n");
+    let suffix = crate::random::b64_id::<6>().map_err(|e| bad(e.to_string()))?;
+    let tmp = path.with_extension(format!("tmp-{suffix}"));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            crate::store::private_dir(dir)?;
+        }
+        let mut f = crate::store::private_file(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io("written", e));
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => read().map(|k| (k, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read().map(|k| (k, false)),
+        Err(e) => Err(io("written", e)),
+    }
+}
+
 fn decode_hex(t: &str) -> Option<Zeroizing<Vec<u8>>> {
     if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;

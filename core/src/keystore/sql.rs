@@ -63,8 +63,9 @@ pub(crate) fn load_ring(store: &Store, master: Option<&MasterKey>, now: i64) -> 
             })?;
             master.open(&context(&i.kid, i.algorithm), &stored).ok_or_else(|| {
                 StoreError::Data(format!(
-                    "key '{}' does not decrypt: the master key differs from the one it was stored with",
-                    i.kid
+                    "key '{}' does not decrypt: the master key differs from the one it was stored with; set {} (or master_key_file) to that key",
+                    i.kid,
+                    super::MASTER_KEY_ENV
                 ))
             })?
         } else {
@@ -200,7 +201,7 @@ pub(crate) fn retire(store: &Store, kid: &str, now: i64) -> Result<(), KeyAdminE
             Some("active") => Ok(Err(KeyAdminError::ActiveKey)),
             Some(_) => {
                 tx.exec(
-                    "UPDATE jwtauth_keys SET state = 'retired', retired_at = ?1 WHERE kid = ?2 AND state <> 'retired'",
+                    "UPDATE jwtauth_keys SET state = 'retired', retired_at = ?1, material = '', sealed = 0 WHERE kid = ?2 AND state <> 'retired'",
                     &[Val::I64(now), kid.into()],
                 )?;
                 Ok(Ok(()))
@@ -209,12 +210,60 @@ pub(crate) fn retire(store: &Store, kid: &str, now: i64) -> Result<(), KeyAdminE
     })?
 }
 
-/// Persists the retirement of verify-only keys whose window has passed.
+/// Persists the retirement of verify-only keys whose window has passed, and wipes
+/// the private material of every retired key (a retired key never signs or
+/// verifies again, so nothing of it needs keeping but its times).
 pub(crate) fn sweep(store: &Store, now: i64) -> Result<u64, StoreError> {
     store.write(|tx| {
-        tx.exec(
+        let n = tx.exec(
             "UPDATE jwtauth_keys SET state = 'retired', retired_at = ?1 WHERE state = 'verify_only' AND retire_after <= ?1",
             &[Val::I64(now)],
-        )
+        )?;
+        tx.exec(
+            "UPDATE jwtauth_keys SET material = '', sealed = 0 WHERE state = 'retired' AND material <> ''",
+            &[],
+        )?;
+        Ok(n)
+    })
+}
+
+/// How many usable (not retired) keys are stored unsealed.
+pub(crate) fn count_unsealed(store: &Store, now: i64) -> Result<u64, StoreError> {
+    let rows = store.write(|tx| tx.query(SELECT_KEYS, &[]))?;
+    let mut n = 0;
+    for row in &rows {
+        if info(row, now)?.state != KeyState::Retired && row.i64(8)? == 0 {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Seals every usable key stored unsealed under `master`, in one transaction
+/// holding the key lock. Returns how many were sealed.
+pub(crate) fn seal_all(store: &Store, master: &MasterKey, now: i64) -> Result<u64, StoreError> {
+    store.write(|tx| {
+        lock_keys(tx)?;
+        let rows = tx.query(SELECT_KEYS, &[])?;
+        let mut n = 0;
+        for row in &rows {
+            let i = info(row, now)?;
+            if i.state == KeyState::Retired || row.i64(8)? != 0 {
+                continue;
+            }
+            let plain = Zeroizing::new(
+                crate::encoding::b64_decode(row.text(7)?.as_bytes())
+                    .ok_or_else(|| StoreError::Data(format!("key '{}' material is corrupt", i.kid)))?,
+            );
+            let sealed = master
+                .seal(&context(&i.kid, i.algorithm), &plain)
+                .map_err(|e| StoreError::Data(e.to_string()))?;
+            tx.exec(
+                "UPDATE jwtauth_keys SET material = ?1, sealed = 1 WHERE kid = ?2 AND sealed = 0",
+                &[sealed.into(), i.kid.as_str().into()],
+            )?;
+            n += 1;
+        }
+        Ok(n)
     })
 }

@@ -12,6 +12,11 @@ use crate::store::StoreError;
 pub(crate) struct SessionClaims {
     pub roles: Vec<String>,
     pub extra: Map<String, Value>,
+    /// The session is a password user's (a row of `jwtauth_users`): every refresh
+    /// checks that the row still exists and is not disabled. Absent in rows written
+    /// before this field existed, and for sessions an application starts itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user: bool,
 }
 
 impl SessionClaims {
@@ -19,6 +24,7 @@ impl SessionClaims {
         SessionClaims {
             roles: roles.iter().map(|r| (*r).to_string()).collect(),
             extra: extra.clone(),
+            user: false,
         }
     }
 
@@ -53,6 +59,14 @@ mod tests {
         );
         assert_eq!(SessionClaims::from_json(&text).unwrap(), c);
         assert_eq!(c.role_refs(), ["Admin", "Ops"]);
+        let mut u = SessionClaims::new(&["Ops"], &Map::new());
+        u.user = true;
+        let text = u.to_json().unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"roles": ["Ops"], "extra": {}, "user": true})
+        );
+        assert!(SessionClaims::from_json(&text).unwrap().user);
     }
 
     #[test]
@@ -60,6 +74,7 @@ mod tests {
         let c = SessionClaims::from_json(r#"{"roles":["Admin"],"extra":{}}"#).unwrap();
         assert_eq!(c.roles, ["Admin"]);
         assert!(c.extra.is_empty());
+        assert!(!c.user, "an old row is not a password user's session");
     }
 
     #[test]

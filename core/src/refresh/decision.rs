@@ -16,6 +16,9 @@ pub(crate) struct FamilyState {
     pub revoked: bool,
     /// Last rotation (or the login).
     pub last_used_at: i64,
+    /// The subject may still have tokens: false for a password user's session
+    /// whose user was disabled or deleted, and for any session of a disabled user.
+    pub subject_allowed: bool,
 }
 
 /// The verdict on a presented token.
@@ -23,6 +26,8 @@ pub(crate) struct FamilyState {
 pub(crate) enum Decision {
     /// The family was revoked: nothing is issued.
     Revoked,
+    /// The subject was disabled or deleted: revoke the family, issue nothing.
+    SubjectRefused,
     /// The family or its current token expired.
     Expired,
     /// A spent token came back: revoke the family.
@@ -36,10 +41,14 @@ pub(crate) enum Decision {
 }
 
 /// Decides for a token of generation `presented` at `now`, with a grace window of
-/// `grace` seconds (0 = off). Revocation wins over expiry, expiry over reuse.
+/// `grace` seconds (0 = off). Revocation wins over a refused subject, that over
+/// expiry, and expiry over reuse.
 pub(crate) fn decide(family: &FamilyState, presented: i64, now: i64, grace: i64) -> Decision {
     if family.revoked {
         return Decision::Revoked;
+    }
+    if !family.subject_allowed {
+        return Decision::SubjectRefused;
     }
     if now >= family.expires_at || now >= family.idle_expires_at {
         return Decision::Expired;
@@ -72,7 +81,24 @@ mod tests {
             grace_used: false,
             revoked: false,
             last_used_at: NOW - 5,
+            subject_allowed: true,
         }
+    }
+
+    #[test]
+    fn a_disabled_or_deleted_subject_gets_nothing_whatever_the_token() {
+        let refused = FamilyState {
+            subject_allowed: false,
+            ..family()
+        };
+        for presented in [3, 2, 0] {
+            assert_eq!(decide(&refused, presented, NOW, 10), Decision::SubjectRefused);
+        }
+        let both = FamilyState {
+            revoked: true,
+            ..refused
+        };
+        assert_eq!(decide(&both, 3, NOW, 0), Decision::Revoked);
     }
 
     #[test]

@@ -134,16 +134,51 @@ impl Sessions {
     /// new family. Roles and extra claims are kept with the family and carried into
     /// every refreshed access token.
     pub fn start(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<TokenPair, SessionError> {
+        match self.start_as(subject, roles, extra, false)? {
+            Some(pair) => Ok(pair),
+            None => Err(StoreError::Data("session start refused".into()).into()),
+        }
+    }
+
+    /// Starts a password user's session: only if the user exists and is not
+    /// disabled when the session commits (checked under the user's row lock), and
+    /// every refresh of it checks the user again. `None` when the user was refused.
+    pub(crate) fn start_for_user(&self, name: &str, roles: &[&str]) -> Result<Option<TokenPair>, SessionError> {
+        self.start_as(name, roles, &Map::new(), true)
+    }
+
+    fn start_as(
+        &self,
+        subject: &str,
+        roles: &[&str],
+        extra: &Map<String, Value>,
+        user: bool,
+    ) -> Result<Option<TokenPair>, SessionError> {
         // Issue first: it checks the subject and extra claims before anything is stored.
         let access = self.0.issuer.issue(subject, roles, extra)?;
-        let claims = SessionClaims::new(roles, extra).to_json()?;
-        let started = sql::start(&self.0.store, subject, &claims, self.now(), self.0.life)?;
-        Ok(TokenPair {
+        let mut claims = SessionClaims::new(roles, extra);
+        claims.user = user;
+        let claims = claims.to_json()?;
+        let Some(started) = sql::start(&self.0.store, subject, &claims, user, self.now(), self.0.life)? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenPair {
             access,
             refresh_token: started.token,
             refresh_expires_at: started.expires_at,
             family_id: started.family_id,
-        })
+        }))
+    }
+
+    /// Disables the user `name` and revokes its sessions and access tokens, in one
+    /// transaction. Returns whether the user exists.
+    pub(crate) fn disable_user(&self, name: &str) -> Result<bool, StoreError> {
+        let now = self.now();
+        let found = sql::disable_user(&self.0.store, name, now)?;
+        if found {
+            self.0.revocations.set(name, now);
+        }
+        Ok(found)
     }
 
     /// Spends a refresh token and returns a new pair (rotation). A spent token
@@ -194,6 +229,11 @@ impl Sessions {
                 "the session was revoked (logout, reuse, or a change to the account)".into(),
                 Some(&subject),
             )),
+            Outcome::SubjectRefused { subject } => Err(fail(
+                Reason::Revoked,
+                "the user was disabled or deleted; its sessions are revoked".into(),
+                Some(&subject),
+            )),
             Outcome::Reused { subject, family_id } => Err(fail(
                 Reason::RefreshReused,
                 format!("a spent refresh token was presented again; session {family_id} is revoked"),
@@ -240,7 +280,18 @@ impl Sessions {
     /// reads as reuse or expiry) and watermarks that cannot matter any more.
     pub(crate) fn purge(&self, limit: i64) -> Result<u64, StoreError> {
         let now = self.now();
-        let horizon = now.saturating_sub(self.0.watermark_horizon);
-        sql::purge(&self.0.store, now.saturating_sub(86_400), horizon, limit)
+        sql::purge(
+            &self.0.store,
+            now.saturating_sub(86_400),
+            now,
+            self.0.watermark_horizon,
+            limit,
+        )
+    }
+
+    /// Records in the store the longest access-token lifetime this process accepts,
+    /// so that no process sharing the store purges a watermark another still needs.
+    pub(crate) fn record_horizon(&self) -> Result<i64, StoreError> {
+        sql::record_horizon(&self.0.store, self.0.watermark_horizon)
     }
 }

@@ -1,9 +1,10 @@
 //! The families and refresh-token tables: every statement of a session's life.
 
+use super::claims::SessionClaims;
 use super::decision::{Decision, FamilyState, decide};
 use super::token::{RefreshToken, hash};
 use super::{Lifetimes, SessionError, SessionInfo};
-use crate::store::{Row, Store, StoreError, Val};
+use crate::store::{Row, Store, StoreError, Tx, Val};
 
 /// A family just started.
 pub(crate) struct Started {
@@ -28,22 +29,39 @@ pub(crate) enum Outcome {
     Expired { subject: String },
     /// The family was revoked (logout, logout everywhere, or an earlier reuse).
     Revoked { subject: String },
+    /// The subject is a disabled or deleted user: the family is now revoked.
+    SubjectRefused { subject: String },
     /// A spent token came back: the family is now revoked.
     Reused { subject: String, family_id: String },
 }
 
+/// Starts a family. With `user`, only if `subject` is a user that is not
+/// disabled, checked in the same transaction with the user's row locked, so a
+/// disable either waits for this session (and then revokes it) or is seen here.
+/// `None` when the user was refused.
 pub(crate) fn start(
     store: &Store,
     subject: &str,
     claims: &str,
+    user: bool,
     now: i64,
     life: Lifetimes,
-) -> Result<Started, SessionError> {
+) -> Result<Option<Started>, SessionError> {
     let token = RefreshToken::generate()?;
     let family_id = crate::random::b64_id::<16>()?;
     let max = now.saturating_add(life.max);
     let idle = now.saturating_add(life.idle).min(max);
-    store.write(|tx| {
+    let started = store.write(|tx| {
+        if user {
+            let sql = format!(
+                "SELECT disabled FROM jwtauth_users WHERE name = ?1{}",
+                tx.for_update()
+            );
+            let row = tx.query(&sql, &[subject.into()])?;
+            if row.first().map(|r| r.i64(0)).transpose()?.is_none_or(|d| d != 0) {
+                return Ok(false);
+            }
+        }
         tx.exec(
             "INSERT INTO jwtauth_families (id, subject, claims, created_at, expires_at, last_used_at, idle_expires_at, generation, grace_used)
              VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, 0, 0)",
@@ -60,12 +78,24 @@ pub(crate) fn start(
             "INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at) VALUES (?1, ?2, 0, ?3)",
             &[token.hash().into(), family_id.as_str().into(), Val::I64(now)],
         )?;
-        Ok(())
+        Ok(true)
     })?;
-    Ok(Started {
+    Ok(started.then_some(Started {
         family_id,
         token,
         expires_at: idle,
+    }))
+}
+
+/// Whether `subject` may still be issued tokens by a family: not a disabled user,
+/// and, for a password user's session (`user`), a user that still exists. Read
+/// without a lock: a disable that commits after this revokes the family and sets
+/// the watermark, so what this rotation issues dies with it.
+fn subject_allowed(tx: &mut dyn Tx, subject: &str, user: bool) -> Result<bool, StoreError> {
+    let row = tx.query("SELECT disabled FROM jwtauth_users WHERE name = ?1", &[subject.into()])?;
+    Ok(match row.first() {
+        Some(r) => r.i64(0)? == 0,
+        None => !user,
     })
 }
 
@@ -91,6 +121,8 @@ pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) 
             let subject = fam.text(0)?;
             let (expires_at, idle_expires_at, generation) = (fam.i64(2)?, fam.i64(3)?, fam.i64(4)?);
             let (grace_used, revoked_at, last_used_at) = (fam.i64(5)? != 0, fam.opt_i64(6)?, fam.i64(7)?);
+            let claims = fam.text(1)?;
+            let user = SessionClaims::from_json(&claims)?.user;
             let family = FamilyState {
                 expires_at,
                 idle_expires_at,
@@ -98,9 +130,17 @@ pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) 
                 grace_used,
                 revoked: revoked_at.is_some(),
                 last_used_at,
+                subject_allowed: revoked_at.is_some() || subject_allowed(tx, &subject, user)?,
             };
             let in_grace = match decide(&family, token_gen, now, life.grace) {
                 Decision::Revoked => return Ok(Outcome::Revoked { subject }),
+                Decision::SubjectRefused => {
+                    tx.exec(
+                        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'disabled' WHERE id = ?2",
+                        &[Val::I64(now), family_id.as_str().into()],
+                    )?;
+                    return Ok(Outcome::SubjectRefused { subject });
+                }
                 Decision::Expired => return Ok(Outcome::Expired { subject }),
                 Decision::Reuse => {
                     tx.exec(
@@ -140,7 +180,7 @@ pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) 
             )?;
             Ok(Outcome::Rotated {
                 subject,
-                claims: fam.text(1)?,
+                claims: claims.clone(),
                 token: next.clone(),
                 expires_at: new_idle,
                 family_id,
@@ -180,17 +220,52 @@ pub(crate) fn revoke_family(store: &Store, family_id: &str, now: i64) -> Result<
 /// Revokes every family of `subject` and sets its watermark to `now`: access tokens
 /// issued at or before `now` fail with `revoked`. Returns the number of families revoked.
 pub(crate) fn revoke_subject(store: &Store, subject: &str, now: i64) -> Result<u64, StoreError> {
+    store.write(|tx| revoke_subject_in(tx, subject, now, "logout_all"))
+}
+
+fn revoke_subject_in(tx: &mut dyn Tx, subject: &str, now: i64, why: &str) -> Result<u64, StoreError> {
+    let n = tx.exec(
+        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = ?3 WHERE subject = ?2 AND revoked_at IS NULL",
+        &[Val::I64(now), subject.into(), why.into()],
+    )?;
+    tx.exec(
+        "INSERT INTO jwtauth_revocations (subject, revoked_before) VALUES (?1, ?2)
+         ON CONFLICT (subject) DO UPDATE SET revoked_before = excluded.revoked_before",
+        &[subject.into(), Val::I64(now)],
+    )?;
+    Ok(n)
+}
+
+/// Disables the user `name` and revokes its sessions and access tokens in one
+/// transaction: a login that has not committed its session yet either holds the
+/// user's row (this waits, then revokes its session) or sees the user disabled.
+/// Returns whether the user exists.
+pub(crate) fn disable_user(store: &Store, name: &str, now: i64) -> Result<bool, StoreError> {
     store.write(|tx| {
-        let n = tx.exec(
-            "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'logout_all' WHERE subject = ?2 AND revoked_at IS NULL",
-            &[Val::I64(now), subject.into()],
-        )?;
+        if tx.exec("UPDATE jwtauth_users SET disabled = 1 WHERE name = ?1", &[name.into()])? == 0 {
+            return Ok(false);
+        }
+        revoke_subject_in(tx, name, now, "disabled")?;
+        Ok(true)
+    })
+}
+
+/// Records that this process accepts access tokens living up to `horizon` seconds,
+/// keeping the largest value any process recorded; returns that value.
+pub(crate) fn record_horizon(store: &Store, horizon: i64) -> Result<i64, StoreError> {
+    store.write(|tx| {
         tx.exec(
-            "INSERT INTO jwtauth_revocations (subject, revoked_before) VALUES (?1, ?2)
-             ON CONFLICT (subject) DO UPDATE SET revoked_before = excluded.revoked_before",
-            &[subject.into(), Val::I64(now)],
+            "INSERT INTO jwtauth_settings (name, value) VALUES ('watermark_horizon', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > jwtauth_settings.value
+                 THEN excluded.value ELSE jwtauth_settings.value END",
+            &[Val::I64(horizon)],
         )?;
-        Ok(n)
+        tx.query(
+            "SELECT value FROM jwtauth_settings WHERE name = 'watermark_horizon'",
+            &[],
+        )?
+        .first()
+        .map_or(Ok(horizon), |r| r.i64(0))
     })
 }
 
@@ -237,8 +312,20 @@ pub(crate) fn list(store: &Store, subject: Option<&str>, now: i64, limit: i64) -
 /// Deletes up to `limit` families that expired or were revoked before `before`,
 /// with their tokens, and watermarks older than `watermark_horizon`. Bounded, so a
 /// sweep never holds the store for long.
-pub(crate) fn purge(store: &Store, before: i64, watermark_horizon: i64, limit: i64) -> Result<u64, StoreError> {
+pub(crate) fn purge(store: &Store, before: i64, now: i64, own_horizon: i64, limit: i64) -> Result<u64, StoreError> {
     store.write(|tx| {
+        // Another process may accept longer-lived tokens: keep watermarks for the
+        // longest lifetime any process sharing the store has recorded.
+        let stored = tx
+            .query(
+                "SELECT value FROM jwtauth_settings WHERE name = 'watermark_horizon'",
+                &[],
+            )?
+            .first()
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0);
+        let watermark_horizon = now.saturating_sub(own_horizon.max(stored));
         let ids = tx.query(
             "SELECT id FROM jwtauth_families WHERE idle_expires_at < ?1 OR revoked_at < ?1 LIMIT ?2",
             &[Val::I64(before), Val::I64(limit)],

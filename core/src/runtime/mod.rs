@@ -222,20 +222,13 @@ impl JwtAuth {
     /// Like [`JwtAuth::open`], with the given options.
     pub fn open_with(config: Config, options: OpenOptions) -> Result<JwtAuth, InitError> {
         let clock = options.clock;
-        let master = config.master_key()?;
-        if master.is_none() {
-            tracing::warn!(
-                "no master key: signing keys are stored UNENCRYPTED in {}. Anyone who can read that database can forge tokens. Set {} to 32 random bytes (e.g. `openssl rand -base64 32`) before the first start",
-                crate::store::url_shown(config.store().url()),
-                keystore::MASTER_KEY_ENV
-            );
-        }
         let (url, pool) = (config.store().url(), config.store().pool_size());
         let store = Arc::new(if options.create {
             Store::open(url, pool)?
         } else {
             Store::open_existing(url, pool)?
         });
+        let master = master_key(&config)?;
         let now = clock.now();
         let configured = if options.use_configured_key {
             configured_key(&config, now)?
@@ -254,6 +247,7 @@ impl JwtAuth {
                 config.verify_window(),
             )?;
         }
+        let sealing = master.is_some();
         let ring = keystore::load_ring(&store, master.as_ref(), now)?;
         let ring = Arc::new(ArcSwap::from_pointee(ring));
         let rules = Arc::new(config.rules());
@@ -271,6 +265,7 @@ impl JwtAuth {
             },
             watermark_horizon: secs(config.max_access_ttl()).saturating_add(secs(config.leeway())),
         });
+        sessions.record_horizon()?;
         sessions.reload_revocations()?;
         let keys = KeyAdmin::new(keystore::Parts {
             store: store.clone(),
@@ -280,6 +275,18 @@ impl JwtAuth {
             algorithm: config.algorithm(),
             verify_window: config.verify_window(),
         });
+        if sealing {
+            let n = keys.unsealed_count()?;
+            if n > 0 {
+                tracing::warn!(
+                    "{n} signing key{} in {} {} stored unsealed (from before a master key was configured). Run `jwtauth-server keys seal` to seal {} under the master key",
+                    if n == 1 { "" } else { "s" },
+                    store.url(),
+                    if n == 1 { "is" } else { "are" },
+                    if n == 1 { "it" } else { "them" },
+                );
+            }
+        }
         let users = Users::new(users::Parts {
             store: store.clone(),
             sessions: sessions.clone(),
@@ -445,6 +452,47 @@ impl Tokens {
     pub fn replace_key_ring(&self, ring: KeyRing) {
         self.verifier.replace_key_ring(ring);
     }
+}
+
+/// The configured master key; else, unless `allow_unsealed_keys` is spelled out,
+/// the one generated beside the configuration file or the SQLite store (made on
+/// first start). PostgreSQL without a master key is refused: its instances must
+/// share one key, which no single host can generate for the others.
+fn master_key(config: &Config) -> Result<Option<keystore::MasterKey>, InitError> {
+    if let Some(m) = config.master_key()? {
+        return Ok(Some(m));
+    }
+    let url = crate::store::url_masked(config.store().url());
+    if config.allow_unsealed_keys() {
+        tracing::warn!(
+            "allow_unsealed_keys = true and no master key: signing keys are stored UNENCRYPTED in {url}. Anyone who can read that database can forge tokens"
+        );
+        return Ok(None);
+    }
+    let Some(path) = config.generated_master_key_file() else {
+        return Err(ConfigError::invalid(
+            "allow_unsealed_keys",
+            format!("no master key is configured, so the signing keys in {url} would be stored unencrypted"),
+            format!(
+                "Set master_key_file or {} to 32 random bytes (`openssl rand -base64 32`), the same on every instance; or write allow_unsealed_keys = true to accept unencrypted keys",
+                keystore::MASTER_KEY_ENV
+            ),
+        )
+        .into());
+    };
+    let (key, generated) = keystore::load_or_generate(&path).map_err(|e| ConfigError::Invalid {
+        key: "master_key_file",
+        problem: e.problem,
+        fix: e.fix,
+    })?;
+    if generated {
+        let shown = std::fs::canonicalize(&path).unwrap_or(path);
+        tracing::info!(
+            "generated a master key in {} (readable by this user only); the signing keys in {url} are sealed with it. Keep that file with the store and back it up: without it the keys cannot be opened",
+            shown.display()
+        );
+    }
+    Ok(Some(key))
 }
 
 fn secs(d: std::time::Duration) -> i64 {

@@ -50,6 +50,50 @@ pub fn url_shown(url: &str) -> String {
     }
 }
 
+/// Creates `path` for writing, readable and writable by its owner only (0600);
+/// fails if it exists.
+pub(crate) fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Creates the folder `dir` and its missing parents owner-only (0700).
+pub(crate) fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Warns (once per call) when `path` can be read or written by its group or by
+/// others: it holds keys, password hashes or refresh-token hashes, or failures.
+/// Returns whether it can.
+pub fn warn_if_shared(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "{} is readable by users other than its owner (mode {mode:o}); it holds secrets. Run `chmod {} {}`",
+                    path.display(),
+                    if meta.is_dir() { "700" } else { "600" },
+                    path.display()
+                );
+                return true;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    false
+}
+
 /// Masks the password of a connection URL (`postgres://user:***@host/db`) so it can
 /// be shown in errors and logs.
 pub fn url_masked(url: &str) -> String {

@@ -51,6 +51,12 @@ const MIGRATIONS: &[&str] = &[
         disabled BIGINT NOT NULL,
         created_at BIGINT NOT NULL
     );",
+    // 3: store-wide settings every process agrees on, such as the longest access-token
+    // lifetime any of them accepts (watermarks are kept that long).
+    "CREATE TABLE jwtauth_settings (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -41,12 +41,30 @@ fn open_error(url: &str, e: &rusqlite::Error) -> StoreError {
 
 impl Sqlite {
     pub(super) fn open(path: &str, url: &str) -> Result<Sqlite, StoreError> {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            super::private_dir(parent).map_err(|e| StoreError::Open {
                 url: url.to_string(),
                 detail: format!("cannot create folder {}: {e}", parent.display()),
                 fix: "Check permissions or change store.url".into(),
             })?;
+        }
+        // The file holds signing keys and password and refresh-token hashes: a new
+        // one is owner-only, and SQLite gives its -wal and -shm files the same mode.
+        // An existing one readable by others is used, with a warning.
+        match super::private_file(Path::new(path)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                super::warn_if_shared(Path::new(path));
+            }
+            Err(e) => {
+                return Err(StoreError::Open {
+                    url: url.to_string(),
+                    detail: format!("cannot create {path}: {e}"),
+                    fix: "Check that the folder exists and is writable, or change store.url".into(),
+                });
+            }
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(url, &e))?;

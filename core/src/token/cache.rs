@@ -96,6 +96,7 @@ mod tests {
             leeway: 30,
             max_size: 8192,
             roles_claim: "roles".into(),
+            max_lifetime: 86_400,
         }
     }
 

@@ -45,6 +45,10 @@ pub struct Rules {
     pub max_size: usize,
     /// Claim carrying roles.
     pub roles_claim: String,
+    /// Longest lifetime accepted, in seconds: a token whose `exp - iat` (or
+    /// `exp - now` without `iat`) is longer is refused (`max_access_ttl` + leeway),
+    /// so no token outlives the revocation watermarks kept for it.
+    pub max_lifetime: i64,
 }
 
 /// Claims of a token that passed validation. Only the [`Verifier`] makes these

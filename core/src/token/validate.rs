@@ -465,6 +465,18 @@ fn check_claims(
             ),
         ));
     }
+    // Last, so every other failure keeps its own reason. Fixed once validated (with
+    // iat) or shrinking (without), so a remembered token need not be checked again.
+    let lifetime = exp.saturating_sub(iat.unwrap_or(now));
+    if lifetime > rules.max_lifetime {
+        return Err(Rejection::new(
+            Reason::Expired,
+            format!(
+                "token lifetime {lifetime} s is longer than this service accepts ({} s: max_access_ttl + leeway); get a new token",
+                rules.max_lifetime
+            ),
+        ));
+    }
     Ok((exp, iss, aud))
 }
 

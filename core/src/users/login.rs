@@ -2,7 +2,6 @@
 //! not the user exists, and the session start.
 
 use argon2::password_hash::PasswordVerifier;
-use serde_json::Map;
 
 use super::password::{HashCost, hash_password, random_password};
 use super::throttle::{Limited, LoginLimiter, LoginLimits};
@@ -124,10 +123,20 @@ impl Login {
         match user {
             Some((info, _)) if verified && !info.disabled => {
                 let roles: Vec<&str> = info.roles.iter().map(String::as_str).collect();
-                Ok(users
+                // The user is checked again where the session commits: a disable
+                // since the read above refuses the login like a wrong password.
+                match users
                     .sessions()
-                    .start(&info.name, &roles, &Map::new())
-                    .map_err(UserError::from)?)
+                    .start_for_user(&info.name, &roles)
+                    .map_err(UserError::from)?
+                {
+                    Some(pair) => Ok(pair),
+                    None => {
+                        let error = AuthError::new(Reason::BadCredentials, "wrong username or password");
+                        record_failure(&error, Some(&subject), request);
+                        Err(LoginError::Failed(error))
+                    }
+                }
             }
             _ => {
                 let error = AuthError::new(Reason::BadCredentials, "wrong username or password");

@@ -184,16 +184,12 @@ impl Users {
 
     /// Disables a user: no more logins, and every session and access token of it is
     /// revoked. Returns whether the user exists.
+    ///
+    /// The flag, the sessions and the watermark change in one transaction, so a
+    /// login in flight either commits its session first (and it is revoked) or
+    /// sees the user disabled; refresh refuses a disabled or deleted user too.
     pub fn disable(&self, name: &str) -> Result<bool, StoreError> {
-        let n = self
-            .0
-            .store
-            .write(|tx| tx.exec("UPDATE jwtauth_users SET disabled = 1 WHERE name = ?1", &[name.into()]))?;
-        if n == 0 {
-            return Ok(false);
-        }
-        self.0.sessions.revoke_subject(name)?;
-        Ok(true)
+        self.0.sessions.disable_user(name)
     }
 
     /// Lets a disabled user log in again. Sessions revoked when it was disabled stay

@@ -203,8 +203,9 @@ int main(int argc, char **argv) {
     CHECK(jwtauth_set_event_callback(on_event, &failure_events) == OK);
     char json[2048];
     snprintf(json, sizeof json,
+             /* Keys in the clear, spelled out: the warning about them is an event. */
              "{\"algorithm\":\"HS256\",\"hs_secret\":\"c-errors-test-secret-0123456789abcdef\","
-             "\"store\":{\"url\":\"sqlite://%s/errors.db\"}}",
+             "\"allow_unsealed_keys\":true,\"store\":{\"url\":\"sqlite://%s/errors.db\"}}",
              argv[1]);
     jwtauth *h = NULL;
     jwtauth_error *err = NULL;
