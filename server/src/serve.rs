@@ -188,6 +188,9 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
             password.expose()
         );
     }
+    if auth.config().public_base_url().is_none() {
+        tracing::warn!("{}", crate::error::NO_METADATA);
+    }
     let tls = server_cfg.tls_cert.is_some();
     let state = std::sync::Arc::new(crate::Shared {
         auth: auth.clone(),
@@ -232,6 +235,9 @@ mod tests {
             tls_key: tls.then(|| "k.pem".into()),
             behind_tls_proxy: proxy,
             trusted_proxies: Vec::new(),
+            public_url: None,
+            cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
         }
     }
 
