@@ -96,7 +96,8 @@ async fn form_encoded_refresh_rotates_and_revocation_then_refresh_is_invalid_gra
 async fn every_token_error_has_its_rfc_6749_status_and_body() {
     let s = start_with("", "", reqwest::Client::new()).await;
     let secret = add_client(&s, "billing", &["Reader"]);
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![], 400, "invalid_request"),
         (vec![("grant_type", "refresh_token")], 400, "invalid_request"),
         (
