@@ -41,7 +41,9 @@ def free_port():
 
 
 def measure(name, threads, seconds, setup, step):
-    stop = time.monotonic() + seconds
+    # Every thread logs in (setup) before the clock starts.
+    ready = threading.Barrier(threads + 1)
+    stop = [0.0]
     counts = [0] * threads
     errors = [0] * threads
     lock = threading.Lock()
@@ -50,7 +52,9 @@ def measure(name, threads, seconds, setup, step):
     def worker(i):
         s = requests.Session()
         state = setup(s)
-        while time.monotonic() < stop:
+        ready.wait(timeout=120)
+        ready.wait(timeout=120)
+        while time.monotonic() < stop[0]:
             with lock:
                 if total[0] >= MAX_REQUESTS:
                     return
@@ -62,9 +66,12 @@ def measure(name, threads, seconds, setup, step):
                 errors[i] += 1
 
     ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    start = time.monotonic()
     for t in ts:
         t.start()
+    ready.wait(timeout=120)
+    start = time.monotonic()
+    stop[0] = start + seconds
+    ready.wait(timeout=120)
     for t in ts:
         t.join()
     elapsed = time.monotonic() - start
