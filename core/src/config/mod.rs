@@ -200,6 +200,18 @@ impl Config {
         let signing = signing::signing(&raw, &resolve)?;
         let roles_claim = tokens::validation(&raw)?;
         let (store, log) = storage::storage(&raw, &resolve)?;
+        let (ahead, staleness) = (raw.key_publish_ahead.0, raw.revocation_staleness.0);
+        if !ahead.is_zero() && ahead < staleness.saturating_mul(2) {
+            return Err(ConfigError::invalid(
+                "key_publish_ahead",
+                format!(
+                    "{} is less than twice revocation_staleness ({}), so a server sharing the store could start signing with a rotated key as soon as it publishes it",
+                    humantime::format_duration(ahead),
+                    humantime::format_duration(staleness)
+                ),
+                "Keep the default (\"10m\"), or at least twice revocation_staleness; 0 makes rotations sign at once",
+            ));
+        }
         let server = raw.server.validate(resolve)?;
         let login = raw.login.validate()?;
         Ok(Config {

@@ -303,6 +303,16 @@ mod tests {
     }
 
     #[test]
+    fn key_publish_ahead_leaves_every_server_time_to_publish() {
+        assert_eq!(Config::default().key_publish_ahead(), Duration::from_secs(600));
+        assert_eq!(Config::default().jwks_max_age(), Duration::from_secs(300));
+        let c = Config::from_toml("key_publish_ahead = \"4s\"\nrevocation_staleness = \"1s\"").unwrap();
+        assert_eq!(c.jwks_max_age(), Duration::from_secs(2));
+        assert!(Config::from_toml("key_publish_ahead = 0").is_ok());
+        assert!(err("key_publish_ahead = \"6s\"").contains("key_publish_ahead"));
+    }
+
+    #[test]
     fn absolute_urls_are_https_or_loopback_http() {
         assert_eq!(absolute_url("https://a.example").as_deref(), Some("https://a.example"));
         assert_eq!(absolute_url("http://[::1]:80/x/").as_deref(), Some("http://[::1]:80/x"));
