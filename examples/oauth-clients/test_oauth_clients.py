@@ -172,6 +172,29 @@ def test_pyjwt_jwks_client_verifies_tokens_across_a_rotation(server):
     assert jwks.verify(token, refresh_allowed=False)["sub"] == "reports"
 
 
+NODE_DIR = os.environ.get("JWTAUTH_NODE_DIR", "target/oauth-node")
+
+
+def test_jose_create_remote_jwks_set_verifies_a_token(server):
+    """panva jose on Node (installed by .ci/run into target/oauth-node)."""
+    meta = metadata(server)
+    token = login_free_token(server, meta)
+    script = os.path.abspath(os.path.join(os.path.dirname(__file__), "jose_verify.mjs"))
+    # Node resolves `jose` from the script's folder upwards: copy it beside node_modules.
+    local = os.path.join(os.path.abspath(NODE_DIR), "jose_verify.mjs")
+    with open(script) as src, open(local, "w") as dst:
+        dst.write(src.read())
+    out = subprocess.run(
+        ["node", local, server["base"], meta["issuer"], AUDIENCE],
+        input=token,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "reports"
+
+
 def login_free_token(server, meta):
     """A client-credentials token (not throttled like a password login)."""
     creds = server["creds"]
