@@ -22,6 +22,7 @@
 //! written down in `core/ARCHITECTURE.md`.
 
 pub mod audit;
+pub mod clients;
 pub mod clock;
 pub mod config;
 mod encoding;
@@ -36,6 +37,7 @@ pub mod token;
 pub mod users;
 
 pub use crate::audit::RequestInfo;
+pub use crate::clients::{ClientError, ClientInfo, Clients};
 pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use crate::config::{Config, ConfigError};
 pub use crate::error::{AuthError, Reason};

@@ -138,7 +138,7 @@ fn keys_seal_seals_what_was_stored_unsealed_and_retired_keys_are_wiped() {
     let unsealed = open(sqlite_config(dir.path(), "allow_unsealed_keys = true"));
     assert!(!dir.path().join("state/jwtauth.db.master-key").exists());
     let old = unsealed.keys().list().unwrap()[0].kid.clone();
-    unsealed.keys().rotate(None).unwrap();
+    unsealed.keys().rotate_now(None).unwrap();
     let token = unsealed
         .issuer()
         .issue("alice", &[], &Default::default())

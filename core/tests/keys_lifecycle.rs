@@ -42,7 +42,7 @@ fn rotation_demotes_then_retires_the_old_key() {
         let clock = Arc::new(FixedClock::new(T0));
         let auth = open(&b.url, "", &clock); // access_ttl 10m, leeway 30s
         let old_token = auth.issuer().issue("alice", &[], &Map::new()).unwrap();
-        let new_kid = auth.keys().rotate(Some(Algorithm::EdDSA)).unwrap();
+        let new_kid = auth.keys().rotate_now(Some(Algorithm::EdDSA)).unwrap();
         let new_token = auth.issuer().issue("alice", &[], &Map::new()).unwrap();
         assert_eq!(new_token.kid, new_kid, "{}: the new key signs", b.name);
         assert!(
@@ -86,7 +86,7 @@ fn retiring_a_key_removes_it_but_the_active_key_cannot_be_retired() {
             other => panic!("{}: {other:?}", b.name),
         }
         assert!(matches!(auth.keys().retire("nope"), Err(KeyAdminError::UnknownKid(_))));
-        auth.keys().rotate(None).unwrap();
+        auth.keys().rotate_now(None).unwrap();
         auth.keys().retire(active.as_str()).unwrap();
         assert_eq!(
             auth.verifier().validate(&token.token).unwrap_err().reason,
@@ -104,7 +104,7 @@ fn another_process_picks_up_a_rotated_key_without_restart() {
         let clock = Arc::new(FixedClock::new(T0));
         let a = open(&b.url, "", &clock);
         let other = open(&b.url, "", &clock);
-        a.keys().rotate(None).unwrap();
+        a.keys().rotate_now(None).unwrap();
         let token = a.issuer().issue("carol", &[], &Map::new()).unwrap();
         // `other` has never seen this kid: it reloads from the store on demand.
         let claims = other.verifier().validate(&token.token).unwrap();
@@ -143,7 +143,7 @@ fn the_nonblocking_check_defers_an_unknown_kid_only_while_a_reload_is_due() {
             Verdict::Invalid(e) if e.reason == Reason::BadScheme
         ));
 
-        a.keys().rotate(None).unwrap();
+        a.keys().rotate_now(None).unwrap();
         let rotated = a.issuer().issue("carol", &[], &Map::new()).unwrap();
         let header = format!("Bearer {}", rotated.token);
         // A key `other` has not loaded: the verdict needs the store, so it is deferred.
@@ -180,7 +180,7 @@ fn hs_rotation_is_refused_with_advice() {
     let b = common::store::sqlite();
     let clock = Arc::new(FixedClock::new(T0));
     let auth = open(&b.url, "", &clock);
-    let err = auth.keys().rotate(Some(Algorithm::HS256)).unwrap_err();
+    let err = auth.keys().rotate_now(Some(Algorithm::HS256)).unwrap_err();
     assert!(err.to_string().contains("hs_secret"), "{err}");
 }
 
@@ -218,7 +218,7 @@ fn a_rotation_away_from_the_configured_key_survives_a_restart() {
         let clock = Arc::new(FixedClock::new(T0));
         let hs = "algorithm = \"HS256\"\nhs_secret = \"k8Xq2mZr7VtL0pWn4YbC9sHd3JfG6uEa1\"";
         let first = open(&b.url, hs, &clock);
-        let rotated = first.keys().rotate(Some(Algorithm::ES256)).unwrap();
+        let rotated = first.keys().rotate_now(Some(Algorithm::ES256)).unwrap();
         drop(first);
         let restarted = open(&b.url, hs, &clock);
         let active: Vec<_> = restarted
@@ -285,4 +285,63 @@ fn keys_are_sealed_under_the_master_key() {
 
     let again = open(&b.url, &with(&key_file), &clock);
     assert!(again.verifier().validate(&token.token).is_ok());
+}
+
+#[test]
+fn a_rotated_key_is_published_first_and_signs_from_its_stored_instant_in_every_process() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let a = open(&b.url, "key_publish_ahead = \"10m\"", &clock);
+        let other = open(&b.url, "key_publish_ahead = \"10m\"", &clock);
+        let old_kid = a.issuer().issue("alice", &[], &Map::new()).unwrap().kid;
+        let next = a.keys().rotate(None).unwrap();
+        let listed = a.keys().list().unwrap();
+        let info = listed.iter().find(|k| k.kid == next).unwrap();
+        assert_eq!(
+            (info.state, info.activates_at),
+            (KeyState::Next, Some(T0 + 600)),
+            "{}",
+            b.name
+        );
+        // Published at once, not signing.
+        let published = |auth: &JwtAuth| {
+            auth.verifier().jwks()["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == next.as_str())
+        };
+        assert!(published(&a), "{}", b.name);
+        assert_eq!(a.issuer().issue("alice", &[], &Map::new()).unwrap().kid, old_kid);
+        other.keys().reload_if_changed().unwrap();
+        assert!(published(&other), "{}: the other process publishes it too", b.name);
+        clock.set(T0 + 599);
+        assert_eq!(other.issuer().issue("alice", &[], &Map::new()).unwrap().kid, old_kid);
+        // At the instant, both sign with it, with no reload in between.
+        clock.set(T0 + 600);
+        for auth in [&a, &other] {
+            let t = auth.issuer().issue("alice", &[], &Map::new()).unwrap();
+            assert_eq!(t.kid, next, "{}", b.name);
+            assert!(a.verifier().validate(&t.token).is_ok());
+        }
+        // Listed, the old key is verify-only from the instant on.
+        let listed = other.keys().list().unwrap();
+        let old = listed.iter().find(|k| k.kid == old_kid).unwrap();
+        assert_eq!(
+            (old.state, old.demoted_at),
+            (KeyState::VerifyOnly, Some(T0 + 600)),
+            "{}",
+            b.name
+        );
+        assert_eq!(listed.iter().find(|k| k.kid == next).unwrap().state, KeyState::Active);
+        // Retired through one process, the other drops it at its next check.
+        let old_token_kid = old_kid.clone();
+        a.keys().retire(old_token_kid.as_str()).unwrap();
+        other.keys().reload_if_changed().unwrap();
+        assert!(
+            other.verifier().key_ring().get(old_kid.as_str()).is_none(),
+            "{}",
+            b.name
+        );
+    }
 }

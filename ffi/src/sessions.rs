@@ -322,7 +322,7 @@ unsafe fn rotate_key(
         .map(|a| a.parse::<Algorithm>())
         .transpose()
         .map_err(|e| Failure::invalid(format!("algorithm: {e}")))?;
-    let kid = h.auth.keys().rotate(algorithm)?;
+    let kid = h.auth.keys().rotate_now(algorithm)?;
     out.set(owned_c_string(kid.as_str().to_owned(), "the kid")?);
     Ok(())
 }

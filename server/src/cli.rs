@@ -37,6 +37,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage service clients (the client_credentials grant).
+    #[command(subcommand)]
+    Client(ClientCmd),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -91,19 +94,56 @@ enum UserCmd {
 }
 
 #[derive(Subcommand)]
+enum ClientCmd {
+    /// Register a service client; prints its id and secret once (only a hash is kept).
+    Add {
+        /// Client id (also the `sub` of its tokens).
+        name: String,
+        /// Role (repeat for several).
+        #[arg(long)]
+        role: Vec<String>,
+        /// Print {"client_id":…,"client_secret":…} on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List,
+    /// Disable a client; its tokens stop validating.
+    Disable {
+        /// Client id.
+        name: String,
+    },
+    /// Replace a client's secret; prints the new one once, the old one stops working.
+    RotateSecret {
+        /// Client id.
+        name: String,
+        /// Print {"client_id":…,"client_secret":…} on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCmd {
     /// List keys and their lifecycle.
     List,
-    /// Make a new active key; the old one keeps verifying until its tokens expire.
+    /// Publish a new key now; it starts signing after key_publish_ahead, when the
+    /// active key becomes verify-only and keeps verifying until its tokens expire.
     Rotate {
         /// Algorithm of the new key (default: the configured one): HS256, HS384, HS512,
         /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
         #[arg(long, value_parser = parse_algorithm)]
         alg: Option<Algorithm>,
+        /// Sign with the new key at once (an emergency): relying parties that cached
+        /// the JWKS refuse its tokens until they fetch it again.
+        #[arg(long)]
+        now: bool,
     },
-    /// Retire a verify-only key at once (e.g. a compromised one).
+    /// Retire a verify-only or next key (e.g. a compromised one); every server
+    /// sharing the store refuses it within revocation_staleness.
     Retire {
-        /// Key id.
+        /// Key id (base64url: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Seal every key stored unencrypted under the configured master key, in one transaction.
@@ -308,27 +348,57 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
             }
             writeln!(out, "user '{name}' deleted; its sessions and tokens are revoked")?;
         }
+        Command::Client(cmd) => client(&auth, cmd, &mut out)?,
         Command::Keys(KeysCmd::List) => {
             writeln!(
                 out,
-                "{:<45} {:<6} {:<12} {:<26} RETIREMENT",
-                "KID", "ALG", "STATE", "CREATED"
+                "{:<45} {:<6} {:<12} {:<26} {:<26} RETIREMENT",
+                "KID", "ALG", "STATE", "CREATED", "SIGNS FROM"
             )?;
             for k in auth.keys().list()? {
+                let signs_from = if k.state == KeyState::Next {
+                    k.activates_at
+                } else {
+                    None
+                };
                 writeln!(
                     out,
-                    "{:<45} {:<6} {:<12} {:<26} {}",
+                    "{:<45} {:<6} {:<12} {:<26} {:<26} {}",
                     k.kid.as_str(),
                     k.algorithm.to_string(),
                     state_name(k.state),
                     when(Some(k.created_at)),
+                    when(signs_from),
                     when(k.retirement())
                 )?;
             }
         }
-        Command::Keys(KeysCmd::Rotate { alg }) => {
-            let kid = auth.keys().rotate(alg)?;
-            writeln!(out, "new active key {}", kid.as_str())?;
+        Command::Keys(KeysCmd::Rotate { alg, now }) => {
+            if now || auth.keys().publish_ahead() == 0 {
+                let kid = auth.keys().rotate_now(alg)?;
+                writeln!(out, "new active key {}", kid.as_str())?;
+                if now {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: the new key signs at once; relying parties that cached the JWKS refuse its tokens until they fetch it again"
+                    );
+                }
+            } else {
+                let kid = auth.keys().rotate(alg)?;
+                let at = auth
+                    .keys()
+                    .list()?
+                    .into_iter()
+                    .find(|k| k.kid == kid)
+                    .and_then(|k| k.activates_at);
+                writeln!(
+                    out,
+                    "new key {} published; it signs at {} (unix time {})",
+                    kid.as_str(),
+                    when(at),
+                    at.unwrap_or_default()
+                )?;
+            }
         }
         Command::Keys(KeysCmd::Retire { kid }) => {
             auth.keys().retire(&kid)?;
@@ -379,6 +449,56 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
                     std::process::exit(2);
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+fn client(auth: &JwtAuth, cmd: ClientCmd, out: &mut impl Write) -> anyhow::Result<()> {
+    let secret_out = |out: &mut dyn Write, id: &str, secret: &str, json: bool| -> anyhow::Result<()> {
+        if json {
+            writeln!(out, "{}", serde_json::json!({"client_id": id, "client_secret": secret}))?;
+        } else {
+            writeln!(out, "client_id:     {id}\nclient_secret: {secret}")?;
+            let _ = writeln!(
+                std::io::stderr(),
+                "The secret is shown only this once; only its hash is stored."
+            );
+        }
+        Ok(())
+    };
+    match cmd {
+        ClientCmd::Add { name, role, json } => {
+            let roles: Vec<&str> = role.iter().map(String::as_str).collect();
+            let c = auth.clients().add(&name, &roles)?;
+            secret_out(out, &c.client_id, c.secret.expose(), json)?;
+        }
+        ClientCmd::List => {
+            writeln!(
+                out,
+                "{:<24} {:<9} {:<26} {:<26} ROLES",
+                "CLIENT_ID", "STATE", "CREATED", "SECRET FROM"
+            )?;
+            for c in auth.clients().list()? {
+                let state = if c.disabled { "disabled" } else { "active" };
+                writeln!(
+                    out,
+                    "{:<24} {:<9} {:<26} {:<26} {}",
+                    c.client_id,
+                    state,
+                    when(Some(c.created_at)),
+                    when(Some(c.secret_created_at)),
+                    c.roles.join(",")
+                )?;
+            }
+        }
+        ClientCmd::Disable { name } => {
+            auth.clients().disable(&name)?;
+            writeln!(out, "client '{name}' disabled; its tokens are revoked")?;
+        }
+        ClientCmd::RotateSecret { name, json } => {
+            let secret = auth.clients().rotate_secret(&name)?;
+            secret_out(out, &name, secret.expose(), json)?;
         }
     }
     Ok(())

@@ -11,6 +11,9 @@ use crate::products::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Why the metadata routes answer 404 (also said once at start).
+pub const NO_METADATA: &str = "no metadata: neither `issuer` nor `server.public_url` is an absolute URL (https://..., or http:// on loopback), so no endpoint URL can be given. Set server.public_url, e.g. \"https://auth.example.com\"";
+
 /// The realm named in every `WWW-Authenticate` challenge.
 pub const REALM: &str = "jwtauth";
 
@@ -54,6 +57,8 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     /// No such resource.
     NotFound,
+    /// The metadata routes, when no absolute URL is configured to build them from.
+    NoMetadata,
     /// The store cannot be reached.
     Unavailable,
     /// Anything else; details go to the server log, never to the client.
@@ -213,6 +218,7 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             ApiError::NotFound => body(StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::NoMetadata => body(StatusCode::NOT_FOUND, "not_found", Some(NO_METADATA.into())),
             ApiError::Unavailable => body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod oauth;
 pub mod openapi;
 pub mod products;
 pub mod routes;
@@ -97,6 +98,36 @@ fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
+/// The CORS layer for `server.cors_allowed_origins`; none (closed) when empty.
+/// Preflights are answered; `WWW-Authenticate` is readable by the page, so a
+/// single-page app can tell an expired token from a missing one.
+pub fn cors(server: &jwtauth_core::config::ServerConfig) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if server.cors_allowed_origins.is_empty() {
+        return None;
+    }
+    let origin = if server.cors_allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            server
+                .cors_allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+            .allow_credentials(server.cors_allow_credentials)
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
 /// The whole HTTP API. Authentication is a layer over the protected groups, so no
 /// route in them can be reached without a valid token.
 pub fn app(state: AppState) -> Router {
@@ -119,7 +150,14 @@ pub fn app(state: AppState) -> Router {
     let public = Router::new()
         .merge(sessions)
         .route("/.well-known/jwks.json", get(routes::jwks))
-        .route("/.well-known/openid-configuration", get(routes::openid_configuration))
+        .route("/.well-known/openid-configuration", get(oauth::openid_configuration))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::authorization_server),
+        )
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/introspect", post(oauth::introspect))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
@@ -148,6 +186,7 @@ pub fn app(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(tower::util::option_layer(cors(state.auth.config().server())))
         .layer(from_fn_with_state(state.clone(), auth::observe))
         .with_state(state)
 }

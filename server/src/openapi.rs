@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{error, routes};
+use crate::{error, oauth, routes};
 
 struct BearerScheme;
 
@@ -30,7 +30,8 @@ impl Modify for BearerScheme {
     paths(
         routes::login, routes::refresh, routes::logout, routes::logout_all, routes::me,
         routes::list_products, routes::create_product, routes::delete_product,
-        routes::jwks, routes::openid_configuration, routes::healthz, routes::readyz, routes::metrics,
+        routes::jwks, oauth::openid_configuration, oauth::authorization_server,
+        oauth::token, oauth::revoke, oauth::introspect, routes::healthz, routes::readyz, routes::metrics,
     ),
     components(schemas(error::ErrorBody, error::FieldErrorBody, routes::TokenResponse, routes::ProductBody)),
     modifiers(&BearerScheme),

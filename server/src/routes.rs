@@ -296,40 +296,14 @@ pub async fn delete_product(State(state): State<AppState>, Path(id): Path<String
     responses((status = 200, description = "JWK Set", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     (
-        [(header::CACHE_CONTROL, "public, max-age=60")],
+        // Short enough that a key published by a rotation is fetched before it signs.
+        [(
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", state.auth.config().jwks_max_age().as_secs()),
+        )],
         Json(state.auth.verifier().jwks()),
     )
         .into_response()
-}
-
-/// OpenID Connect discovery, enough for JwtBearer-style clients to find the keys.
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
-    responses((status = 200, description = "Discovery document", body = Object)))]
-pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> {
-    let c = state.auth.config();
-    let base = c.issuer().trim_end_matches('/');
-    let mut algs: Vec<String> = state
-        .auth
-        .verifier()
-        .key_ring()
-        .keys()
-        .iter()
-        .map(|k| k.algorithm().to_string())
-        .collect();
-    algs.sort();
-    algs.dedup();
-    Json(serde_json::json!({
-        "issuer": c.issuer(),
-        "jwks_uri": format!("{base}/.well-known/jwks.json"),
-        "token_endpoint": format!("{base}/auth/login"),
-        "userinfo_endpoint": format!("{base}/auth/me"),
-        "response_types_supported": ["token"],
-        "grant_types_supported": ["password", "refresh_token"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["none"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", c.roles_claim()],
-    }))
 }
 
 /// Liveness: the process answers.

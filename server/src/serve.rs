@@ -321,6 +321,9 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
         // Straight to the terminal, never through the logger.
         show_first_admin(&password);
     }
+    if auth.config().public_base_url().is_none() {
+        tracing::warn!("{}", crate::error::NO_METADATA);
+    }
     let tls = server_cfg.tls_cert.is_some();
     let state = std::sync::Arc::new(crate::Shared {
         auth: auth.clone(),
@@ -367,6 +370,9 @@ mod tests {
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 16,
+            public_url: None,
+            cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
         }
     }
 

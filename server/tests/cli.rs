@@ -66,9 +66,38 @@ fn keys_rotate_names_the_valid_algorithms_and_the_one_meant() {
     // Nothing was created by a refused command line.
     assert!(!dir.path().join("jwtauth.db").exists());
     init(dir.path());
-    let (code, out, err) = run(dir.path(), &["keys", "rotate", "--alg", "EdDSA"]);
+    let (code, out, err) = run(dir.path(), &["keys", "rotate", "--alg", "EdDSA", "--now"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("new active key "), "{out}");
+    assert!(err.contains("warning: the new key signs at once"), "{err}");
+}
+
+#[test]
+fn keys_rotate_publishes_a_next_key_that_signs_after_key_publish_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let (code, out, err) = run(dir.path(), &["keys", "rotate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("new key ") && out.contains(" published; it signs at "),
+        "{out}"
+    );
+    let kid = out.split_whitespace().nth(2).unwrap();
+    let (_, list, _) = run(dir.path(), &["keys", "list"]);
+    let row = list.lines().find(|l| l.starts_with(kid)).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[2], "next", "{row}");
+    let signs = time::OffsetDateTime::parse(cols[4], &time::format_description::well_known::Rfc3339).unwrap();
+    let created = time::OffsetDateTime::parse(cols[3], &time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!(
+        signs - created,
+        time::Duration::minutes(10),
+        "the default key_publish_ahead: {row}"
+    );
+    assert!(
+        list.lines().any(|l| l.split_whitespace().nth(2) == Some("active")),
+        "{list}"
+    );
 }
 
 #[test]
@@ -85,7 +114,7 @@ fn keys_list_shows_states_as_written_elsewhere_and_when_a_retired_key_retired() 
         .next()
         .unwrap()
         .to_owned();
-    let (code, _, err) = run(dir.path(), &["keys", "rotate"]);
+    let (code, _, err) = run(dir.path(), &["keys", "rotate", "--now"]);
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = run(dir.path(), &["keys", "list"]);
     assert!(out.contains(" verify-only "), "{out}");
@@ -99,7 +128,7 @@ fn keys_list_shows_states_as_written_elsewhere_and_when_a_retired_key_retired() 
     let row = out.lines().find(|l| l.starts_with(&first)).unwrap();
     let cols: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cols[2], "retired", "{row}");
-    let retired = time::OffsetDateTime::parse(cols[4], &time::format_description::well_known::Rfc3339).unwrap();
+    let retired = time::OffsetDateTime::parse(cols[5], &time::format_description::well_known::Rfc3339).unwrap();
     let now = time::OffsetDateTime::now_utc();
     assert!(retired <= now, "a retired key shows a past time: {row}");
     assert!(now - retired < time::Duration::minutes(5), "{row}");
@@ -362,4 +391,15 @@ fn keys_stored_unsealed_are_counted_at_start_and_sealed_by_keys_seal() {
     let (code, _, err) = run(dir.path(), &["keys", "list"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("unsealed") && !err.contains("generated"), "{err}");
+}
+
+#[test]
+fn a_kid_that_starts_with_a_dash_is_a_kid_not_an_option() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    // Base64url kids start with `-` one time in 64: `-h…` once printed the help and
+    // exited 0 without retiring anything.
+    let (code, out, err) = run(dir.path(), &["keys", "retire", "-hNoSuchKid"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("no key has kid '-hNoSuchKid'"), "{err}");
 }

@@ -348,7 +348,11 @@ async fn discovery_and_jwks_let_a_client_verify_tokens_without_a_shared_secret()
         .unwrap();
     assert_eq!(oidc["issuer"], s.auth.config().issuer());
     assert!(oidc["jwks_uri"].as_str().unwrap().ends_with("/.well-known/jwks.json"));
-    assert_eq!(oidc["id_token_signing_alg_values_supported"], json!(["ES256"]));
+    assert!(oidc["token_endpoint"].as_str().unwrap().ends_with("/oauth/token"));
+    assert!(
+        oidc.get("id_token_signing_alg_values_supported").is_none(),
+        "no ID tokens: {oidc}"
+    );
 
     let jwks: Value = s.get("/.well-known/jwks.json", None).await.json().await.unwrap();
     let header = jsonwebtoken::decode_header(&access).unwrap();

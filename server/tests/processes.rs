@@ -282,6 +282,13 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
     let (code, out, _) = env.run(&["keys", "rotate"], "");
     assert_eq!(code, 0, "{out}");
     let (_, out, _) = env.run(&["keys", "list"], "");
+    assert!(
+        out.contains("active") && out.contains(" next "),
+        "published ahead: {out}"
+    );
+    let (code, out, _) = env.run(&["keys", "rotate", "--now"], "");
+    assert_eq!(code, 0, "{out}");
+    let (_, out, _) = env.run(&["keys", "list"], "");
     assert!(out.contains("active") && out.contains("verify-only"), "{out}");
     let (code, _, _) = env.run(&["user", "disable", "alice"], "");
     assert_eq!(code, 0);
@@ -430,9 +437,20 @@ fn two_processes_sharing_postgresql_agree_on_tokens_sessions_and_keys() {
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
     let secret = [("JWTAUTH_MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")];
-    let env_a = Env::new(dir_a.path(), &url, &[secret[0], ("JWTAUTH_KEY_RELOAD_INTERVAL", "1s")]);
+    // Rotations here sign at once (key_publish_ahead = 0): this test is about
+    // finding a new kid on demand; the published-ahead rotation has its own test.
+    let now = ("JWTAUTH_KEY_PUBLISH_AHEAD", "0");
+    let env_a = Env::new(
+        dir_a.path(),
+        &url,
+        &[secret[0], now, ("JWTAUTH_KEY_RELOAD_INTERVAL", "1s")],
+    );
     // B never reloads on a timer during the test: it must find new keys on demand.
-    let env_b = Env::new(dir_b.path(), &url, &[secret[0], ("JWTAUTH_KEY_RELOAD_INTERVAL", "1h")]);
+    let env_b = Env::new(
+        dir_b.path(),
+        &url,
+        &[secret[0], now, ("JWTAUTH_KEY_RELOAD_INTERVAL", "1h")],
+    );
     // Administration opens a store that exists; `init` makes one without serving.
     let (code, _, err) = env_a.run(&["init"], "");
     assert_eq!(code, 0, "{err}");
@@ -540,4 +558,134 @@ fn two_processes_sharing_postgresql_agree_on_tokens_sessions_and_keys() {
     );
     assert_eq!(a.terminate(), 0);
     assert_eq!(b.terminate(), 0);
+}
+
+/// The kid and `iat` of a token, read without verifying.
+fn kid_and_iat(token: &str) -> (String, i64) {
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let mut v = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
+        .map(|d| d.claims)
+        .unwrap_or_else(|_| panic!("undecodable payload {payload}"));
+    (kid, v["iat"].take().as_i64().unwrap())
+}
+
+#[test]
+fn a_rotated_key_is_published_first_then_signs_everywhere_at_its_instant_and_retires_everywhere() {
+    let Some((url, schema)) = pg_schema() else { return };
+    let _cleanup = DropSchema(schema);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let vars = [
+        ("JWTAUTH_MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+        ("JWTAUTH_KEY_PUBLISH_AHEAD", "4s"),
+        ("JWTAUTH_REVOCATION_STALENESS", "1s"),
+        // No timed full reload during the test: only what the core promises.
+        ("JWTAUTH_KEY_RELOAD_INTERVAL", "1h"),
+    ];
+    let envs: Vec<Env> = dirs.iter().map(|d| Env::new(d.path(), &url, &vars)).collect();
+    let (code, _, err) = envs[0].run(&["init"], "");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = envs[0].run(&["client", "add", "svc", "--role", "Reader", "--json"], "");
+    assert_eq!(code, 0, "{err}");
+    let creds: Value = serde_json::from_str(out.trim()).unwrap();
+    let secret = creds["client_secret"].as_str().unwrap().to_owned();
+    assert!(!err.contains(&secret), "the secret goes to stdout only");
+    let servers: Vec<Server> = envs.iter().map(Env::serve).collect();
+    let c = client();
+    let token = |s: &Server| -> String {
+        let r = c
+            .post(s.url("/oauth/token"))
+            .basic_auth("svc", Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
+    };
+    let jwks_kids = |s: &Server| -> Vec<String> {
+        let r = c.get(s.url("/.well-known/jwks.json")).send().unwrap();
+        assert_eq!(
+            r.headers()["cache-control"],
+            "public, max-age=2",
+            "half of key_publish_ahead"
+        );
+        let v: Value = r.json().unwrap();
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let old_token = token(&servers[0]);
+    let (old_kid, _) = kid_and_iat(&old_token);
+
+    let (code, out, err) = envs[1].run(&["keys", "rotate"], "");
+    assert_eq!(code, 0, "{err}");
+    let new_kid = out.split_whitespace().nth(2).unwrap().to_owned();
+    let at: i64 = out
+        .trim()
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(new_kid, old_kid);
+
+    // Poll both servers (bounded): every token carries the old kid when issued
+    // before the activation instant and the new one from it on; the new kid is in a
+    // server's JWKS before that server's first token carries it.
+    let mut published = [false, false];
+    let mut switched = [false, false];
+    for _ in 0..200 {
+        for (i, s) in servers.iter().enumerate() {
+            published[i] |= jwks_kids(s).contains(&new_kid);
+            let (kid, iat) = kid_and_iat(&token(s));
+            let expected = if iat >= at { &new_kid } else { &old_kid };
+            assert_eq!(&kid, expected, "server {i}: iat {iat}, activation {at}");
+            if kid == new_kid {
+                assert!(published[i], "server {i} signed with a kid its JWKS had not published");
+                switched[i] = true;
+            }
+        }
+        if switched == [true, true] {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        switched,
+        [true, true],
+        "both servers sign with the new key after its instant"
+    );
+
+    // The old key still verifies (verify-only) until it is retired; once retired
+    // through one process, the other refuses its tokens within revocation_staleness.
+    let me = |s: &Server, t: &str| c.get(s.url("/auth/me")).bearer_auth(t).send().unwrap();
+    assert_eq!(me(&servers[1], &old_token).status(), 200);
+    let (code, _, err) = envs[0].run(&["keys", "retire", &old_kid], "");
+    assert_eq!(code, 0, "{err}");
+    let mut refused = false;
+    for _ in 0..100 {
+        let r = me(&servers[1], &old_token);
+        if r.status() == 401 {
+            let v: Value = r.json().unwrap();
+            assert!(
+                v["error_description"].as_str().unwrap().starts_with("unknown_kid"),
+                "{v}"
+            );
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        refused,
+        "the second process refuses the retired key without a reload timer"
+    );
+    assert!(!jwks_kids(&servers[1]).contains(&old_kid));
+    for s in servers {
+        assert_eq!(s.terminate(), 0);
+    }
 }

@@ -78,6 +78,7 @@ pub mod memory {
                 demoted_at: demoted,
                 retire_after: demoted.map(|d| d + 900),
                 retired_at: (state == KeyState::Retired).then(|| demoted.unwrap_or(created) + 900),
+                activates_at: None,
             };
             let session = |id: &str, subject: &str, started: i64, used: i64| SessionInfo {
                 family_id: id.into(),
@@ -141,6 +142,7 @@ pub mod memory {
                     demoted_at: None,
                     retire_after: None,
                     retired_at: None,
+                    activates_at: None,
                 },
             );
             Ok(kid)

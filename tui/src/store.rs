@@ -39,7 +39,7 @@ impl Admin for CoreAdmin {
     }
 
     fn rotate_key(&mut self, alg: Option<Algorithm>) -> Result<String, AdminError> {
-        Ok(self.0.keys().rotate(alg)?.to_string())
+        Ok(self.0.keys().rotate_now(alg)?.to_string())
     }
 
     fn retire_key(&mut self, kid: &str) -> Result<(), AdminError> {

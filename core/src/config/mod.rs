@@ -168,6 +168,10 @@ pub struct Config {
     revocation_staleness: Duration,
     /// How often the key ring is reloaded from the store.
     key_reload_interval: Duration,
+    /// How long a rotated key is published before it signs.
+    key_publish_ahead: Duration,
+    /// Whether `/oauth/token` takes `grant_type=password` (legacy, RFC 9700 §2.4).
+    password_grant: bool,
     /// Where state is kept.
     store: StoreConfig,
     /// The failure log.
@@ -240,6 +244,18 @@ impl Config {
         let signing = signing::signing(&raw, &resolve)?;
         let roles_claim = tokens::validation(&raw)?;
         let (store, log) = storage::storage(&raw, &resolve)?;
+        let (ahead, staleness) = (raw.key_publish_ahead.0, raw.revocation_staleness.0);
+        if !ahead.is_zero() && ahead < staleness.saturating_mul(2) {
+            return Err(ConfigError::invalid(
+                "key_publish_ahead",
+                format!(
+                    "{} is less than twice revocation_staleness ({}), so a server sharing the store could start signing with a rotated key as soon as it publishes it",
+                    humantime::format_duration(ahead),
+                    humantime::format_duration(staleness)
+                ),
+                "Keep the default (\"10m\"), or at least twice revocation_staleness; 0 makes rotations sign at once",
+            ));
+        }
         let server = raw.server.validate(resolve)?;
         let login = raw.login.validate()?;
         Ok(Config {
@@ -262,6 +278,8 @@ impl Config {
             validation_cache: raw.validation_cache,
             revocation_staleness: raw.revocation_staleness.0,
             key_reload_interval: raw.key_reload_interval.0,
+            key_publish_ahead: raw.key_publish_ahead.0,
+            password_grant: raw.oauth.password_grant,
             store,
             log,
             server,
@@ -317,6 +335,21 @@ impl Config {
     /// `access_ttl` in seconds.
     pub(crate) fn access_ttl_secs(&self) -> i64 {
         secs(self.access_ttl)
+    }
+
+    /// How long relying parties may cache the JWKS (its `Cache-Control: max-age`):
+    /// half of `key_publish_ahead`, at most 5 minutes, so a client that fetched the
+    /// keys just before a rotation fetches them again, after its own cooldown
+    /// (30 s for jose and PyJWT), before the new key signs.
+    pub fn jwks_max_age(&self) -> Duration {
+        (self.key_publish_ahead / 2).min(Duration::from_secs(300))
+    }
+
+    /// The absolute base of every URL in the metadata: `issuer` when it is an
+    /// absolute `https://` URL (or `http://` on loopback), else `server.public_url`;
+    /// `None` when neither is (then there is no honest metadata to give).
+    pub fn public_base_url(&self) -> Option<String> {
+        server::absolute_url(&self.issuer).or_else(|| self.server.public_url.clone())
     }
 }
 
@@ -375,6 +408,10 @@ accessors! {
     revocation_staleness: Duration => |c| c.revocation_staleness;
     /// How often the key ring is reloaded from the store.
     key_reload_interval: Duration => |c| c.key_reload_interval;
+    /// How long a rotated key is published in the JWKS before it signs (`key_publish_ahead`).
+    key_publish_ahead: Duration => |c| c.key_publish_ahead;
+    /// Whether `/oauth/token` takes `grant_type=password` (`oauth.password_grant`, off by default).
+    password_grant: bool => |c| c.password_grant;
     /// Where state is kept.
     store: &StoreConfig => |c| &c.store;
     /// The failure log.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::server::{RawLogin, RawServer};
+use super::server::{RawLogin, RawOauth, RawServer};
 use crate::keys::Secret;
 
 /// One audience or several.
@@ -78,6 +78,8 @@ pub(super) struct RawConfig {
     pub validation_cache: usize,
     pub revocation_staleness: Dur,
     pub key_reload_interval: Dur,
+    pub key_publish_ahead: Dur,
+    pub oauth: RawOauth,
     pub store: RawStore,
     pub log: RawLog,
     pub server: RawServer,
@@ -106,6 +108,8 @@ impl Default for RawConfig {
             validation_cache: 4096,
             revocation_staleness: Dur(Duration::from_secs(5)),
             key_reload_interval: Dur(Duration::from_secs(60)),
+            key_publish_ahead: Dur(Duration::from_secs(10 * 60)),
+            oauth: RawOauth::default(),
             store: RawStore::default(),
             log: RawLog::default(),
             server: RawServer::default(),

@@ -31,6 +31,15 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Connections served at once; a connection over the cap is closed at once.
     pub max_connections: usize,
+    /// The absolute URL clients reach this server at (`https://auth.example.com`),
+    /// used for the URLs in the metadata when `issuer` is not one itself.
+    pub public_url: Option<String>,
+    /// Origins whose browsers may call the API (CORS); empty (the default): none.
+    /// `"*"` is any origin, refused together with `cors_allow_credentials`.
+    pub cors_allowed_origins: Vec<String>,
+    /// Whether cross-origin requests may carry cookies or HTTP authentication
+    /// (off: tokens travel in the `Authorization` header, which needs no credentials mode).
+    pub cors_allow_credentials: bool,
 }
 
 impl ServerConfig {
@@ -52,6 +61,9 @@ pub(super) struct RawServer {
     trusted_proxies: OneOrMany,
     header_read_timeout: Dur,
     max_connections: usize,
+    public_url: Option<String>,
+    cors_allowed_origins: OneOrMany,
+    cors_allow_credentials: bool,
 }
 
 impl Default for RawServer {
@@ -64,7 +76,50 @@ impl Default for RawServer {
             trusted_proxies: OneOrMany::Many(Vec::new()),
             header_read_timeout: Dur(Duration::from_secs(10)),
             max_connections: 1024,
+            public_url: None,
+            cors_allowed_origins: OneOrMany::Many(Vec::new()),
+            cors_allow_credentials: false,
         }
+    }
+}
+
+/// `text` as an absolute base URL without a trailing slash: `https://host[:port][/path]`,
+/// or `http://` on a loopback host; no query, fragment or user info.
+pub(crate) fn absolute_url(text: &str) -> Option<String> {
+    let text = text.trim().trim_end_matches('/');
+    let (https, rest) = if let Some(r) = text.strip_prefix("https://") {
+        (true, r)
+    } else {
+        (false, text.strip_prefix("http://")?)
+    };
+    let host_port = rest.split('/').next().unwrap_or("");
+    if host_port.is_empty() || rest.contains(['?', '#', '@', ' ']) || !rest.chars().all(|c| c.is_ascii_graphic()) {
+        return None;
+    }
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    };
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    (https || loopback).then(|| text.to_owned())
+}
+
+/// A CORS origin: `*`, or `scheme://host[:port]` with no path.
+fn origin(text: &str) -> Result<String, ConfigError> {
+    let t = text.trim();
+    let ok = t == "*"
+        || ((t.starts_with("https://") || t.starts_with("http://"))
+            && t.splitn(4, '/').nth(3).is_none()
+            && t.len() > "http://".len()
+            && t.chars().all(|c| c.is_ascii_graphic()));
+    if ok {
+        Ok(t.to_owned())
+    } else {
+        Err(ConfigError::invalid(
+            "server.cors_allowed_origins",
+            format!("'{}' is not an origin", crate::error::clip(t)),
+            "Write each origin as scheme://host[:port], e.g. [\"https://app.example.com\"], with no path or trailing slash",
+        ))
     }
 }
 
@@ -107,6 +162,30 @@ impl RawServer {
                 "Keep it below the process's open-file limit (`ulimit -n`), e.g. 1024 (the default)",
             ));
         }
+        let public_url = match self.public_url.as_deref() {
+            None => None,
+            Some(text) => Some(absolute_url(text).ok_or_else(|| {
+                ConfigError::invalid(
+                    "server.public_url",
+                    format!("'{}' is not an absolute URL", crate::error::clip(text)),
+                    "Write it like \"https://auth.example.com\" (http:// only on a loopback host)",
+                )
+            })?),
+        };
+        let cors_allowed_origins = match self.cors_allowed_origins {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+        .iter()
+        .map(|o| origin(o))
+        .collect::<Result<Vec<_>, _>>()?;
+        if self.cors_allow_credentials && cors_allowed_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError::invalid(
+                "server.cors_allowed_origins",
+                "\"*\" together with cors_allow_credentials would let every web site act with a visitor's credentials",
+                "List the origins of your own applications, or leave cors_allow_credentials off",
+            ));
+        }
         Ok(ServerConfig {
             header_read_timeout,
             max_connections: self.max_connections,
@@ -115,6 +194,9 @@ impl RawServer {
             tls_key: self.tls_key.map(&resolve),
             behind_tls_proxy: self.behind_tls_proxy,
             trusted_proxies,
+            public_url,
+            cors_allowed_origins,
+            cors_allow_credentials: self.cors_allow_credentials,
         })
     }
 }
@@ -141,6 +223,13 @@ fn trusted_proxy(text: &str) -> Result<IpNet, ConfigError> {
         ));
     }
     Ok(net.trunc())
+}
+
+/// The `[oauth]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawOauth {
+    pub password_grant: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +311,54 @@ mod tests {
 
     fn err(toml: &str) -> String {
         Config::from_toml(toml).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn public_url_and_cors_origins_are_checked() {
+        let c = Config::from_toml(
+            "[server]\npublic_url = \"https://auth.example.com/\"\ncors_allowed_origins = \"https://app.example.com\"",
+        )
+        .unwrap();
+        assert_eq!(c.server.public_url.as_deref(), Some("https://auth.example.com"));
+        assert_eq!(c.server.cors_allowed_origins, ["https://app.example.com"]);
+        assert!(Config::default().server.cors_allowed_origins.is_empty());
+        assert!(err("[server]\npublic_url = \"yourdomain.com\"").contains("server.public_url"));
+        assert!(err("[server]\npublic_url = \"http://auth.example.com\"").contains("server.public_url"));
+        assert!(Config::from_toml("[server]\npublic_url = \"http://127.0.0.1:8080\"").is_ok());
+        assert!(err("[server]\ncors_allowed_origins = [\"https://app.example.com/\"]").contains("not an origin"));
+        assert!(Config::from_toml("[server]\ncors_allowed_origins = [\"*\"]").is_ok());
+        let e = err("[server]\ncors_allowed_origins = [\"*\"]\ncors_allow_credentials = true");
+        assert!(e.contains("cors_allow_credentials"), "{e}");
+    }
+
+    #[test]
+    fn key_publish_ahead_leaves_every_server_time_to_publish() {
+        assert_eq!(Config::default().key_publish_ahead(), Duration::from_secs(600));
+        assert_eq!(Config::default().jwks_max_age(), Duration::from_secs(300));
+        let c = Config::from_toml("key_publish_ahead = \"4s\"\nrevocation_staleness = \"1s\"").unwrap();
+        assert_eq!(c.jwks_max_age(), Duration::from_secs(2));
+        assert!(Config::from_toml("key_publish_ahead = 0").is_ok());
+        assert!(err("key_publish_ahead = \"6s\"").contains("key_publish_ahead"));
+    }
+
+    #[test]
+    fn absolute_urls_are_https_or_loopback_http() {
+        assert_eq!(absolute_url("https://a.example").as_deref(), Some("https://a.example"));
+        assert_eq!(absolute_url("http://[::1]:80/x/").as_deref(), Some("http://[::1]:80/x"));
+        assert_eq!(
+            absolute_url("http://localhost:8080").as_deref(),
+            Some("http://localhost:8080")
+        );
+        for bad in [
+            "yourdomain.com",
+            "http://a.example",
+            "https://",
+            "https://a.example?x",
+            "https://u@a.example",
+            "ftp://a",
+        ] {
+            assert_eq!(absolute_url(bad), None, "{bad}");
+        }
     }
 
     #[test]

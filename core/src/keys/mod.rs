@@ -48,6 +48,9 @@ impl fmt::Display for Kid {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KeyState {
+    /// Published in the JWKS and verifying, but not signing yet: it starts signing
+    /// at its activation instant, so relying parties have fetched it by then.
+    Next,
     /// Signs new tokens and verifies.
     Active,
     /// Verifies what it signed, until its tokens have expired.
@@ -57,9 +60,10 @@ pub enum KeyState {
 }
 
 impl KeyState {
-    /// The lowercase name stored and shown (`active`, `verify_only`, `retired`).
+    /// The lowercase name stored and shown (`next`, `active`, `verify_only`, `retired`).
     pub const fn as_str(self) -> &'static str {
         match self {
+            KeyState::Next => "next",
             KeyState::Active => "active",
             KeyState::VerifyOnly => "verify_only",
             KeyState::Retired => "retired",
@@ -73,6 +77,7 @@ impl FromStr for KeyState {
         match s {
             "active" => Ok(KeyState::Active),
             "verify_only" => Ok(KeyState::VerifyOnly),
+            "next" => Ok(KeyState::Next),
             "retired" => Ok(KeyState::Retired),
             other => Err(KeyError::Invalid(format!(
                 "unknown key state '{}'",
@@ -448,6 +453,8 @@ fn thumbprint(jwk: &serde_json::Value) -> String {
 #[derive(Debug, Default, Clone)]
 pub struct KeyRing {
     keys: Vec<Arc<Key>>,
+    /// When the `next` key starts signing (seconds since the Unix epoch).
+    next_at: Option<i64>,
 }
 
 impl KeyRing {
@@ -462,7 +469,30 @@ impl KeyRing {
                 return Err(KeyError::Invalid(format!("duplicate kid '{}'", k.kid)));
             }
         }
-        Ok(KeyRing { keys })
+        Ok(KeyRing { keys, next_at: None })
+    }
+
+    /// The same ring, with its `next` key signing from `at` on. Every process that
+    /// loaded the ring switches at that instant by its own clock, without a reload.
+    #[must_use]
+    pub fn next_signs_from(mut self, at: i64) -> KeyRing {
+        self.next_at = Some(at);
+        self
+    }
+
+    /// The `next` key and the instant it starts signing, if one is published.
+    pub fn next(&self) -> Option<(&Arc<Key>, i64)> {
+        let key = self.keys.iter().find(|k| k.state == KeyState::Next)?;
+        Some((key, self.next_at?))
+    }
+
+    /// The key that signs at `now`: the `next` key once its instant has come, else
+    /// the active key.
+    pub fn signer(&self, now: i64) -> Option<&Arc<Key>> {
+        match self.next() {
+            Some((key, at)) if now >= at => Some(key),
+            _ => self.active(),
+        }
     }
 
     /// Every key, retired ones included.

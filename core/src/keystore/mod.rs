@@ -1,6 +1,7 @@
-//! The key lifecycle in the store: active (signs) → verify-only (validates what it
-//! signed until access TTL + leeway has passed) → retired (gone from the JWKS),
-//! with private material sealed at rest under a master key. [`KeyAdmin`] is the
+//! The key lifecycle in the store: next (published in the JWKS, not signing yet)
+//! → active (signs, from the stored activation instant on) → verify-only
+//! (validates what it signed until access TTL + leeway has passed) → retired (gone
+//! from the JWKS), with private material sealed at rest under a master key. [`KeyAdmin`] is the
 //! administrators' view; the runtime uses the same functions to load the ring.
 
 mod seal;
@@ -37,6 +38,8 @@ pub struct KeyInfo {
     pub retire_after: Option<i64>,
     /// When it was retired.
     pub retired_at: Option<i64>,
+    /// When a `next` key starts (or a promoted key started) signing.
+    pub activates_at: Option<i64>,
 }
 
 impl KeyInfo {
@@ -45,7 +48,7 @@ impl KeyInfo {
     /// for, which may lie ahead: its actual retirement is what counts.
     pub fn retirement(&self) -> Option<i64> {
         match self.state {
-            KeyState::Active => None,
+            KeyState::Active | KeyState::Next => None,
             KeyState::VerifyOnly => self.retire_after,
             _ => self.retired_at.or(self.retire_after),
         }
@@ -87,11 +90,17 @@ pub(crate) struct Parts {
     pub algorithm: Algorithm,
     /// How long a demoted key keeps verifying (access TTL + leeway).
     pub verify_window: i64,
+    /// Seconds between a rotation and the new key's first signature.
+    pub publish_ahead: i64,
+    /// What the ring was loaded from (see `sql::ring_version`).
+    pub version: std::sync::Mutex<String>,
 }
 
 /// Key administration over the store: list, rotate, retire, reload. Cheap to
 /// clone. Changes reach this process's ring at once, and other processes sharing
-/// the store on their next reload or at the first token naming a new kid.
+/// the store within `revocation_staleness` (or at the first token naming a new
+/// kid). A rotated key signs from its stored activation instant in every process,
+/// by each one's clock, with no reload at that moment.
 #[derive(Clone)]
 pub struct KeyAdmin(Arc<Parts>);
 
@@ -111,12 +120,30 @@ impl KeyAdmin {
 
     /// Every stored key with its lifecycle times (no private material).
     pub fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        sql::list(&self.0.store, self.0.clock.now())
+        let now = self.0.clock.now();
+        sql::promote_due(&self.0.store, now, self.0.verify_window)?;
+        sql::list(&self.0.store, now)
     }
 
-    /// Creates a new active key (of `algorithm`, default the configured one),
-    /// demotes the old one to verify-only, and reloads the ring.
+    /// Creates the `next` key (of `algorithm`, default the configured one): in the
+    /// JWKS at once, signing from `now + key_publish_ahead`, when the active key
+    /// becomes verify-only. With `key_publish_ahead = 0` this is [`KeyAdmin::rotate_now`].
     pub fn rotate(&self, algorithm: Option<Algorithm>) -> Result<Kid, KeyAdminError> {
+        self.rotate_in(algorithm, self.0.publish_ahead)
+    }
+
+    /// Creates a new key that signs at once (an emergency: relying parties that
+    /// cached the JWKS refuse its tokens until they fetch it again).
+    pub fn rotate_now(&self, algorithm: Option<Algorithm>) -> Result<Kid, KeyAdminError> {
+        self.rotate_in(algorithm, 0)
+    }
+
+    /// Seconds between a rotation and the new key's first signature (`key_publish_ahead`).
+    pub fn publish_ahead(&self) -> i64 {
+        self.0.publish_ahead
+    }
+
+    fn rotate_in(&self, algorithm: Option<Algorithm>, ahead: i64) -> Result<Kid, KeyAdminError> {
         let p = &*self.0;
         let kid = sql::rotate(
             &p.store,
@@ -124,25 +151,44 @@ impl KeyAdmin {
             algorithm.unwrap_or(p.algorithm),
             p.clock.now(),
             p.verify_window,
+            ahead,
         )?;
         self.reload()?;
         Ok(kid)
     }
 
-    /// Retires a verify-only key at once (e.g. a compromised one): it leaves the
-    /// JWKS and its tokens fail with `unknown_kid`. The active key cannot be retired.
+    /// Retires a verify-only or `next` key at once (e.g. a compromised one): it
+    /// leaves the JWKS and its tokens fail with `unknown_kid`, here at once and in
+    /// every other process within `revocation_staleness`. The active key cannot be
+    /// retired.
     pub fn retire(&self, kid: &str) -> Result<(), KeyAdminError> {
-        sql::retire(&self.0.store, kid, self.0.clock.now())?;
+        sql::retire(&self.0.store, kid, self.0.clock.now(), self.0.verify_window)?;
         self.reload()?;
         Ok(())
     }
 
-    /// Reloads the key ring from the store now.
+    /// Reloads the key ring from the store now (persisting a due activation first).
     pub fn reload(&self) -> Result<(), StoreError> {
         let p = &*self.0;
-        let ring = load_ring(&p.store, p.master.as_ref(), p.clock.now())?;
+        let now = p.clock.now();
+        sql::promote_due(&p.store, now, p.verify_window)?;
+        let version = sql::ring_version(&p.store, now)?;
+        let ring = load_ring(&p.store, p.master.as_ref(), now)?;
         p.ring.store(Arc::new(ring));
+        if let Ok(mut seen) = p.version.lock() {
+            *seen = version;
+        }
         Ok(())
+    }
+
+    /// Reloads the ring only when the stored keys changed since the last load (one
+    /// small query otherwise): the maintenance thread runs this every
+    /// `revocation_staleness`, so a retirement reaches every process that soon.
+    pub fn reload_if_changed(&self) -> Result<(), StoreError> {
+        let p = &*self.0;
+        let version = sql::ring_version(&p.store, p.clock.now())?;
+        let changed = p.version.lock().map_or(true, |seen| *seen != version);
+        if changed { self.reload() } else { Ok(()) }
     }
 
     /// Whether stored keys are sealed with a master key.

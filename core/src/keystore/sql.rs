@@ -7,7 +7,7 @@ use super::{KeyAdminError, KeyInfo, MasterKey};
 use crate::keys::{Algorithm, Key, KeyError, KeyMaterial, KeyRing, KeyState, Kid};
 use crate::store::{Row, Store, StoreError, Tx, Val, lock_keys};
 
-const SELECT_KEYS: &str = "SELECT kid, alg, state, created_at, demoted_at, retire_after, retired_at, material, sealed FROM jwtauth_keys ORDER BY created_at, kid";
+const SELECT_KEYS: &str = "SELECT kid, alg, state, created_at, demoted_at, retire_after, retired_at, material, sealed, activates_at FROM jwtauth_keys ORDER BY created_at, kid";
 
 fn info(row: &Row, now: i64) -> Result<KeyInfo, StoreError> {
     let alg: Algorithm = row
@@ -30,6 +30,7 @@ fn info(row: &Row, now: i64) -> Result<KeyInfo, StoreError> {
         demoted_at: row.opt_i64(4)?,
         retire_after,
         retired_at: row.opt_i64(6)?,
+        activates_at: row.opt_i64(9)?,
     })
 }
 
@@ -46,6 +47,7 @@ pub(crate) fn list(store: &Store, now: i64) -> Result<Vec<KeyInfo>, StoreError> 
 pub(crate) fn load_ring(store: &Store, master: Option<&MasterKey>, now: i64) -> Result<KeyRing, StoreError> {
     let rows = store.write(|tx| tx.query(SELECT_KEYS, &[]))?;
     let mut keys = Vec::new();
+    let mut next_at = None;
     for row in &rows {
         let i = info(row, now)?;
         if i.state == KeyState::Retired {
@@ -81,12 +83,92 @@ pub(crate) fn load_ring(store: &Store, master: Option<&MasterKey>, now: i64) -> 
         };
         let key = Key::from_parts(i.kid.clone(), i.algorithm, i.state, i.created_at, material)
             .map_err(|e| StoreError::Data(format!("key '{}': {e}", i.kid)))?;
+        if i.state == KeyState::Next {
+            next_at = i.activates_at.or(Some(i.created_at));
+        }
         keys.push(key);
     }
-    KeyRing::new(keys).map_err(|e| StoreError::Data(e.to_string()))
+    let ring = KeyRing::new(keys).map_err(|e| StoreError::Data(e.to_string()))?;
+    Ok(match next_at {
+        Some(at) => ring.next_signs_from(at),
+        None => ring,
+    })
+}
+
+/// What decides the ring: each key's stored state and times, and which time-driven
+/// changes (a `next` key's activation, a verify-only key's retirement) are due at
+/// `now`. The ring is reloaded only when this changes.
+pub(crate) fn ring_version(store: &Store, now: i64) -> Result<String, StoreError> {
+    let rows = store.write(|tx| {
+        tx.query(
+            "SELECT kid, state, retired_at, activates_at, retire_after FROM jwtauth_keys ORDER BY kid",
+            &[],
+        )
+    })?;
+    let mut version = String::new();
+    for r in &rows {
+        let due = |t: Option<i64>| if t.is_some_and(|t| t <= now) { 'd' } else { '-' };
+        version.push_str(&format!(
+            "{}|{}|{:?}|{:?}|{}{};",
+            r.text(0)?,
+            r.text(1)?,
+            r.opt_i64(2)?,
+            r.opt_i64(3)?,
+            due(r.opt_i64(3)?),
+            due(r.opt_i64(4)?)
+        ));
+    }
+    Ok(version)
+}
+
+/// Makes a `next` key whose instant has come the active key, and the active key
+/// verify-only from that instant (not from whenever this runs), under the key lock.
+fn promote_due_in(tx: &mut dyn Tx, now: i64, verify_window: i64) -> Result<(), StoreError> {
+    let due = tx.query(
+        "SELECT kid, activates_at FROM jwtauth_keys WHERE state = 'next' AND activates_at <= ?1",
+        &[Val::I64(now)],
+    )?;
+    let Some(row) = due.first() else { return Ok(()) };
+    let (kid, at) = (row.text(0)?, row.i64(1)?);
+    demote_active(tx, at, verify_window)?;
+    tx.exec(
+        "UPDATE jwtauth_keys SET state = 'active' WHERE kid = ?1",
+        &[kid.as_str().into()],
+    )?;
+    Ok(())
+}
+
+/// Persists the activation of a due `next` key, if there is one.
+pub(crate) fn promote_due(store: &Store, now: i64, verify_window: i64) -> Result<(), StoreError> {
+    let due = store.write(|tx| {
+        Ok(!tx
+            .query(
+                "SELECT kid FROM jwtauth_keys WHERE state = 'next' AND activates_at <= ?1",
+                &[Val::I64(now)],
+            )?
+            .is_empty())
+    })?;
+    if due {
+        store.write(|tx| {
+            lock_keys(tx)?;
+            promote_due_in(tx, now, verify_window)
+        })?;
+    }
+    Ok(())
 }
 
 fn insert(tx: &mut dyn Tx, key: &Key, master: Option<&MasterKey>, now: i64) -> Result<(), StoreError> {
+    insert_as(tx, key, master, now, None)
+}
+
+/// Inserts `key` as the active key, or as the `next` key signing from `activates_at`.
+fn insert_as(
+    tx: &mut dyn Tx,
+    key: &Key,
+    master: Option<&MasterKey>,
+    now: i64,
+    activates_at: Option<i64>,
+) -> Result<(), StoreError> {
     let (material, sealed) = match master {
         Some(m) => (
             m.seal(&context(key.kid(), key.algorithm()), key.material().bytes())
@@ -95,16 +177,24 @@ fn insert(tx: &mut dyn Tx, key: &Key, master: Option<&MasterKey>, now: i64) -> R
         ),
         None => (crate::encoding::b64(key.material().bytes()), 0),
     };
+    let state = if activates_at.is_some() { "next" } else { "active" };
     tx.exec(
-        "INSERT INTO jwtauth_keys (kid, alg, state, created_at, material, sealed) VALUES (?1, ?2, 'active', ?3, ?4, ?5)",
+        "INSERT INTO jwtauth_keys (kid, alg, state, created_at, material, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         &[
             key.kid().as_str().into(),
             key.algorithm().as_str().into(),
+            state.into(),
             Val::I64(now),
             material.into(),
             Val::I64(sealed),
         ],
     )?;
+    if let Some(at) = activates_at {
+        tx.exec(
+            "UPDATE jwtauth_keys SET activates_at = ?1 WHERE kid = ?2",
+            &[Val::I64(at), key.kid().as_str().into()],
+        )?;
+    }
     Ok(())
 }
 
@@ -170,31 +260,45 @@ pub(crate) fn ensure_active(
     })
 }
 
-/// Creates a new active key for `alg` and demotes the old one to verify-only.
+/// Creates a new key for `alg`. With `ahead` > 0 it is the `next` key: published
+/// now, signing from `now + ahead`, when the active key becomes verify-only (a
+/// `next` key waiting already is retired: it never signed). With `ahead` = 0 it is
+/// active at once and the old active key verify-only.
 pub(crate) fn rotate(
     store: &Store,
     master: Option<&MasterKey>,
     alg: Algorithm,
     now: i64,
     verify_window: i64,
+    ahead: i64,
 ) -> Result<Kid, KeyAdminError> {
     if alg.is_hmac() {
         // A generated HS secret could not be shared with other services; HS keys come from configuration.
         return Err(KeyAdminError::SharedSecret(alg));
     }
-    let key = Key::generate(alg, now)?;
+    let key = Key::generate(alg, now)?.with_state(KeyState::Next)?;
     store.write(|tx| {
         lock_keys(tx)?;
-        demote_active(tx, now, verify_window)?;
-        insert(tx, &key, master, now)
+        promote_due_in(tx, now, verify_window)?;
+        tx.exec(
+            "UPDATE jwtauth_keys SET state = 'retired', retired_at = ?1 WHERE state = 'next'",
+            &[Val::I64(now)],
+        )?;
+        if ahead > 0 {
+            insert_as(tx, &key, master, now, Some(now.saturating_add(ahead)))
+        } else {
+            demote_active(tx, now, verify_window)?;
+            insert(tx, &key, master, now)
+        }
     })?;
     Ok(key.kid().clone())
 }
 
 /// Retires a verify-only key now. The active key cannot be retired (rotate first).
-pub(crate) fn retire(store: &Store, kid: &str, now: i64) -> Result<(), KeyAdminError> {
+pub(crate) fn retire(store: &Store, kid: &str, now: i64, verify_window: i64) -> Result<(), KeyAdminError> {
     store.write(|tx| {
         lock_keys(tx)?;
+        promote_due_in(tx, now, verify_window)?;
         let rows = tx.query("SELECT state FROM jwtauth_keys WHERE kid = ?1", &[kid.into()])?;
         match rows.first().map(|r| r.text(0)).transpose()?.as_deref() {
             None => Ok(Err(KeyAdminError::UnknownKid(crate::error::clip(kid)))),

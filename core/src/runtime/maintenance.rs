@@ -81,6 +81,8 @@ fn run(work: &Work, rx: &mpsc::Receiver<Cmd>) {
         let now = Instant::now();
         if now >= next_marks {
             warn_on_error("reloading revocation watermarks", work.sessions.reload_revocations());
+            // A retired key must stop validating everywhere as soon as a revoked session.
+            warn_on_error("checking keys for changes", work.keys.reload_if_changed());
             next_marks = now + work.marks_every;
         }
         if now >= next_keys {

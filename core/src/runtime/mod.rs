@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::clients::{self, ClientError, Clients};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Reason};
@@ -63,6 +64,9 @@ pub enum Error {
     /// A user administration request was refused.
     #[error(transparent)]
     User(UserError),
+    /// A client administration request was refused.
+    #[error(transparent)]
+    Client(ClientError),
     /// No system randomness.
     #[error(transparent)]
     Randomness(#[from] NoRandomness),
@@ -95,6 +99,18 @@ impl From<KeyAdminError> for Error {
             KeyAdminError::Store(s) => Error::Store(s),
             KeyAdminError::Key(k) => Error::Key(k),
             other => Error::KeyAdmin(other),
+        }
+    }
+}
+
+impl From<ClientError> for Error {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Auth(a) => Error::Auth(a),
+            ClientError::Store(s) => Error::Store(s),
+            ClientError::Issue(i) => Error::Issue(i),
+            ClientError::Randomness(r) => Error::Randomness(r),
+            other => Error::Client(other),
         }
     }
 }
@@ -197,6 +213,7 @@ pub struct JwtAuth {
     sessions: Sessions,
     keys: KeyAdmin,
     users: Users,
+    clients: Clients,
     /// Stops the background thread when the runtime is dropped.
     _maintenance: maintenance::Handle,
 }
@@ -248,8 +265,7 @@ impl JwtAuth {
             )?;
         }
         let sealing = master.is_some();
-        let ring = keystore::load_ring(&store, master.as_ref(), now)?;
-        let ring = Arc::new(ArcSwap::from_pointee(ring));
+        let ring = Arc::new(ArcSwap::from_pointee(crate::keys::KeyRing::default()));
         let rules = Arc::new(config.rules());
         let revocations = Arc::new(Revocations::default());
         let issuer = Issuer::new(ring.clone(), rules.clone(), clock.clone(), config.access_ttl_secs());
@@ -274,6 +290,15 @@ impl JwtAuth {
             clock: clock.clone(),
             algorithm: config.algorithm(),
             verify_window: config.verify_window(),
+            publish_ahead: secs(config.key_publish_ahead()),
+            version: std::sync::Mutex::default(),
+        });
+        keys.reload()?;
+        let clients = Clients::new(clients::Parts {
+            store: store.clone(),
+            issuer: issuer.clone(),
+            sessions: sessions.clone(),
+            clock: clock.clone(),
         });
         if sealing {
             let n = keys.unsealed_count()?;
@@ -315,8 +340,14 @@ impl JwtAuth {
             sessions,
             keys,
             users,
+            clients,
             _maintenance: maintenance,
         })
+    }
+
+    /// Service clients: registry and the `client_credentials` grant.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
     }
 
     /// Validates access tokens.

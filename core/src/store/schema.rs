@@ -57,6 +57,17 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value BIGINT NOT NULL
     );",
+    // 4: service clients (secrets as SHA-256), and the instant a published `next`
+    // key starts signing.
+    "CREATE TABLE jwtauth_clients (
+        client_id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        disabled BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        secret_created_at BIGINT NOT NULL
+    );
+    ALTER TABLE jwtauth_keys ADD COLUMN activates_at BIGINT;",
 ];
 
 /// The schema version this build writes.

@@ -46,8 +46,9 @@ impl Issuer {
     /// by the active key, valid for `access_ttl`.
     pub fn issue(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<Issued, IssueError> {
         let ring = self.ring.load();
-        let key = ring.active().ok_or(KeyError::NoActiveKey)?;
-        issue(key, &self.rules, self.clock.now(), self.ttl, subject, roles, extra)
+        let now = self.clock.now();
+        let key = ring.signer(now).ok_or(KeyError::NoActiveKey)?;
+        issue(key, &self.rules, now, self.ttl, subject, roles, extra)
     }
 
     /// Seconds an issued access token lives (`access_ttl`).

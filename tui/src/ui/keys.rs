@@ -81,9 +81,14 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let mut state = TableState::default().with_selected(Some(app.keys.selected));
     frame.render_stateful_widget(t, table, &mut state);
     if let Some(k) = app.keys.current() {
-        frame.render_widget(
-            Line::from(vec![Span::styled(" selected kid ", DIM), Span::raw(k.kid.as_str())]),
-            selected,
-        );
+        let mut line = vec![Span::styled(" selected kid ", DIM), Span::raw(k.kid.as_str())];
+        // A `next` key is published but not signing yet: say when it starts.
+        if k.state == jwtauth_core::KeyState::Next
+            && let Some(at) = k.activates_at
+        {
+            line.push(Span::styled("  signs from ", DIM));
+            line.push(Span::raw(date_time(at)));
+        }
+        frame.render_widget(Line::from(line), selected);
     }
 }

@@ -453,3 +453,24 @@ fn the_hint_line_leaves_out_whole_hints_that_do_not_fit() {
         );
     }
 }
+
+#[test]
+fn a_next_key_shows_when_it_starts_signing() {
+    let mut app = app();
+    let mut keys = MemoryAdmin::sample(NOW).list_keys().unwrap();
+    let mut next = keys[0].clone();
+    next.kid = jwtauth_core::Kid::new("k3-next-key");
+    next.state = jwtauth_core::KeyState::Next;
+    next.created_at = NOW;
+    next.activates_at = Some(NOW + 600);
+    keys.insert(0, next);
+    app.update(Action::Admin(AdminUpdate::Keys(keys)));
+    press(&mut app, "2↑↑↑");
+    let screen = text_of(&render(&mut app, 120, 35));
+    assert!(screen.contains(" next "), "{screen}");
+    let expected = format!(
+        "selected kid k3-next-key  signs from {}",
+        crate::failure::date_time(NOW + 600)
+    );
+    assert!(screen.contains(&expected), "{screen}");
+}

@@ -50,6 +50,7 @@ pub fn key_state_color(s: KeyState) -> Color {
     match s {
         KeyState::Active => Color::Green,
         KeyState::VerifyOnly => Color::Yellow,
+        KeyState::Next => Color::Cyan,
         _ => Color::DarkGray,
     }
 }

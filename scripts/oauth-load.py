@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Bounded load on the token endpoints of a jwtauth-server, loopback only.
+
+    python3 scripts/oauth-load.py target/release/jwtauth-server [SECONDS] [THREADS]
+
+Starts the server on a free 127.0.0.1 port with a fresh SQLite store, then, in
+one run against that one store, measures for SECONDS each (default 5, at most 30;
+THREADS clients, default 4, at most 16; at most 20,000 requests per measurement):
+
+  * refresh rotations per second on POST /auth/refresh (JSON),
+  * refresh rotations per second on POST /oauth/token (form, grant_type=refresh_token),
+  * client-credentials tokens per second on POST /oauth/token (client_secret_basic).
+
+Each client thread keeps one session and spends its refresh token in a chain, so
+every request is a real rotation. Needs only `requests` (in a virtual environment).
+The client is Python: the figures are a comparison of the endpoints side by side on
+one machine, not a ceiling of the server.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+
+MAX_SECONDS = 30
+MAX_THREADS = 16
+MAX_REQUESTS = 20_000
+PASSWORD = "load test password 1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure(name, threads, seconds, setup, step):
+    # Every thread logs in (setup) before the clock starts.
+    ready = threading.Barrier(threads + 1)
+    stop = [0.0]
+    counts = [0] * threads
+    errors = [0] * threads
+    lock = threading.Lock()
+    total = [0]
+
+    def worker(i):
+        s = requests.Session()
+        state = setup(s)
+        ready.wait(timeout=120)
+        ready.wait(timeout=120)
+        while time.monotonic() < stop[0]:
+            with lock:
+                if total[0] >= MAX_REQUESTS:
+                    return
+                total[0] += 1
+            ok, state = step(s, state)
+            if ok:
+                counts[i] += 1
+            else:
+                errors[i] += 1
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    ready.wait(timeout=120)
+    start = time.monotonic()
+    stop[0] = start + seconds
+    ready.wait(timeout=120)
+    for t in ts:
+        t.join()
+    elapsed = time.monotonic() - start
+    n = sum(counts)
+    print(f"{name:<44} {n / elapsed:8.0f} /s   ({n} in {elapsed:.1f} s, {sum(errors)} errors)")
+    return n / elapsed
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/jwtauth-server")
+    seconds = min(float(sys.argv[2]) if len(sys.argv) > 2 else 5.0, MAX_SECONDS)
+    threads = min(int(sys.argv[3]) if len(sys.argv) > 3 else 4, MAX_THREADS)
+    tmp = tempfile.mkdtemp(prefix="jwtauth-load-")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTAUTH_")}
+    env.update(
+        JWTAUTH_STORE__URL=f"sqlite://{tmp}/jwtauth.db",
+        JWTAUTH_LOG__DIR=f"{tmp}/logs",
+        JWTAUTH_SERVER__LISTEN=f"127.0.0.1:{port}",
+        JWTAUTH_ISSUER=base,
+        # Each client thread logs in once per measurement.
+        JWTAUTH_LOGIN__USER_BURST="100",
+        JWTAUTH_LOGIN__CLIENT_BURST="100",
+    )
+
+    def run(*args, stdin=""):
+        return subprocess.run([binary, *args], input=stdin, env=env, cwd=tmp, capture_output=True, text=True, timeout=60, check=True)
+
+    run("user", "add", "load", "--role", "User", stdin=PASSWORD + "\n")
+    creds = json.loads(run("client", "add", "load-svc", "--json").stdout)
+    proc = subprocess.Popen([binary], env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().startswith("jwtauth-server listening on")
+        print(f"server {binary}, {threads} client threads, {seconds:.0f} s each, load average {os.getloadavg()}")
+
+        def session(s):
+            r = s.post(base + "/auth/login", json={"username": "load", "password": PASSWORD}, timeout=30)
+            r.raise_for_status()
+            return r.json()["refresh_token"]
+
+        def auth_refresh(s, token):
+            r = s.post(base + "/auth/refresh", json={"refresh_token": token}, timeout=30)
+            return (True, r.json()["refresh_token"]) if r.status_code == 200 else (False, token)
+
+        def oauth_refresh(s, token):
+            r = s.post(base + "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": token}, timeout=30)
+            return (True, r.json()["refresh_token"]) if r.status_code == 200 else (False, token)
+
+        def client_credentials(s, _):
+            r = s.post(
+                base + "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(creds["client_id"], creds["client_secret"]),
+                timeout=30,
+            )
+            return r.status_code == 200, None
+
+        # Alternated, so both refresh endpoints see the same machine load.
+        for _ in range(2):
+            measure("POST /auth/refresh (rotations)", threads, seconds / 2, session, auth_refresh)
+            measure("POST /oauth/token refresh_token (rotations)", threads, seconds / 2, session, oauth_refresh)
+        measure("POST /oauth/token client_credentials (tokens)", threads, seconds, lambda s: None, client_credentials)
+        print(f"load average after: {os.getloadavg()}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main()
