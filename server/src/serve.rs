@@ -277,6 +277,48 @@ pub async fn shutdown_on_signal(signals: Signals, handle: Handle<SocketAddr>) {
     handle.graceful_shutdown(Some(GRACE));
 }
 
+/// Where the first admin's password goes when stderr is not a terminal.
+pub const FIRST_PASSWORD_FILE: &str = "first-admin-password";
+
+/// Shows the first admin's password once: on the terminal, never through the logger;
+/// when stderr is not a terminal (journald, docker, a log collector), in an owner-only
+/// file in the failure-log folder, saying where.
+fn show_first_password(log_dir: &Path, password: &str) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+    let (user, role) = (jwtauth_core::users::FIRST_ADMIN, jwtauth_core::users::ADMIN_ROLE);
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = writeln!(
+            err,
+            "\nFirst start: created user '{user}' (role {role}) with password\n\n    {password}\n\nIt is shown only this once. Change it by adding another admin and disabling this one.\n"
+        );
+        return Ok(());
+    }
+    let path = log_dir.join(FIRST_PASSWORD_FILE);
+    let write = || -> std::io::Result<()> {
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(log_dir)?;
+        let _ = std::fs::remove_file(&path);
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o.open(&path)?;
+        writeln!(f, "{password}")?;
+        f.sync_all()
+    };
+    write().with_context(|| format!("writing the first admin's password to {}", path.display()))?;
+    let _ = writeln!(
+        err,
+        "First start: created user '{user}' (role {role}); stderr is not a terminal, so its password is in {} (readable by this user only). Read it, then delete the file.",
+        path.display()
+    );
+    Ok(())
+}
+
 /// The whole `serve` command: open the core, bootstrap the first admin, serve until
 /// a shutdown signal. Returns the state so the caller drops it outside the runtime
 /// (the synchronous PostgreSQL pool must not be dropped on an async worker).
@@ -301,15 +343,7 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
         .await??
     };
     if let Some(password) = first {
-        // Straight to the terminal, never through the logger.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nFirst start: created user '{}' (role {}) with password\n\n    {}\n\nIt is shown only this once. Change it by adding another admin and disabling this one.\n",
-            jwtauth_core::users::FIRST_ADMIN,
-            jwtauth_core::users::ADMIN_ROLE,
-            password.expose()
-        );
+        show_first_password(&auth.config().log().dir, password.expose())?;
     }
     let tls = server_cfg.tls_cert.is_some();
     let state = std::sync::Arc::new(crate::Shared {
