@@ -125,7 +125,7 @@ impl AuthError {
 /// Whether `c` would rearrange or hide text around it in a log or a terminal:
 /// bidirectional overrides and isolates (U+202E shows "gpj.exe" as "exe.jpg"),
 /// zero-width and other format characters, line and paragraph separators, tags.
-fn is_invisible_or_reordering(c: char) -> bool {
+pub(crate) fn is_invisible_or_reordering(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
