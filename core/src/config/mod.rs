@@ -252,11 +252,19 @@ impl Config {
     /// `<store file>.master-key` beside the SQLite store. `None` for PostgreSQL,
     /// whose instances must share one key that no single host can generate.
     pub fn generated_master_key_file(&self) -> Option<PathBuf> {
-        let db = self.store.url().strip_prefix("sqlite://")?;
-        Some(match &self.config_dir {
-            Some(dir) => dir.join("jwtauth.master-key"),
-            None => PathBuf::from(format!("{db}.master-key")),
-        })
+        self.master_key_candidates().into_iter().next()
+    }
+
+    /// Where a generated master key may already be, in the order looked at: beside
+    /// the configuration file, then beside the SQLite store (a store first opened
+    /// without a configuration file keeps its key there). Empty for PostgreSQL.
+    pub(crate) fn master_key_candidates(&self) -> Vec<PathBuf> {
+        let Some(db) = self.store.url().strip_prefix("sqlite://") else {
+            return Vec::new();
+        };
+        let mut v: Vec<PathBuf> = self.config_dir.iter().map(|d| d.join("jwtauth.master-key")).collect();
+        v.push(PathBuf::from(format!("{db}.master-key")));
+        v
     }
 
     /// Seconds a demoted key keeps verifying: every token it signed has expired by
