@@ -122,13 +122,38 @@ impl AuthError {
     }
 }
 
+/// Whether `c` would rearrange or hide text around it in a log or a terminal:
+/// bidirectional overrides and isolates (U+202E shows "gpj.exe" as "exe.jpg"),
+/// zero-width and other format characters, line and paragraph separators, tags.
+pub(crate) fn is_invisible_or_reordering(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
 /// Shortens a value taken from an untrusted token before it is put in a hint,
-/// so a hostile token cannot flood logs.
+/// so a hostile token cannot flood logs; control, bidirectional and invisible
+/// format characters become `?`, so it cannot disguise itself either.
 pub fn clip(s: &str) -> String {
     const MAX: usize = 80;
     let clean: String = s
         .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || is_invisible_or_reordering(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .take(MAX + 1)
         .collect();
     if clean.chars().count() > MAX {
@@ -143,6 +168,16 @@ pub fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_neutralises_bidi_overrides_and_invisible_characters() {
+        assert_eq!(clip("evil\u{202E}gpj.exe"), "evil?gpj.exe");
+        assert_eq!(clip("a\u{2066}b\u{2069}c\u{200B}d\u{FEFF}e\u{2028}f"), "a?b?c?d?e?f");
+        assert_eq!(clip("tag\u{E0041}"), "tag?");
+        assert_eq!(clip("line\nbreak\u{7}"), "line?break?");
+        // Letters of every script pass unchanged.
+        assert_eq!(clip("Zoë Ωμέγα 東京 مرحبا"), "Zoë Ωμέγα 東京 مرحبا");
+    }
 
     #[test]
     fn every_reason_round_trips_through_its_name_and_code() {

@@ -165,3 +165,23 @@ fn keys_seal_seals_what_was_stored_unsealed_and_retired_keys_are_wiped() {
     let sealed = open(sqlite_config(dir.path(), &extra));
     assert_eq!(sealed.verifier().validate(&token).unwrap().subject(), "alice");
 }
+
+#[test]
+fn a_key_generated_beside_the_store_is_found_when_a_config_file_is_added_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[store]\nurl = \"sqlite://{}\"\n",
+        dir.path().join("jwtauth.db").display()
+    );
+    // First opened without a configuration file: the key goes beside the store.
+    let first = open(Config::from_toml(&toml).unwrap());
+    let token = first.issuer().issue("alice", &[], &Default::default()).unwrap().token;
+    drop(first);
+    assert!(dir.path().join("jwtauth.db.master-key").exists());
+    // Then through a configuration file in the same folder: that key is used, no other made.
+    let cfg = dir.path().join("jwtauth.toml");
+    std::fs::write(&cfg, &toml).unwrap();
+    let again = open(Config::load(Some(&cfg)).unwrap());
+    assert!(!dir.path().join("jwtauth.master-key").exists());
+    assert_eq!(again.verifier().validate(&token).unwrap().subject(), "alice");
+}

@@ -72,3 +72,35 @@ fn a_process_with_a_short_ceiling_keeps_the_watermarks_a_longer_one_needs() {
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn issuing_refuses_what_validation_would_refuse_or_have_to_clean() {
+    let (tokens, _clock) = common::auth(Algorithm::ES256);
+    let issue = |sub: &str, roles: &[&str], extra: serde_json::Value| {
+        tokens
+            .issuer()
+            .issue(sub, roles, extra.as_object().unwrap())
+            .map(|i| i.token)
+            .map_err(|e| e.to_string())
+    };
+    let ok = issue("alice", &["Reader"], json!({})).unwrap();
+    assert!(tokens.verifier().validate(&ok).is_ok());
+    for bad_sub in [
+        "x".repeat(1 << 20),
+        "a\nb".into(),
+        "evil\u{202E}gpj".into(),
+        "z\u{200B}".into(),
+    ] {
+        let e = issue(&bad_sub, &[], json!({})).unwrap_err();
+        assert!(e.contains("subject"), "{e}");
+    }
+    for bad_role in ["", "Ad\u{0}min", "\u{2066}Admin"] {
+        let e = issue("alice", &[bad_role], json!({})).unwrap_err();
+        assert!(e.contains("role"), "{e}");
+    }
+    // Claims that make the token larger than this same service accepts.
+    let e = issue("alice", &[], json!({"blob": "x".repeat(10_000)})).unwrap_err();
+    assert!(e.contains("max_token_size"), "{e}");
+    // A subject of letters in any script is fine.
+    assert!(issue("Zoë-東京", &[], json!({})).is_ok());
+}

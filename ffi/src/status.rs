@@ -252,7 +252,9 @@ impl From<jwtauth_core::IssueError> for Failure {
     fn from(e: jwtauth_core::IssueError) -> Self {
         use jwtauth_core::IssueError as E;
         let status = match &e {
-            E::EmptySubject | E::ReservedClaim(_) => jwtauth_status::InvalidArgument,
+            E::EmptySubject | E::ReservedClaim(_) | E::InvalidSubject | E::InvalidRole(_) | E::TooLarge { .. } => {
+                jwtauth_status::InvalidArgument
+            }
             _ => jwtauth_status::Internal,
         };
         Failure::new(status, e.to_string())

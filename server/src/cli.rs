@@ -275,7 +275,7 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
     if let Command::Init = command {
         let auth = JwtAuth::open(config).context("creating the store")?;
         if let Some(password) = auth.users().bootstrap_admin()? {
-            jwtauth_server::serve::show_first_admin(&password);
+            jwtauth_server::serve::show_first_password(&auth.config().log().dir, password.expose())?;
         }
         writeln!(out, "store {} is ready", auth.store().url())?;
         return Ok(());

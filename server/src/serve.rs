@@ -277,17 +277,46 @@ pub async fn shutdown_on_signal(signals: Signals, handle: Handle<SocketAddr>) {
     handle.graceful_shutdown(Some(GRACE));
 }
 
-/// Prints the first admin's password, once: the terminal only ever sees it here.
-pub fn show_first_admin(password: &jwtauth_core::users::GeneratedPassword) {
-    use std::io::Write;
+/// Where the first admin's password goes when stderr is not a terminal.
+pub const FIRST_PASSWORD_FILE: &str = "first-admin-password";
+
+/// Shows the first admin's password once: on the terminal, never through the logger;
+/// when stderr is not a terminal (journald, docker, a log collector), in an owner-only
+/// file in the failure-log folder, saying where.
+pub fn show_first_password(log_dir: &Path, password: &str) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+    let (user, role) = (jwtauth_core::users::FIRST_ADMIN, jwtauth_core::users::ADMIN_ROLE);
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = writeln!(
+            err,
+            "\nFirst start: created user '{user}' (role {role}) with password\n\n    {password}\n\nIt is shown only this once. Change it with `jwtauth-server user passwd {user}`.\n"
+        );
+        return Ok(());
+    }
+    let path = log_dir.join(FIRST_PASSWORD_FILE);
+    let write = || -> std::io::Result<()> {
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(log_dir)?;
+        let _ = std::fs::remove_file(&path);
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o.open(&path)?;
+        writeln!(f, "{password}")?;
+        f.sync_all()
+    };
+    write().with_context(|| format!("writing the first admin's password to {}", path.display()))?;
     let _ = writeln!(
-        std::io::stderr(),
-        "\nFirst start: created user '{}' (role {}) with password\n\n    {}\n\nIt is shown only this once. Change it with `jwtauth-server user passwd {}`.\n",
-        jwtauth_core::users::FIRST_ADMIN,
-        jwtauth_core::users::ADMIN_ROLE,
-        password.expose(),
-        jwtauth_core::users::FIRST_ADMIN,
+        err,
+        "First start: created user '{user}' (role {role}); stderr is not a terminal, so its password is in {} (readable by this user only). Read it, then delete the file.",
+        path.display()
     );
+    Ok(())
 }
 
 /// The whole `serve` command: open the core, bootstrap the first admin, serve until
@@ -318,8 +347,7 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
         .await??
     };
     if let Some(password) = first {
-        // Straight to the terminal, never through the logger.
-        show_first_admin(&password);
+        show_first_password(&auth.config().log().dir, password.expose())?;
     }
     if auth.config().public_base_url().is_none() {
         tracing::warn!("{}", crate::error::NO_METADATA);

@@ -297,26 +297,31 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
 }
 
 #[test]
-fn the_first_start_creates_an_admin_whose_password_is_shown_once_and_never_logged() {
+fn the_first_start_puts_the_admin_password_in_an_owner_only_file_off_a_terminal_and_never_logs_it() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
     let env = Env::new(dir.path(), &url, &[]);
     let s = env.serve();
-    // stderr is read by another thread: let it catch up (bounded).
+    // stderr is a pipe here, as under journald or docker: the password goes to an
+    // owner-only file and stderr says where. stderr is read by another thread: let
+    // it catch up (bounded).
+    let file = dir.path().join("logs").join("first-admin-password");
     for _ in 0..100 {
-        if s.stderr.lock().unwrap().contains("shown only this once") {
+        if s.stderr.lock().unwrap().contains("readable by this user only") {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let err = s.stderr.lock().unwrap().clone();
-    let password = err
-        .lines()
-        .skip_while(|l| !l.contains("with password"))
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.contains("with password"))
-        .unwrap_or_else(|| panic!("no password shown: {err}"))
-        .to_owned();
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert!(password.len() >= 16);
+    assert!(!err.contains(&password), "the password reached stderr");
+    std::fs::remove_file(&file).unwrap();
     let c = client();
     let me: Value = {
         let t = login(&c, &s, "admin", &password);
@@ -332,6 +337,7 @@ fn the_first_start_creates_an_admin_whose_password_is_shown_once_and_never_logge
     let again = env.serve();
     assert!(!again.stderr.lock().unwrap().contains("with password"));
     assert_eq!(again.terminate(), 0);
+    assert!(!file.exists(), "no second password file");
     for f in std::fs::read_dir(dir.path().join("logs")).unwrap() {
         let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
         assert!(!text.contains(&password));

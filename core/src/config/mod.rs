@@ -314,16 +314,19 @@ impl Config {
     /// configuration file (a test harness, a tool given only `JWTAUTH_STORE__URL`) and
     /// one that did open the same store with the same key.
     pub fn generated_master_key_file(&self) -> Option<PathBuf> {
-        let db = self.store.url().strip_prefix("sqlite://")?;
-        let beside_store = PathBuf::from(format!("{db}.master-key"));
-        let Some(dir) = &self.config_dir else {
-            return Some(beside_store);
+        self.master_key_candidates().into_iter().next()
+    }
+
+    /// Where a generated master key may already be, in the order looked at: beside
+    /// the configuration file, then beside the SQLite store (a store first opened
+    /// without a configuration file keeps its key there). Empty for PostgreSQL.
+    pub(crate) fn master_key_candidates(&self) -> Vec<PathBuf> {
+        let Some(db) = self.store.url().strip_prefix("sqlite://") else {
+            return Vec::new();
         };
-        let beside_config = dir.join("jwtauth.master-key");
-        if !beside_config.exists() && beside_store.exists() {
-            return Some(beside_store);
-        }
-        Some(beside_config)
+        let mut v: Vec<PathBuf> = self.config_dir.iter().map(|d| d.join("jwtauth.master-key")).collect();
+        v.push(PathBuf::from(format!("{db}.master-key")));
+        v
     }
 
     /// Seconds a demoted key keeps verifying: every token it signed has expired by

@@ -500,7 +500,8 @@ fn master_key(config: &Config) -> Result<Option<keystore::MasterKey>, InitError>
         );
         return Ok(None);
     }
-    let Some(path) = config.generated_master_key_file() else {
+    let candidates = config.master_key_candidates();
+    let Some(path) = candidates.iter().find(|p| p.exists()).or(candidates.first()).cloned() else {
         return Err(ConfigError::invalid(
             "allow_unsealed_keys",
             format!("no master key is configured, so the signing keys in {url} would be stored unencrypted"),

@@ -70,6 +70,18 @@ pub(crate) fn issue(
     if subject.is_empty() {
         return Err(IssueError::EmptySubject);
     }
+    // What the verifier and the failure log would have to clip or neutralise is
+    // refused here, where the caller can still fix it.
+    let hidden = |t: &str| {
+        t.chars()
+            .any(|c| c.is_control() || crate::error::is_invisible_or_reordering(c))
+    };
+    if subject.len() > super::MAX_SUBJECT_BYTES || hidden(subject) {
+        return Err(IssueError::InvalidSubject);
+    }
+    if let Some(role) = roles.iter().find(|r| r.is_empty() || r.len() > 256 || hidden(r)) {
+        return Err(IssueError::InvalidRole(clip(role)));
+    }
     if let Some(name) = extra
         .keys()
         .find(|k| REGISTERED_CLAIMS.contains(&k.as_str()) || **k == rules.roles_claim)
@@ -99,6 +111,12 @@ pub(crate) fn issue(
     key.sign_into(&token.as_bytes()[..signing_input_len], &mut sig)?;
     token.push('.');
     token.push_str(&sig);
+    if token.len() > rules.max_size {
+        return Err(IssueError::TooLarge {
+            size: token.len(),
+            max: rules.max_size,
+        });
+    }
     Ok(Issued {
         token,
         jwt_id,

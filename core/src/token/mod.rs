@@ -174,6 +174,9 @@ impl std::fmt::Debug for Issued {
     }
 }
 
+/// The longest subject issued, in bytes.
+pub const MAX_SUBJECT_BYTES: usize = 256;
+
 /// Why a token could not be issued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -184,6 +187,20 @@ pub enum IssueError {
     /// An extra claim tried to set a claim the library owns.
     #[error("extra claim '{0}' is reserved; it is set by jwtauth")]
     ReservedClaim(String),
+    /// The subject is too long or holds control, bidirectional or invisible characters.
+    #[error("subject must be at most {MAX_SUBJECT_BYTES} bytes of visible characters")]
+    InvalidSubject,
+    /// A role is empty or holds control, bidirectional or invisible characters.
+    #[error("role '{0}' must be non-empty visible text")]
+    InvalidRole(String),
+    /// The token would be larger than `max_token_size`, so this service would refuse it.
+    #[error("the token would be {size} bytes, over max_token_size = {max}; carry fewer or smaller claims")]
+    TooLarge {
+        /// Bytes the token would have.
+        size: usize,
+        /// The configured limit.
+        max: usize,
+    },
     /// Signing failed or there is no active key.
     #[error(transparent)]
     Key(#[from] KeyError),
