@@ -12,12 +12,13 @@ use arc_swap::ArcSwap;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Reason};
+use crate::issuers::TrustedIssuer;
 use crate::keys::{Key, KeyError, KeyRing};
 use crate::keystore::{self, KeyAdmin, KeyAdminError};
 use crate::random::NoRandomness;
 use crate::refresh::{self, SessionError, Sessions};
 use crate::store::{Store, StoreError};
-use crate::token::{IssueError, Issuer, Revocations, Verifier};
+use crate::token::{External, IssueError, Issuer, Revocations, Verifier};
 use crate::users::{self, UserError, Users};
 
 /// Why a [`JwtAuth`] or [`Tokens`] could not be set up.
@@ -275,7 +276,8 @@ impl JwtAuth {
             revocations,
             clock.clone(),
             Some(maintenance.key_reloader()),
-        );
+        )
+        .trusting(trusted(&config, &clock));
         Ok(JwtAuth {
             config,
             clock,
@@ -389,7 +391,8 @@ impl Tokens {
             Arc::new(Revocations::default()),
             clock.clone(),
             None,
-        );
+        )
+        .trusting(trusted(&config, &clock));
         Tokens {
             config,
             clock,
@@ -422,6 +425,18 @@ impl Tokens {
     pub fn replace_key_ring(&self, ring: KeyRing) {
         self.verifier.replace_key_ring(ring);
     }
+}
+
+/// Starts fetching the keys of every trusted issuer (in the background).
+fn trusted(config: &Config, clock: &Arc<dyn Clock>) -> Vec<External> {
+    config
+        .trusted_issuers()
+        .iter()
+        .map(|t| External {
+            rules: Arc::new(t.rules().clone()),
+            keys: TrustedIssuer::start(t.settings().clone(), clock.clone()),
+        })
+        .collect()
 }
 
 fn secs(d: std::time::Duration) -> i64 {
