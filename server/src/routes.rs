@@ -313,10 +313,12 @@ pub async fn healthz() -> Json<Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Readiness: the store answers.
+/// Readiness: the store answers. The body also reports each trusted external
+/// issuer (usable or not, its keys, last fetch, next refresh, last error): an
+/// unreachable issuer fails only its own tokens, so it does not make this unready.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = Object),
+        (status = 200, description = "Ready (with the state of each trusted issuer)", body = Object),
         (status = 503, description = "The store is unreachable", body = ErrorBody),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -324,13 +326,37 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         auth.store().ping().map_err(|_| ApiError::Unavailable)
     })
     .await?;
-    Ok(Json(serde_json::json!({"status": "ready"})))
+    let issuers = trusted_issuer_gauges(&state);
+    if issuers.is_empty() {
+        return Ok(Json(serde_json::json!({"status": "ready"})));
+    }
+    Ok(Json(serde_json::json!({"status": "ready", "trusted_issuers": issuers})))
+}
+
+/// Sets the trusted-issuer gauges from what the core knows now, and returns it as JSON.
+fn trusted_issuer_gauges(state: &AppState) -> Vec<Value> {
+    state
+        .auth
+        .verifier()
+        .trusted_issuers()
+        .iter()
+        .map(|s| {
+            metrics::gauge!("jwtauth_trusted_issuer_up", "issuer" => s.issuer.clone()).set(if s.usable {
+                1.0
+            } else {
+                0.0
+            });
+            metrics::gauge!("jwtauth_trusted_issuer_keys", "issuer" => s.issuer.clone()).set(s.keys.len() as f64);
+            s.to_json()
+        })
+        .collect()
 }
 
 /// Prometheus metrics (text format).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    trusted_issuer_gauges(&state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -17,12 +17,14 @@ use crate::keystore::MasterKey;
 use crate::token::Rules;
 use crate::users::throttle::LoginLimits;
 
+mod issuers;
 mod raw;
 mod server;
 mod signing;
 mod storage;
 mod tokens;
 
+pub use issuers::TrustedIssuerConfig;
 use raw::RawConfig;
 pub(crate) use raw::{Dur, OneOrMany};
 pub use server::ServerConfig;
@@ -180,6 +182,10 @@ pub struct Config {
     server: ServerConfig,
     /// Login throttling.
     login: LoginLimits,
+    /// Where our tokens' subject and roles are read from.
+    claims_profile: crate::token::ClaimsProfile,
+    /// External issuers whose tokens are accepted.
+    trusted_issuers: Vec<TrustedIssuerConfig>,
 }
 
 impl Default for Config {
@@ -233,13 +239,15 @@ impl Config {
         Config::from_raw(fig.extract()?, None)
     }
 
-    fn from_raw(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> {
+    fn from_raw(mut raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> {
         let resolve = |p: PathBuf| match base {
             Some(b) if p.is_relative() && !b.as_os_str().is_empty() => b.join(p),
             _ => p,
         };
         // Section by section, in the order their errors are reported.
         let (issuer, audience) = tokens::identity(&raw)?;
+        let claims_profile = issuers::profile(&raw)?;
+        let trusted_raw = std::mem::take(&mut raw.trusted_issuers);
         let times = tokens::lifetimes(&raw)?;
         let signing = signing::signing(&raw, &resolve)?;
         let roles_claim = tokens::validation(&raw)?;
@@ -258,7 +266,7 @@ impl Config {
         }
         let server = raw.server.validate(resolve)?;
         let login = raw.login.validate()?;
-        Ok(Config {
+        let mut config = Config {
             issuer,
             audience,
             access_ttl: times.access_ttl,
@@ -284,7 +292,11 @@ impl Config {
             log,
             server,
             login,
-        })
+            claims_profile,
+            trusted_issuers: Vec::new(),
+        };
+        config.trusted_issuers = issuers::trusted(&trusted_raw, &config.rules())?;
+        Ok(config)
     }
 
     /// The validation rules this configuration asks for.
@@ -296,6 +308,8 @@ impl Config {
             max_size: self.max_token_size,
             roles_claim: self.roles_claim.clone(),
             max_lifetime: secs(self.max_access_ttl).saturating_add(secs(self.leeway)),
+            claims_profile: self.claims_profile,
+            max_token_age: None,
         }
     }
 
@@ -423,6 +437,10 @@ accessors! {
     server: &ServerConfig => |c| &c.server;
     /// Login throttling.
     login: LoginLimits => |c| c.login;
+    /// Where our tokens' subject and roles are read from (`claims_profile`).
+    claims_profile: crate::token::ClaimsProfile => |c| c.claims_profile;
+    /// External issuers whose tokens are accepted (`[[trusted_issuers]]`).
+    trusted_issuers: &[TrustedIssuerConfig] => |c| &c.trusted_issuers;
 }
 
 fn env_provider() -> Env {

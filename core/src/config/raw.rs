@@ -84,6 +84,8 @@ pub(super) struct RawConfig {
     pub log: RawLog,
     pub server: RawServer,
     pub login: RawLogin,
+    pub claims_profile: String,
+    pub trusted_issuers: Vec<super::issuers::RawTrustedIssuer>,
 }
 
 impl Default for RawConfig {
@@ -114,6 +116,8 @@ impl Default for RawConfig {
             log: RawLog::default(),
             server: RawServer::default(),
             login: RawLogin::default(),
+            claims_profile: "jwtauth".into(),
+            trusted_issuers: Vec::new(),
         }
     }
 }

@@ -100,7 +100,7 @@ impl Algorithm {
         }
     }
 
-    pub(super) fn verification(self) -> Option<&'static dyn VerificationAlgorithm> {
+    pub(crate) fn verification(self) -> Option<&'static dyn VerificationAlgorithm> {
         Some(match self {
             Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
@@ -112,6 +112,19 @@ impl Algorithm {
             Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
             Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
             Algorithm::EdDSA => &signature::ED25519,
+            _ => return None,
+        })
+    }
+
+    /// The RSA verification parameters (RS*, PS*), for keys read from a JWKS.
+    pub(crate) fn rsa_parameters(self) -> Option<&'static signature::RsaParameters> {
+        Some(match self {
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
             _ => return None,
         })
     }
@@ -128,7 +141,7 @@ impl Algorithm {
         })
     }
 
-    pub(super) fn ecdsa(self) -> Option<(&'static EcdsaSigningAlgorithm, &'static str, usize)> {
+    pub(crate) fn ecdsa(self) -> Option<(&'static EcdsaSigningAlgorithm, &'static str, usize)> {
         match self {
             Algorithm::ES256 => Some((&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32)),
             Algorithm::ES384 => Some((&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48)),

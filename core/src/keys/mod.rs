@@ -116,6 +116,9 @@ pub enum KeyMaterial {
     Secret(Zeroizing<Vec<u8>>),
     /// A PKCS#8 v1 DER private key.
     Pkcs8(Zeroizing<Vec<u8>>),
+    /// Nothing secret: a key known only by its public half (a trusted issuer's,
+    /// read from its JWKS). It verifies and never signs.
+    PublicOnly,
 }
 
 impl KeyMaterial {
@@ -123,6 +126,7 @@ impl KeyMaterial {
     pub fn bytes(&self) -> &[u8] {
         match self {
             KeyMaterial::Secret(b) | KeyMaterial::Pkcs8(b) => b,
+            KeyMaterial::PublicOnly => &[],
         }
     }
 }
@@ -143,6 +147,8 @@ enum Signer {
     Rsa(RsaKeyPair, &'static dyn signature::RsaEncoding),
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    /// A published key of another issuer.
+    None,
 }
 
 /// One key of the ring: pinned to one algorithm, parsed once.
@@ -239,6 +245,36 @@ impl Key {
         Key::build(alg, KeyMaterial::Pkcs8(der), None, KeyState::Active, now)
     }
 
+    /// A verifying key from its public half (a trusted issuer's JWKS member):
+    /// pinned to `alg`, never signing. `jwk` is the public JWK as published
+    /// (public members only).
+    pub(crate) fn from_public(
+        kid: Kid,
+        alg: Algorithm,
+        public: ParsedPublicKey,
+        jwk: serde_json::Value,
+        now: i64,
+    ) -> Result<Key, KeyError> {
+        if alg.is_hmac() {
+            return Err(KeyError::Invalid(format!("{alg} keys are never published")));
+        }
+        if kid.0.is_empty() || kid.0.len() > 128 {
+            return Err(KeyError::Invalid("kid must be 1 to 128 characters".into()));
+        }
+        let header = json!({ "alg": alg.as_str(), "typ": "JWT", "kid": kid.as_str() });
+        Ok(Key {
+            header_b64: b64(header.to_string().as_bytes()),
+            kid,
+            alg,
+            state: KeyState::VerifyOnly,
+            created_at: now,
+            verifier: Verifier::Public(public),
+            signer: Signer::None,
+            material: KeyMaterial::PublicOnly,
+            public_jwk: Some(jwk),
+        })
+    }
+
     /// Rebuilds a key from stored parts (the store's reload path).
     pub fn from_parts(
         kid: Kid,
@@ -318,6 +354,11 @@ impl Key {
                     .map_err(|e| KeyError::Invalid(format!("public key rejected: {e}")))?;
                 (Verifier::Public(parsed), signer, Some(jwk))
             }
+            (KeyMaterial::PublicOnly, _) => {
+                return Err(KeyError::Invalid(
+                    "a public key alone cannot be rebuilt from stored parts".into(),
+                ));
+            }
             (KeyMaterial::Secret(_), a) => {
                 return Err(KeyError::Invalid(format!(
                     "{a} needs a private key, not a shared secret"
@@ -380,6 +421,9 @@ impl Key {
     }
     /// The same key in another state (rotation and retirement).
     pub fn with_state(&self, state: KeyState) -> Result<Key, KeyError> {
+        if matches!(self.material, KeyMaterial::PublicOnly) {
+            return Err(KeyError::Invalid("another issuer's key has no lifecycle here".into()));
+        }
         Key::build(
             self.alg,
             self.material.clone(),
@@ -430,13 +474,14 @@ impl Key {
                     .map_err(|_| KeyError::Crypto("RSA signing failed"))?;
                 crate::encoding::b64_into(&sig, out);
             }
+            Signer::None => return Err(KeyError::Invalid("another issuer's key cannot sign".into())),
         }
         Ok(())
     }
 }
 
 /// RFC 7638 JWK thumbprint (SHA-256, base64url) of a public JWK.
-fn thumbprint(jwk: &serde_json::Value) -> String {
+pub(crate) fn thumbprint(jwk: &serde_json::Value) -> String {
     // Required members only, in lexicographic order, no whitespace.
     let members: &[&str] = match jwk["kty"].as_str() {
         Some("RSA") => &["e", "kty", "n"],

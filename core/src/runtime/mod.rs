@@ -13,12 +13,13 @@ use crate::clients::{self, ClientError, Clients};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Reason};
+use crate::issuers::TrustedIssuer;
 use crate::keys::{Key, KeyError, KeyRing};
 use crate::keystore::{self, KeyAdmin, KeyAdminError};
 use crate::random::NoRandomness;
 use crate::refresh::{self, SessionError, Sessions};
 use crate::store::{Store, StoreError};
-use crate::token::{IssueError, Issuer, Revocations, Verifier};
+use crate::token::{External, IssueError, Issuer, Revocations, Verifier};
 use crate::users::{self, UserError, Users};
 
 /// Why a [`JwtAuth`] or [`Tokens`] could not be set up.
@@ -330,7 +331,8 @@ impl JwtAuth {
             revocations,
             clock.clone(),
             Some(maintenance.key_reloader()),
-        );
+        )
+        .trusting(trusted(&config, &clock));
         Ok(JwtAuth {
             config,
             clock,
@@ -450,7 +452,8 @@ impl Tokens {
             Arc::new(Revocations::default()),
             clock.clone(),
             None,
-        );
+        )
+        .trusting(trusted(&config, &clock));
         Tokens {
             config,
             clock,
@@ -525,6 +528,18 @@ fn master_key(config: &Config) -> Result<Option<keystore::MasterKey>, InitError>
         );
     }
     Ok(Some(key))
+}
+
+/// Starts fetching the keys of every trusted issuer (in the background).
+fn trusted(config: &Config, clock: &Arc<dyn Clock>) -> Vec<External> {
+    config
+        .trusted_issuers()
+        .iter()
+        .map(|t| External {
+            rules: Arc::new(t.rules().clone()),
+            keys: TrustedIssuer::start(t.settings().clone(), clock.clone()),
+        })
+        .collect()
 }
 
 fn secs(d: std::time::Duration) -> i64 {

@@ -57,6 +57,11 @@ impl VerifiedTokens {
             return None;
         }
         let hit = self.cache.get(&fingerprint(token))?;
+        // One cache serves our tokens and trusted issuers': a hit counts only
+        // under the rules of the issuer that verified it.
+        if hit.claims.issuer != rules.issuer {
+            return None;
+        }
         let key = ring.get(hit.claims.kid.as_str())?;
         if !Arc::ptr_eq(key, &hit.key) {
             return None;
@@ -97,6 +102,8 @@ mod tests {
             max_size: 8192,
             roles_claim: "roles".into(),
             max_lifetime: 86_400,
+            claims_profile: Default::default(),
+            max_token_age: None,
         }
     }
 

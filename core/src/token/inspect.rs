@@ -88,7 +88,12 @@ impl Verifier {
                     rules.issuer
                 ));
             }
-            if !c[&rules.roles_claim].is_null() {
+            if !c[super::ROLE_URI].is_null() && rules.claims_profile != super::ClaimsProfile::Aspnet {
+                notes.push(format!(
+                    "roles are under the ClaimTypes.Role URI; claims_profile = \"aspnet\" reads them (roles_claim is '{}')",
+                    rules.roles_claim
+                ));
+            } else if !c[&rules.roles_claim].is_null() {
                 // nothing to say
             } else if !c["role"].is_null() || !c["roles"].is_null() {
                 notes.push(format!(
@@ -98,6 +103,29 @@ impl Verifier {
             }
         }
         let verdict = self.check(token.as_bytes()).map_err(|r| r.error);
+        if let (Err(e), Some(c)) = (&verdict, &claims)
+            && e.reason == crate::error::Reason::MissingClaim
+            && e.hint.contains("'sub'")
+        {
+            let names: Vec<&str> = super::ASPNET_IDENTIFIERS
+                .iter()
+                .chain(super::ASPNET_NAMES)
+                .copied()
+                .filter(|n| c.get(*n).is_some())
+                .collect();
+            if !names.is_empty() {
+                let trusted = c["iss"].as_str().and_then(|i| self.trusted_rules(i)).is_some();
+                notes.push(format!(
+                    "the token carries its subject in '{}', as ASP.NET writes it; setting claims_profile = \"aspnet\" ({}) accepts it",
+                    names.join("', '"),
+                    if trusted {
+                        "in this issuer's [[trusted_issuers]] entry"
+                    } else {
+                        "at the top level of jwtauth.toml"
+                    }
+                ));
+            }
+        }
         Inspection {
             header,
             claims,

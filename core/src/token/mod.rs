@@ -15,7 +15,7 @@ pub use issue::Issuer;
 pub(crate) use issue::issue;
 pub(crate) use revocation::Revocations;
 pub(crate) use validate::{Rejection, validate};
-pub(crate) use verifier::ReloadKeys;
+pub(crate) use verifier::{External, ReloadKeys};
 pub use verifier::{Verdict, Verifier};
 
 use serde_json::{Map, Value};
@@ -49,7 +49,63 @@ pub struct Rules {
     /// `exp - now` without `iat`) is longer is refused (`max_access_ttl` + leeway),
     /// so no token outlives the revocation watermarks kept for it.
     pub max_lifetime: i64,
+    /// Where the subject and roles are read from.
+    pub claims_profile: ClaimsProfile,
+    /// Seconds a token may be old (since `iat`, or valid for from now when it has
+    /// none); `None`: no bound beyond `exp`.
+    pub max_token_age: Option<i64>,
 }
+
+/// Where a token's subject and roles are read from (`claims_profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClaimsProfile {
+    /// `sub` is required; roles come from `roles_claim` alone. As strict as it gets.
+    #[default]
+    Jwtauth,
+    /// Also the names ASP.NET writes: the subject from the first present of `sub`,
+    /// `nameid`, the NameIdentifier URI, `unique_name`, the Name URI; roles from
+    /// `roles_claim`, `roles`, `role` and the Role URI. Two identifiers that
+    /// disagree are refused, never resolved silently.
+    Aspnet,
+}
+
+impl ClaimsProfile {
+    /// The name used in the configuration.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClaimsProfile::Jwtauth => "jwtauth",
+            ClaimsProfile::Aspnet => "aspnet",
+        }
+    }
+}
+
+impl std::str::FromStr for ClaimsProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "jwtauth" => Ok(ClaimsProfile::Jwtauth),
+            "aspnet" => Ok(ClaimsProfile::Aspnet),
+            other => Err(format!("'{}' is not a claims profile", crate::error::clip(other))),
+        }
+    }
+}
+
+/// `ClaimTypes.NameIdentifier`, as .NET writes it into a token.
+pub const NAME_IDENTIFIER_URI: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
+/// `ClaimTypes.Name`.
+pub const NAME_URI: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
+/// `ClaimTypes.Role`.
+pub const ROLE_URI: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role";
+
+/// Claims that identify the subject under the `aspnet` profile, in order; they
+/// must agree with each other.
+pub(crate) const ASPNET_IDENTIFIERS: &[&str] = &["nameid", NAME_IDENTIFIER_URI];
+/// Claims that name the subject under the `aspnet` profile when no identifier is
+/// present; they must agree with each other.
+pub(crate) const ASPNET_NAMES: &[&str] = &["unique_name", NAME_URI];
+/// Claims that carry roles under the `aspnet` profile (besides `roles_claim`).
+pub(crate) const ASPNET_ROLES: &[&str] = &["roles", "role", ROLE_URI];
 
 /// Claims of a token that passed validation. Only the [`Verifier`] makes these
 /// (the fields are private), so holding one means the token was verified.

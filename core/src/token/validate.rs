@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{ACCEPTED_TYP, Claims, MAX_NUMERIC_DATE, Rules, json_kind as kind};
+use super::{ACCEPTED_TYP, Claims, ClaimsProfile, MAX_NUMERIC_DATE, Rules, json_kind as kind};
 use crate::encoding::{
     MaybeStr, StrictValue, Text, b64_decode, b64_decode_in, duplicate, parse_object, parse_object_with,
 };
@@ -416,9 +416,17 @@ fn claims_from(raw: RawClaims, rules: &Rules, now: i64, kid: &Kid) -> Result<Cla
 
     let result = check_claims(rules, now, exp, nbf, iat, iss, aud);
     let (exp, iss, aud) = result.map_err(late)?;
-    let sub = match sub {
-        Some(s) if !s.is_empty() => s,
-        other => return Err(with_sub(missing("sub"), other.as_deref())),
+    let mut extra = extra;
+    let (sub, roles) = match rules.claims_profile {
+        ClaimsProfile::Jwtauth => match sub {
+            Some(s) if !s.is_empty() => (s, roles),
+            other => return Err(with_sub(missing("sub"), other.as_deref())),
+        },
+        ClaimsProfile::Aspnet => {
+            let subject = aspnet_subject(sub.clone(), &extra).map_err(late)?;
+            let roles = aspnet_roles(roles, &rules.roles_claim, &mut extra).map_err(|r| with_sub(r, Some(&subject)))?;
+            (subject, roles)
+        }
     };
     Ok(Claims {
         subject: sub,
@@ -432,6 +440,83 @@ fn claims_from(raw: RawClaims, rules: &Rules, now: i64, kid: &Kid) -> Result<Cla
         extra,
         kid: kid.clone(),
     })
+}
+
+/// A claim of the `aspnet` profile that must be a string when present; an empty
+/// one counts as absent.
+fn named_string(extra: &Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
+    match extra.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v) => Err(malformed(format!(
+            "claim '{}' must be a string, got {}",
+            clip(name),
+            kind(v)
+        ))),
+    }
+}
+
+/// The first present of a group of claims, all of which must agree.
+fn agreeing(found: Vec<(&str, String)>) -> Result<Option<String>, Rejection> {
+    let Some((first_name, first)) = found.first() else {
+        return Ok(None);
+    };
+    if let Some((name, other)) = found.iter().find(|(_, v)| v != first) {
+        return Err(malformed(format!(
+            "the token names two subjects: '{}' is '{}' but '{}' is '{}'; it is refused rather than resolved",
+            clip(first_name),
+            clip(first),
+            clip(name),
+            clip(other)
+        )));
+    }
+    Ok(Some(first.clone()))
+}
+
+/// The subject under the `aspnet` profile: the identifiers (`sub`, `nameid`, the
+/// NameIdentifier URI) if any is present, else the names (`unique_name`, the Name URI).
+fn aspnet_subject(sub: Option<String>, extra: &Map<String, Value>) -> Result<String, Rejection> {
+    let mut ids: Vec<(&str, String)> = sub.filter(|s| !s.is_empty()).map(|s| ("sub", s)).into_iter().collect();
+    for name in super::ASPNET_IDENTIFIERS {
+        if let Some(v) = named_string(extra, name)? {
+            ids.push((name, v));
+        }
+    }
+    let mut names = Vec::new();
+    for name in super::ASPNET_NAMES {
+        if let Some(v) = named_string(extra, name)? {
+            names.push((*name, v));
+        }
+    }
+    if let Some(id) = agreeing(ids)? {
+        return Ok(id);
+    }
+    agreeing(names)?.ok_or_else(|| {
+        Rejection::new(
+            Reason::MissingClaim,
+            "no subject: none of 'sub', 'nameid', 'unique_name' or their ClaimTypes URIs is present",
+        )
+    })
+}
+
+/// Roles under the `aspnet` profile: `roles_claim`, `roles`, `role` and the Role
+/// URI together, each a string or an array of strings, without repeats.
+fn aspnet_roles(
+    mut roles: Vec<String>,
+    roles_claim: &str,
+    extra: &mut Map<String, Value>,
+) -> Result<Vec<String>, Rejection> {
+    for name in super::ASPNET_ROLES.iter().filter(|n| **n != roles_claim) {
+        if let Some(found) = take_strings(extra.get(*name).cloned(), name)? {
+            for role in found {
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
+        }
+    }
+    Ok(roles)
 }
 
 /// The time, issuer and audience checks, in the order their failures are reported.
@@ -517,6 +602,29 @@ pub(crate) fn check_times(
                 iat - now
             ),
         ));
+    }
+    if let Some(max) = rules.max_token_age {
+        match iat {
+            Some(iat) if now.saturating_sub(iat) > max.saturating_add(rules.leeway) => {
+                return Err(Rejection::new(
+                    Reason::Expired,
+                    format!(
+                        "token was issued {} s ago; this issuer's max_token_age is {max} s",
+                        now.saturating_sub(iat)
+                    ),
+                ));
+            }
+            None if exp.saturating_sub(now) > max => {
+                return Err(Rejection::new(
+                    Reason::Expired,
+                    format!(
+                        "token has no iat and is valid for another {} s, beyond this issuer's max_token_age of {max} s",
+                        exp.saturating_sub(now)
+                    ),
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

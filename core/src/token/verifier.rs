@@ -13,7 +13,14 @@ use super::{Claims, Rejection, Revocations, Rules, VerifiedTokens, bearer_token,
 use crate::audit::{self, FailureEvent, RequestInfo};
 use crate::clock::Clock;
 use crate::error::{AuthError, Reason, clip};
+use crate::issuers::{IssuerStatus, TrustedIssuer};
 use crate::keys::KeyRing;
+
+/// A trusted external issuer as the verifier sees it: its rules and its key set.
+pub(crate) struct External {
+    pub rules: Arc<Rules>,
+    pub keys: TrustedIssuer,
+}
 
 /// The verdict of [`Verifier::check_header`], which never blocks.
 #[derive(Debug)]
@@ -80,6 +87,14 @@ struct Parts {
     revocations: Arc<Revocations>,
     clock: Arc<dyn Clock>,
     reloader: Option<Reloader>,
+    /// Trusted external issuers, picked by the token's `iss`.
+    external: Vec<External>,
+}
+
+/// Whose keys and rules a token is checked with.
+enum Route<'a> {
+    Ours,
+    External(&'a External),
 }
 
 /// Validates access tokens: strictly (RFC 8725), against the current key ring,
@@ -123,7 +138,76 @@ impl Verifier {
                 started: Instant::now(),
                 last_ms: AtomicU64::new(0),
             }),
+            external: Vec::new(),
         }))
+    }
+
+    /// The same verifier also accepting the tokens of these trusted issuers.
+    /// Called once, right after [`Verifier::new`].
+    pub(crate) fn trusting(mut self, external: Vec<External>) -> Verifier {
+        if let Some(p) = Arc::get_mut(&mut self.0) {
+            p.external = external;
+        }
+        self
+    }
+
+    /// The trusted external issuers and what is known of each now.
+    pub fn trusted_issuers(&self) -> Vec<IssuerStatus> {
+        self.0.external.iter().map(|e| e.keys.status()).collect()
+    }
+
+    /// The rules applied to a trusted issuer's tokens.
+    pub fn trusted_rules(&self, issuer: &str) -> Option<&Rules> {
+        self.0
+            .external
+            .iter()
+            .find(|e| e.rules.issuer == issuer)
+            .map(|e| &*e.rules)
+    }
+
+    /// Picks the issuer by the token's (still unverified) `iss`: ours, one we
+    /// trust, or none (`wrong_issuer`). Without trusted issuers nothing is read.
+    fn route(&self, token: &[u8]) -> Result<Route<'_>, Rejection> {
+        let p = &*self.0;
+        if p.external.is_empty() || token.len() > p.rules.max_size {
+            return Ok(Route::Ours);
+        }
+        let Some(iss) = peek_issuer(token) else {
+            return Ok(Route::Ours); // validation says what is wrong with it
+        };
+        if iss == p.rules.issuer {
+            return Ok(Route::Ours);
+        }
+        if let Some(e) = p.external.iter().find(|e| e.rules.issuer == iss) {
+            return Ok(Route::External(e));
+        }
+        let accepted: Vec<String> = std::iter::once(&p.rules.issuer)
+            .chain(p.external.iter().map(|e| &e.rules.issuer))
+            .map(|i| format!("'{}'", clip(i)))
+            .collect();
+        Err(Rejection {
+            error: AuthError::new(
+                Reason::WrongIssuer,
+                format!(
+                    "token iss is '{}', which is neither this service nor a trusted issuer; accepted: {}",
+                    clip(&iss),
+                    accepted.join(", ")
+                ),
+            ),
+            kid: None,
+            subject: None,
+            verified: false,
+        })
+    }
+
+    /// Asks the trusted issuer a token names for its keys again (bounded by its
+    /// cooldown); true when a fetch ended.
+    fn refetch_for(&self, token: &[u8], wait: bool) -> bool {
+        match self.route(token) {
+            Ok(Route::External(e)) if wait => e.keys.refetch(e.keys.settings().fetch_timeout + Duration::from_secs(1)),
+            Ok(Route::External(e)) => e.keys.refetch_due(),
+            _ => false,
+        }
     }
 
     /// The validation rules in force.
@@ -158,7 +242,7 @@ impl Verifier {
         let mut result = self.check(token);
         if let Err(r) = &result
             && r.error.reason == Reason::UnknownKid
-            && self.0.reloader.as_ref().is_some_and(Reloader::reload_now)
+            && (self.refetch_for(token, true) || self.0.reloader.as_ref().is_some_and(Reloader::reload_now))
         {
             result = self.check(token);
         }
@@ -183,7 +267,7 @@ impl Verifier {
         let result = self.check(token);
         if let Err(r) = &result
             && r.error.reason == Reason::UnknownKid
-            && self.0.reloader.as_ref().is_some_and(Reloader::due)
+            && (self.refetch_for(token, false) || self.0.reloader.as_ref().is_some_and(Reloader::due))
         {
             return Verdict::NeedsKeyReload;
         }
@@ -218,20 +302,40 @@ impl Verifier {
     /// revocation (checked on every use, remembered token or not).
     pub(crate) fn check(&self, token: &[u8]) -> Result<Claims, Rejection> {
         let p = &*self.0;
-        let ring = p.ring.load();
         let now = p.clock.now();
-        let remembered = p.cache.as_ref().and_then(|c| c.get(token, &ring, &p.rules, now));
+        let ours = p.ring.load();
+        let theirs;
+        let (ring, rules): (&KeyRing, &Arc<Rules>) = match self.route(token)? {
+            Route::Ours => (&ours, &p.rules),
+            Route::External(e) => {
+                theirs = e.keys.keys(now).map_err(|hint| Rejection {
+                    error: AuthError::new(Reason::UnknownKid, hint),
+                    kid: None,
+                    subject: None,
+                    verified: false,
+                })?;
+                (&theirs, &e.rules)
+            }
+        };
+        let remembered = p.cache.as_ref().and_then(|c| c.get(token, ring, rules, now));
         let claims = match remembered {
             Some(claims) => claims,
             None => {
-                let claims = validate(&ring, &p.rules, now, token)?;
+                let claims = validate(ring, rules, now, token).map_err(|mut r| {
+                    if !Arc::ptr_eq(rules, &p.rules) {
+                        r.error.hint = format!("trusted issuer '{}': {}", clip(&rules.issuer), r.error.hint);
+                    }
+                    r
+                })?;
                 if let Some(c) = &p.cache {
-                    c.insert(token, &ring, &claims);
+                    c.insert(token, ring, &claims);
                 }
                 claims
             }
         };
-        if let Some(mark) = p.revocations.of(&claims.subject)
+        // Logout-everywhere covers the sessions this service issued, not another issuer's.
+        if Arc::ptr_eq(rules, &p.rules)
+            && let Some(mark) = p.revocations.of(&claims.subject)
             && claims.issued_at.unwrap_or(0) <= mark
         {
             return Err(Rejection {
@@ -277,4 +381,21 @@ impl Verifier {
     pub(crate) fn replace_key_ring(&self, ring: KeyRing) {
         self.0.ring.store(Arc::new(ring));
     }
+}
+
+/// The `iss` of a compact JWS, read without trusting it (only to pick whose keys
+/// and rules check it); `None` when it cannot be read, which validation reports.
+fn peek_issuer(token: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Iss<'a> {
+        #[serde(borrow)]
+        iss: Option<std::borrow::Cow<'a, str>>,
+    }
+    let mut parts = token.splitn(3, |b| *b == b'.');
+    let (_, payload) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let mut buf = [0u8; 2048];
+    let bytes = crate::encoding::b64_decode_in(payload, &mut buf)?;
+    let iss: Iss<'_> = serde_json::from_slice(&bytes).ok()?;
+    iss.iss.map(std::borrow::Cow::into_owned)
 }

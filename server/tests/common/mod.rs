@@ -29,8 +29,13 @@ impl Drop for TestServer {
 
 pub fn config(dir: &std::path::Path, extra: &str, server: &str) -> Config {
     let db = dir.join("jwtauth.db");
+    let listen = if server.contains("listen =") {
+        ""
+    } else {
+        "listen = \"127.0.0.1:0\"\n"
+    };
     Config::from_toml(&format!(
-        "{extra}\n[store]\nurl = \"sqlite://{}\"\n[log]\ndir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n{server}\n",
+        "{extra}\n[store]\nurl = \"sqlite://{}\"\n[log]\ndir = \"{}\"\n[server]\n{listen}{server}\n",
         db.display(),
         dir.join("logs").display()
     ))
