@@ -101,6 +101,7 @@ def main():
     def run(*args, stdin=""):
         return subprocess.run([binary, *args], input=stdin, env=env, cwd=tmp, capture_output=True, text=True, timeout=60, check=True)
 
+    run("init")
     run("user", "add", "load", "--role", "User", stdin=PASSWORD + "\n")
     creds = json.loads(run("client", "add", "load-svc", "--json").stdout)
     proc = subprocess.Popen([binary], env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -59,6 +59,8 @@ def server():
             [BIN, *args], input=stdin, env=env, cwd=tmp, capture_output=True, text=True, timeout=60, check=True
         )
 
+    # Administration opens a store that exists: `init` makes it without serving.
+    run("init")
     run("user", "add", "carol", "--role", "User", stdin=PASSWORD + "\n")
     creds = json.loads(run("client", "add", "reports", "--role", "Admin", "--json").stdout)
     proc = subprocess.Popen([BIN], env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -28,7 +28,6 @@ pub use issuers::TrustedIssuerConfig;
 use raw::RawConfig;
 pub(crate) use raw::{Dur, OneOrMany};
 pub use server::ServerConfig;
-pub(crate) use signing::read_secret_file;
 pub use storage::StoreConfig;
 
 /// The environment variable that names the configuration file.

@@ -21,7 +21,7 @@ mod secret;
 
 pub use algorithm::Algorithm;
 pub use secret::Secret;
-pub(crate) use secret::check_hs_secret;
+pub(crate) use secret::{check_hs_secret, read_secret_file};
 
 /// A key id (`kid`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

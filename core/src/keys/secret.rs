@@ -98,3 +98,21 @@ pub(crate) fn check_hs_secret(secret: &Secret, alg: Algorithm) -> Result<(), Wea
     }
     Ok(())
 }
+
+/// Reads a key or secret file, refusing one over 64 KiB rather than reading whatever
+/// the path names (`/dev/zero`) into memory. The buffer is allocated once, so no copy
+/// of the secret is left behind by a reallocation, and it is wiped when dropped.
+pub(crate) fn read_secret_file(path: &std::path::Path) -> std::io::Result<Zeroizing<String>> {
+    use std::io::Read;
+    const LIMIT: usize = 64 * 1024;
+    let mut text = Zeroizing::new(String::with_capacity(LIMIT + 1));
+    std::fs::File::open(path)?
+        .take(LIMIT as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > LIMIT {
+        return Err(std::io::Error::other(
+            "it is larger than 64 KiB, too large for a key or secret",
+        ));
+    }
+    Ok(text)
+}

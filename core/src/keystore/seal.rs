@@ -100,7 +100,7 @@ pub fn load_or_generate(path: &std::path::Path) -> Result<(MasterKey, bool), Mas
         fix: "Check the folder's permissions, or set master_key_file to a key you generated".into(),
     };
     let read = || -> Result<MasterKey, MasterKeyError> {
-        let text = crate::config::read_secret_file(path).map_err(|e| io("read", e))?;
+        let text = crate::keys::read_secret_file(path).map_err(|e| io("read", e))?;
         crate::store::warn_if_shared(path);
         MasterKey::parse(&text).map_err(|e| MasterKeyError {
             problem: format!("{}: {}", path.display(), e.problem),

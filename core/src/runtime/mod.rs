@@ -3,201 +3,27 @@
 //! store (issuing and validation with a key ring kept in memory). No other module
 //! imports this one.
 
+mod error;
 mod maintenance;
+mod options;
+
+pub use error::{Error, InitError};
+pub use options::OpenOptions;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::clients::{self, ClientError, Clients};
+use crate::clients::{self, Clients};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
-use crate::error::{AuthError, Reason};
 use crate::issuers::TrustedIssuer;
 use crate::keys::{Key, KeyError, KeyRing};
-use crate::keystore::{self, KeyAdmin, KeyAdminError};
-use crate::random::NoRandomness;
-use crate::refresh::{self, SessionError, Sessions};
+use crate::keystore::{self, KeyAdmin};
+use crate::refresh::{self, Sessions};
 use crate::store::{Store, StoreError};
-use crate::token::{External, IssueError, Issuer, Revocations, Verifier};
-use crate::users::{self, UserError, Users};
-
-/// Why a [`JwtAuth`] or [`Tokens`] could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InitError {
-    /// The configuration is unusable.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A key could not be loaded or generated.
-    #[error("{context}: {source}")]
-    Key {
-        /// Which key.
-        context: String,
-        /// Why.
-        source: KeyError,
-    },
-    /// The store cannot be opened or its keys cannot be loaded.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Any failure of a jwtauth service, for adapters that handle them alike (each
-/// service also has its own error type).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// An authentication failure, with its [`Reason`].
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A key operation failed.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// A token could not be issued.
-    #[error(transparent)]
-    Issue(#[from] IssueError),
-    /// A key administration request was refused.
-    #[error(transparent)]
-    KeyAdmin(KeyAdminError),
-    /// A user administration request was refused.
-    #[error(transparent)]
-    User(UserError),
-    /// A client administration request was refused.
-    #[error(transparent)]
-    Client(ClientError),
-    /// No system randomness.
-    #[error(transparent)]
-    Randomness(#[from] NoRandomness),
-}
-
-impl Error {
-    /// The failure reason, when this is an authentication failure.
-    pub fn reason(&self) -> Option<Reason> {
-        match self {
-            Error::Auth(e) => Some(e.reason),
-            _ => None,
-        }
-    }
-}
-
-impl From<SessionError> for Error {
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Auth(a) => Error::Auth(a),
-            SessionError::Issue(i) => Error::Issue(i),
-            SessionError::Store(s) => Error::Store(s),
-            SessionError::Randomness(r) => Error::Randomness(r),
-        }
-    }
-}
-
-impl From<KeyAdminError> for Error {
-    fn from(e: KeyAdminError) -> Self {
-        match e {
-            KeyAdminError::Store(s) => Error::Store(s),
-            KeyAdminError::Key(k) => Error::Key(k),
-            other => Error::KeyAdmin(other),
-        }
-    }
-}
-
-impl From<ClientError> for Error {
-    fn from(e: ClientError) -> Self {
-        match e {
-            ClientError::Auth(a) => Error::Auth(a),
-            ClientError::Store(s) => Error::Store(s),
-            ClientError::Issue(i) => Error::Issue(i),
-            ClientError::Randomness(r) => Error::Randomness(r),
-            other => Error::Client(other),
-        }
-    }
-}
-
-impl From<UserError> for Error {
-    fn from(e: UserError) -> Self {
-        match e {
-            UserError::Store(s) => Error::Store(s),
-            UserError::Session(s) => s.into(),
-            UserError::Randomness(r) => Error::Randomness(r),
-            other => Error::User(other),
-        }
-    }
-}
-
-/// How [`JwtAuth::open_with`] opens a store.
-#[derive(Clone)]
-pub struct OpenOptions {
-    use_configured_key: bool,
-    create: bool,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for OpenOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenOptions")
-            .field("use_configured_key", &self.use_configured_key)
-            .field("create", &self.create)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            use_configured_key: true,
-            create: true,
-            clock: Arc::new(SystemClock),
-        }
-    }
-}
-
-impl OpenOptions {
-    /// What a service does at start: the store is created if there is none, the
-    /// configured key (HS secret or key file) becomes the active key if the store
-    /// has not seen it, and a store without an active key gets a generated one.
-    /// The system clock.
-    pub fn new() -> OpenOptions {
-        OpenOptions::default()
-    }
-
-    /// What an administration tool does: it opens a store that exists (a missing
-    /// one is an error naming the absolute path; nothing is created) and takes the
-    /// keys as the store has them. No configured key is activated, so a tool started
-    /// with an older configuration cannot undo a rotation made since, and no key is
-    /// generated.
-    pub fn admin() -> OpenOptions {
-        OpenOptions {
-            use_configured_key: false,
-            create: false,
-            ..OpenOptions::default()
-        }
-    }
-
-    /// Whether a missing store (and its first key) may be created.
-    #[must_use]
-    pub fn create(mut self, yes: bool) -> OpenOptions {
-        self.create = yes;
-        self
-    }
-
-    /// Whether the configured key becomes the active key when the store has not
-    /// seen it.
-    #[must_use]
-    pub fn use_configured_key(mut self, yes: bool) -> OpenOptions {
-        self.use_configured_key = yes;
-        self
-    }
-
-    /// The clock every service reads (tests inject a [`crate::FixedClock`]).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> OpenOptions {
-        self.clock = clock;
-        self
-    }
-}
+use crate::token::{External, Issuer, Revocations, Verifier};
+use crate::users::{self, Users};
 
 /// The authentication runtime over a store: configuration, key ring, sessions,
 /// users and key lifecycle, with a background thread that keeps the key ring and
@@ -564,7 +390,7 @@ fn initial_key(config: &Config, now: i64) -> Result<Key, InitError> {
         });
     }
     if let Some(path) = config.key_file() {
-        let text = crate::config::read_secret_file(path).map_err(|e| InitError::Key {
+        let text = crate::keys::read_secret_file(path).map_err(|e| InitError::Key {
             context: format!("key_file {}", path.display()),
             source: KeyError::Invalid(format!("cannot be read: {e}")),
         })?;
