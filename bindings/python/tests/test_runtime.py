@@ -65,6 +65,8 @@ def test_failures_and_warnings_reach_python_logging(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="jwtauth")
     c = config(tmp_path)
     del c["log"]
+    # Keys in the clear, spelled out: the warning about them is the one to route.
+    c["allow_unsealed_keys"] = True
     with JwtAuth.from_json(c) as auth:
         with pytest.raises(InvalidToken):
             auth.validate_header("Basic abc", request={"client": "192.0.2.1:5", "path": "/p"})
