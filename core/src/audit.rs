@@ -5,7 +5,9 @@
 //! `{"time":"2026-11-28T15:04:05.123456Z","reason":"expired","hint":"…","kid":"…",
 //! "subject":"alice","subject_verified":true,"fingerprint":"a1b2c3d4e5f6",
 //! "client":"127.0.0.1:51234","method":"GET","path":"/api/products",
-//! "user_agent":"curl/8.5","request_id":"…"}` — absent members are omitted.
+//! "user_agent":"curl/8.5","request_id":"…","client_id":"…","issuer":"…"}` — absent
+//! members are omitted. `client_id` is the OAuth client the request authenticated as;
+//! `issuer` the issuer (this service or a trusted one) whose rules judged the token.
 
 use std::fmt;
 use std::io::Write;
@@ -57,6 +59,8 @@ pub struct RequestInfo<'a> {
     pub user_agent: Option<&'a str>,
     /// Request id.
     pub request_id: Option<&'a str>,
+    /// The OAuth client the request authenticated as (never an unauthenticated claim).
+    pub client_id: Option<&'a str>,
 }
 
 /// One authentication failure, as it is emitted.
@@ -74,6 +78,9 @@ pub struct FailureEvent<'a> {
     pub subject_verified: bool,
     /// [`fingerprint`] of the token, if there was one.
     pub fingerprint: Option<&'a str>,
+    /// The issuer whose rules judged the token: this service's or a trusted one's
+    /// (never an untrusted `iss`).
+    pub issuer: Option<&'a str>,
     /// Request context.
     pub request: RequestInfo<'a>,
 }
@@ -88,6 +95,7 @@ impl<'a> FailureEvent<'a> {
             subject: None,
             subject_verified: false,
             fingerprint: None,
+            issuer: None,
             request: *request,
         }
     }
@@ -111,6 +119,13 @@ impl<'a> FailureEvent<'a> {
     #[must_use]
     pub fn fingerprint(mut self, fingerprint: Option<&'a str>) -> Self {
         self.fingerprint = fingerprint;
+        self
+    }
+
+    /// With the issuer whose rules judged the token.
+    #[must_use]
+    pub fn issuer(mut self, issuer: Option<&'a str>) -> Self {
+        self.issuer = issuer;
         self
     }
 
@@ -141,6 +156,8 @@ pub fn record(e: &FailureEvent<'_>) {
         path = e.request.path,
         user_agent = e.request.user_agent,
         request_id = e.request.request_id,
+        client_id = e.request.client_id,
+        issuer = e.issuer,
         "authentication failure"
     );
 }
@@ -182,6 +199,12 @@ pub struct FailureRecord {
     /// Request id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The OAuth client the request authenticated as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The issuer whose rules judged the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 impl FailureRecord {
@@ -213,6 +236,8 @@ impl Visit for FailureRecord {
             "path" => &mut self.path,
             "user_agent" => &mut self.user_agent,
             "request_id" => &mut self.request_id,
+            "client_id" => &mut self.client_id,
+            "issuer" => &mut self.issuer,
             _ => return,
         };
         *slot = Some(value.to_owned());
@@ -411,6 +436,7 @@ mod tests {
                 subject: Some("alice"),
                 subject_verified: true,
                 fingerprint: Some("0123456789ab"),
+                issuer: Some("https://auth.example.com"),
                 request: RequestInfo {
                     client: Some("127.0.0.1:1"),
                     path: Some("/api"),
@@ -429,7 +455,8 @@ mod tests {
         assert_eq!(rec.subject.as_deref(), Some("alice"));
         assert_eq!(rec.subject_verified, Some(true));
         assert_eq!(rec.client.as_deref(), Some("127.0.0.1:1"));
-        assert!(rec.method.is_none());
+        assert_eq!(rec.issuer.as_deref(), Some("https://auth.example.com"));
+        assert!(rec.method.is_none() && rec.client_id.is_none());
         assert!(!lines[0].contains("\"method\""));
         assert!(rec.time.ends_with('Z') && rec.time.len() >= 20, "{}", rec.time);
     }

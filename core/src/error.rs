@@ -110,6 +110,10 @@ pub struct AuthError {
     pub reason: Reason,
     /// What went wrong, in words a person can act on.
     pub hint: String,
+    /// The issuer whose rules judged the token (this service's or a trusted one's),
+    /// for failure events and metric labels; `None` when no issuer was chosen (no
+    /// token, or an `iss` that is neither ours nor trusted).
+    pub issuer: Option<String>,
 }
 
 impl AuthError {
@@ -118,6 +122,7 @@ impl AuthError {
         AuthError {
             reason,
             hint: hint.into(),
+            issuer: None,
         }
     }
 }

@@ -66,6 +66,9 @@ fn logged(auth: &Tokens, token: &str, reason: Reason) -> (FailureRecord, String)
     let fp = rec.fingerprint.as_deref().unwrap();
     assert!(is_fingerprint(fp), "{fp}");
     assert_eq!(fp, fingerprint(token.as_bytes()));
+    // The issuer whose rules judged it; none for an `iss` that is not ours.
+    let judged_by = (reason != Reason::WrongIssuer).then(|| auth.verifier().rules().issuer.clone());
+    assert_eq!(rec.issuer, judged_by, "{}", lines[0]);
     (rec, lines[0].clone())
 }
 
@@ -174,6 +177,7 @@ fn header_and_role_failures_log_one_line_each_with_the_request() {
         path: Some("/api/products/7"),
         user_agent: Some("curl/8.5.0"),
         request_id: Some("req-1"),
+        client_id: None,
     };
     let lines = capture(|| {
         let e = auth.verifier().validate_header(Some(&token), &request).unwrap_err();

@@ -382,7 +382,7 @@ async fn operations_endpoints_answer() {
     let text = s.get("/metrics", None).await.text().await.unwrap();
     assert!(text.contains("jwtauth_http_requests_total"), "{text}");
     assert!(
-        text.contains("jwtauth_auth_failures_total{reason=\"missing_token\"}"),
+        text.contains("jwtauth_auth_failures_total{reason=\"missing_token\",issuer=\"\"}"),
         "{text}"
     );
     assert!(text.contains("jwtauth_http_request_duration_seconds_bucket"), "{text}");

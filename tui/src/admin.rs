@@ -88,6 +88,8 @@ pub mod memory {
                 expires_at: used + 14 * 86_400,
                 max_expires_at: started + 30 * 86_400,
                 generation: (used - started) / 900,
+                client_id: None,
+                user_agent: None,
             };
             MemoryAdmin {
                 keys: vec![

@@ -283,7 +283,7 @@ impl Verifier {
         if claims.has_role(role) {
             return Ok(());
         }
-        let e = AuthError::new(
+        let mut e = AuthError::new(
             Reason::InsufficientRole,
             format!(
                 "role '{}' is required; the token has [{}]",
@@ -291,9 +291,11 @@ impl Verifier {
                 clip(&claims.roles.join(", "))
             ),
         );
+        e.issuer = Some(claims.issuer.clone());
         FailureEvent::of(&e, request)
             .kid(Some(claims.kid.as_str()))
             .subject(Some(&claims.subject), true)
+            .issuer(e.issuer.as_deref())
             .record();
         Err(e)
     }
@@ -301,11 +303,27 @@ impl Verifier {
     /// The whole check, nothing recorded: the cache or strict validation, then
     /// revocation (checked on every use, remembered token or not).
     pub(crate) fn check(&self, token: &[u8]) -> Result<Claims, Rejection> {
+        let route = self.route(token)?;
+        self.check_routed(token, &route).map_err(|mut r| {
+            let rules = match route {
+                Route::Ours => &self.0.rules,
+                Route::External(e) => &e.rules,
+            };
+            // An `iss` that is neither ours nor trusted chose no issuer.
+            if r.error.reason != Reason::WrongIssuer {
+                r.error.issuer = Some(rules.issuer.clone());
+            }
+            r
+        })
+    }
+
+    /// [`Verifier::check`] once the issuer is chosen.
+    fn check_routed(&self, token: &[u8], route: &Route<'_>) -> Result<Claims, Rejection> {
         let p = &*self.0;
         let now = p.clock.now();
         let ours = p.ring.load();
         let theirs;
-        let (ring, rules): (&KeyRing, &Arc<Rules>) = match self.route(token)? {
+        let (ring, rules): (&KeyRing, &Arc<Rules>) = match route {
             Route::Ours => (&ours, &p.rules),
             Route::External(e) => {
                 theirs = e.keys.keys(now).map_err(|hint| Rejection {
@@ -366,6 +384,7 @@ impl Verifier {
                 .kid(r.kid.as_deref())
                 .subject(r.subject.as_deref(), r.verified)
                 .fingerprint(fp.as_deref())
+                .issuer(r.error.issuer.as_deref())
                 .record();
             r.error
         })
