@@ -142,22 +142,39 @@ pub fn record_failure(error: &AuthError, subject: Option<&str>, request: &Reques
 }
 
 /// Emits the event on the [`TARGET`] target. Cheap when no subscriber listens.
+/// Every value that may come from outside (a token, a request, an embedder's C
+/// strings) is bounded and cleaned of control and reordering characters first, so
+/// no caller can write a huge or disguised line.
 pub fn record(e: &FailureEvent<'_>) {
+    if !tracing::enabled!(target: TARGET, tracing::Level::WARN) {
+        return;
+    }
+    fn bound(v: Option<&str>, max: usize) -> Option<std::borrow::Cow<'_, str>> {
+        v.map(|v| crate::error::clip_to(v, max))
+    }
+    let (kid, subject) = (bound(e.kid, 128), bound(e.subject, 256));
+    let (client, method, path) = (
+        bound(e.request.client, 64),
+        bound(e.request.method, 32),
+        bound(e.request.path, 512),
+    );
+    let (user_agent, request_id) = (bound(e.request.user_agent, 256), bound(e.request.request_id, 64));
+    let (client_id, issuer) = (bound(e.request.client_id, 128), bound(e.issuer, 256));
     tracing::warn!(
         target: TARGET,
         reason = e.reason.as_str(),
-        hint = e.hint,
-        kid = e.kid,
-        subject = e.subject,
+        hint = &*crate::error::clip_to(e.hint, 1024),
+        kid = kid.as_deref(),
+        subject = subject.as_deref(),
         subject_verified = e.subject.map(|_| e.subject_verified),
         fingerprint = e.fingerprint,
-        client = e.request.client,
-        method = e.request.method,
-        path = e.request.path,
-        user_agent = e.request.user_agent,
-        request_id = e.request.request_id,
-        client_id = e.request.client_id,
-        issuer = e.issuer,
+        client = client.as_deref(),
+        method = method.as_deref(),
+        path = path.as_deref(),
+        user_agent = user_agent.as_deref(),
+        request_id = request_id.as_deref(),
+        client_id = client_id.as_deref(),
+        issuer = issuer.as_deref(),
         "authentication failure"
     );
 }
