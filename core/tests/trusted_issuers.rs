@@ -63,12 +63,17 @@ fn a_token_for_another_audience_of_the_trusted_issuer_is_refused() {
 fn a_rotated_key_is_accepted_after_exactly_one_refetch() {
     let idp = FixtureIssuer::start(Algorithm::ES256);
     let (auth, _) = trusting(&idp.entry(EXT_AUD, ""));
-    auth.verifier().validate(idp.token(EXT_AUD, NOW, json!({}))).unwrap();
+    let old = idp.token(EXT_AUD, NOW, json!({}));
+    auth.verifier().validate(&old).unwrap();
     let before = jwks_fetches(&idp);
     idp.rotate(Algorithm::ES256);
     let claims = auth.verifier().validate(idp.token(EXT_AUD, NOW, json!({}))).unwrap();
     assert_eq!(claims.issuer(), idp.url);
     assert_eq!(jwks_fetches(&idp), before + 1);
+    // The refetched set kept the old key: its token is still remembered, not verified again.
+    let misses = auth.verifier().cache_stats().unwrap().misses;
+    auth.verifier().validate(&old).unwrap();
+    assert_eq!(auth.verifier().cache_stats().unwrap().misses, misses);
 }
 
 #[test]

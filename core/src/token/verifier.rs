@@ -151,6 +151,11 @@ impl Verifier {
         self
     }
 
+    /// How the verified-token cache has done (`None` with `validation_cache = 0`).
+    pub fn cache_stats(&self) -> Option<super::CacheStats> {
+        self.0.cache.as_ref().map(VerifiedTokens::stats)
+    }
+
     /// The trusted external issuers and what is known of each now.
     pub fn trusted_issuers(&self) -> Vec<IssuerStatus> {
         self.0.external.iter().map(|e| e.keys.status()).collect()
