@@ -69,6 +69,7 @@ fn a_new_sqlite_store_its_side_files_and_the_log_folder_are_owner_only() {
         dir_configured: true,
         retention_days: 1,
         file_prefix: "failures".into(),
+        limits: jwtauth_core::audit::FloodLimits::default(),
     };
     let (_layer, _guard) = jwtauth_core::audit::file_layer::<tracing_subscriber::Registry>(&log).unwrap();
     assert_eq!(mode(&log.dir), 0o700);

@@ -9,16 +9,14 @@
 
 use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
-use std::io::Write;
 use std::sync::{Mutex, Once, OnceLock, RwLock};
 
 use jwtauth_core::audit::LogConfig;
-use jwtauth_core::audit::{self, FailureLogGuard, FailureRecord};
+use jwtauth_core::audit::{self, FailureLogGuard, FailureRecord, FailureSink};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_appender::non_blocking::NonBlocking;
 use tracing_subscriber::Layer;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 
 use crate::boundary::entry;
@@ -58,7 +56,7 @@ struct Callback {
 static CALLBACK: RwLock<Option<Callback>> = RwLock::new(None);
 
 /// The failure log files, when a handle's configuration set `log.dir`.
-static FILE: OnceLock<NonBlocking> = OnceLock::new();
+static FILE: OnceLock<FailureSink<NonBlocking>> = OnceLock::new();
 /// Its writer thread; dropped (flushed) at exit.
 static FILE_GUARD: Mutex<Option<FailureLogGuard>> = Mutex::new(None);
 
@@ -117,7 +115,7 @@ pub(crate) fn configure(log: &LogConfig) -> Result<(), Failure> {
     if ours && log.dir_configured && FILE.get().is_none() {
         let mut guard = FILE_GUARD.lock().unwrap_or_else(|p| p.into_inner());
         if FILE.get().is_none() {
-            let (writer, g) = audit::file_writer(log)?;
+            let (writer, g) = audit::file_sink(log)?;
             let _ = FILE.set(writer);
             *guard = Some(g);
             stop_file_log_at_exit();
@@ -164,18 +162,15 @@ impl<S: Subscriber> Layer<S> for HostLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let failure = event.metadata().target() == audit::TARGET;
         let json = if failure {
-            serde_json::to_string(&FailureRecord::from_event(event))
+            let record = FailureRecord::from_event(event);
+            if let Some(file) = FILE.get() {
+                file.write(&record);
+            }
+            serde_json::to_string(&record)
         } else {
             warning_json(event)
         };
         let Ok(json) = json else { return };
-        if failure && let Some(file) = FILE.get() {
-            let mut line = Vec::with_capacity(json.len() + 1);
-            line.extend_from_slice(json.as_bytes());
-            line.push(b'\n');
-            // A failing log sink must not fail authentication; best effort.
-            let _ = file.make_writer().write_all(&line);
-        }
         let kind = if failure {
             jwtauth_event_kind::Failure
         } else {

@@ -357,6 +357,8 @@ fn trusted_issuer_gauges(state: &AppState) -> Vec<Value> {
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     trusted_issuer_gauges(&state);
+    metrics::counter!("jwtauth_failure_log_suppressed_lines_total").absolute(jwtauth_core::audit::suppressed_lines());
+    metrics::counter!("jwtauth_failure_log_lost_lines_total").absolute(jwtauth_core::audit::lost_lines());
     if let Some(c) = state.auth.verifier().cache_stats() {
         metrics::counter!("jwtauth_validation_cache_hits_total").absolute(c.hits);
         metrics::counter!("jwtauth_validation_cache_misses_total").absolute(c.misses);

@@ -695,3 +695,49 @@ fn a_rotated_key_is_published_first_then_signs_everywhere_at_its_instant_and_ret
         assert_eq!(s.terminate(), 0);
     }
 }
+
+#[test]
+fn a_flood_of_failures_is_summarised_in_the_log_and_counted_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
+    let env = Env::new(dir.path(), &url, &[("JWTAUTH_LOG__MAX_REPEATS_PER_MINUTE", "5")]);
+    let (code, _, err) = env.run(&["init"], "");
+    assert_eq!(code, 0, "{err}");
+    let s = env.serve();
+    let c = client();
+    const FLOOD: u64 = 60;
+    for _ in 0..FLOOD {
+        let r = c.get(s.url("/api/products")).bearer_auth("not.a.token").send().unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let metrics = c.get(s.url("/metrics")).send().unwrap().text().unwrap();
+    let value = |prefix: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    // Every failure is counted, written or not.
+    assert_eq!(
+        value("jwtauth_auth_failures_total{reason=\"malformed\""),
+        FLOOD,
+        "{metrics}"
+    );
+    let suppressed = value("jwtauth_failure_log_suppressed_lines_total");
+    assert_eq!(s.terminate(), 0);
+
+    // A clean stop writes the summary still pending.
+    let lines: Vec<Value> = failure_lines(dir.path())
+        .into_iter()
+        .filter(|l| l["reason"] == "malformed")
+        .collect();
+    let (summaries, plain): (Vec<&Value>, Vec<&Value>) = lines.iter().partition(|l| l.get("suppressed").is_some());
+    // Five a minute; the flood may straddle a minute boundary.
+    assert!((5..=10).contains(&plain.len()), "{lines:#?}");
+    let summarised: u64 = summaries.iter().map(|l| l["suppressed"].as_u64().unwrap()).sum();
+    assert_eq!(plain.len() as u64 + summarised, FLOOD, "{lines:#?}");
+    assert_eq!(summarised, suppressed);
+    let hint = summaries[0]["hint"].as_str().unwrap();
+    assert!(hint.contains("more failures like this from 127.0.0.1"), "{hint}");
+}

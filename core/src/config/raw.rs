@@ -144,6 +144,8 @@ pub(super) struct RawLog {
     pub dir: Option<PathBuf>,
     pub retention_days: u32,
     pub file_prefix: String,
+    pub max_repeats_per_minute: u32,
+    pub max_bytes_per_day: u64,
 }
 
 impl Default for RawLog {
@@ -152,6 +154,8 @@ impl Default for RawLog {
             dir: None,
             retention_days: 14,
             file_prefix: "failures".into(),
+            max_repeats_per_minute: crate::audit::FloodLimits::default().max_repeats_per_minute,
+            max_bytes_per_day: crate::audit::FloodLimits::default().max_bytes_per_day,
         }
     }
 }

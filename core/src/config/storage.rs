@@ -77,6 +77,13 @@ pub(super) fn storage(
             "Use a plain name such as \"failures\"",
         ));
     }
+    if raw.log.max_bytes_per_day < 1 << 20 {
+        return Err(ConfigError::invalid(
+            "log.max_bytes_per_day",
+            format!("{} bytes would hold almost no failure lines", raw.log.max_bytes_per_day),
+            "Allow at least 1048576 (1 MiB); the default is 1073741824 (1 GiB)",
+        ));
+    }
     Ok((
         StoreConfig {
             url,
@@ -87,6 +94,10 @@ pub(super) fn storage(
             dir: resolve(raw.log.dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR))),
             retention_days: raw.log.retention_days,
             file_prefix: prefix,
+            limits: crate::audit::FloodLimits {
+                max_repeats_per_minute: raw.log.max_repeats_per_minute,
+                max_bytes_per_day: raw.log.max_bytes_per_day,
+            },
         },
     ))
 }

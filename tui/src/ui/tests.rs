@@ -36,6 +36,7 @@ fn failure(at: i64, reason: &str, subject: &str, client: &str) -> Failure {
             request_id: Some("req-0001".into()),
             client_id: None,
             issuer: None,
+            suppressed: None,
         },
     }
 }

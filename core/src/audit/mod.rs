@@ -24,6 +24,10 @@ use tracing_subscriber::layer::Context;
 
 use crate::error::{AuthError, Reason};
 
+mod flood;
+
+pub use flood::{Checked, FloodGate, FloodLimits, lost_lines, suppressed_lines};
+
 pub use crate::encoding::fingerprint;
 
 /// The `tracing` target of failure events.
@@ -43,6 +47,9 @@ pub struct LogConfig {
     pub retention_days: u32,
     /// File names are `<prefix>.<YYYY-MM-DD>.jsonl`.
     pub file_prefix: String,
+    /// How much may be written under a flood (`log.max_repeats_per_minute`,
+    /// `log.max_bytes_per_day`).
+    pub limits: FloodLimits,
 }
 
 /// Where a request came from; filled in by adapters (the server knows these, the
@@ -146,7 +153,7 @@ pub fn record_failure(error: &AuthError, subject: Option<&str>, request: &Reques
 /// strings) is bounded and cleaned of control and reordering characters first, so
 /// no caller can write a huge or disguised line.
 pub fn record(e: &FailureEvent<'_>) {
-    if !tracing::enabled!(target: TARGET, tracing::Level::WARN) {
+    if !tracing::event_enabled!(target: TARGET, tracing::Level::WARN) {
         return;
     }
     fn bound(v: Option<&str>, max: usize) -> Option<std::borrow::Cow<'_, str>> {
@@ -222,6 +229,10 @@ pub struct FailureRecord {
     /// The issuer whose rules judged the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// On a summary line: how many failures like it were not written (flood
+    /// protection, see `log.max_repeats_per_minute` and `log.max_bytes_per_day`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<u64>,
 }
 
 impl FailureRecord {
@@ -267,15 +278,84 @@ impl Visit for FailureRecord {
     fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
 }
 
-/// A `tracing` layer that writes failure events as JSON lines; other events pass by.
-pub struct FailureLogLayer<W> {
+/// Where failure lines go: a writer behind a [`FloodGate`].
+pub struct FailureSink<W> {
     writer: W,
+    gate: std::sync::Arc<FloodGate>,
 }
 
-impl<W> FailureLogLayer<W> {
-    /// A layer writing to any `MakeWriter` (a file, a buffer in tests).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl<W> FailureSink<W>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w>,
+{
+    /// A sink writing to any `MakeWriter` (a file, a buffer in tests).
+    pub fn new(writer: W, limits: FloodLimits) -> Self {
+        FailureSink {
+            writer,
+            gate: std::sync::Arc::new(FloodGate::new(limits)),
+        }
+    }
+
+    /// Writes the record's line, unless flood protection holds it back (and any
+    /// summary lines that are due).
+    pub fn write(&self, rec: &FailureRecord) {
+        put(&self.writer, self.gate.admit(rec, unix_now()));
+    }
+}
+
+fn put<W: for<'w> tracing_subscriber::fmt::MakeWriter<'w>>(writer: &W, lines: Vec<Vec<u8>>) {
+    for line in lines {
+        // A failing log sink must not fail authentication; the write is best effort.
+        let _ = writer.make_writer().write_all(&line);
+    }
+}
+
+impl<W> FailureSink<W>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Clone + Send + 'static,
+{
+    /// Writes due summary lines every few seconds even when no failure comes, for
+    /// as long as the sink lives.
+    fn tick(&self) {
+        let (gate, writer) = (std::sync::Arc::downgrade(&self.gate), self.writer.clone());
+        let _ = std::thread::Builder::new()
+            .name("jwtauth-log-summary".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    let Some(gate) = gate.upgrade() else { return };
+                    put(&writer, gate.due(unix_now()));
+                }
+            });
+    }
+}
+
+/// A `tracing` layer that writes failure events as JSON lines; other events pass by.
+pub struct FailureLogLayer<W> {
+    sink: FailureSink<W>,
+}
+
+impl<W> FailureLogLayer<W>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w>,
+{
+    /// A layer writing to any `MakeWriter` (a file, a buffer in tests), with the
+    /// default flood limits.
     pub fn new(writer: W) -> Self {
-        FailureLogLayer { writer }
+        FailureLogLayer::with_limits(writer, FloodLimits::default())
+    }
+
+    /// A layer with these flood limits.
+    pub fn with_limits(writer: W, limits: FloodLimits) -> Self {
+        FailureLogLayer {
+            sink: FailureSink::new(writer, limits),
+        }
     }
 }
 
@@ -288,11 +368,7 @@ where
         if event.metadata().target() != TARGET {
             return;
         }
-        if let Ok(mut line) = serde_json::to_vec(&FailureRecord::from_event(event)) {
-            line.push(b'\n');
-            // A failing log sink must not fail authentication; the write is best effort.
-            let _ = self.writer.make_writer().write_all(&line);
-        }
+        self.sink.write(&FailureRecord::from_event(event));
     }
 }
 
@@ -305,7 +381,28 @@ pub fn now_rfc3339() -> String {
 
 /// Keeps the background writer alive; dropping it flushes pending lines.
 #[must_use = "dropping the guard stops the failure log writer"]
-pub struct FailureLogGuard(#[allow(dead_code)] WorkerGuard);
+pub struct FailureLogGuard {
+    /// Writes the summaries still pending, before the writer stops.
+    pending: Option<Box<dyn FnOnce() + Send>>,
+    _worker: WorkerGuard,
+}
+
+impl FailureLogGuard {
+    fn new(worker: WorkerGuard) -> FailureLogGuard {
+        FailureLogGuard {
+            pending: None,
+            _worker: worker,
+        }
+    }
+}
+
+impl Drop for FailureLogGuard {
+    fn drop(&mut self) {
+        if let Some(write_pending) = self.pending.take() {
+            write_pending();
+        }
+    }
+}
 
 /// Why the failure log could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -336,13 +433,29 @@ pub fn file_layer<S>(cfg: &LogConfig) -> Result<(FileLayer<S>, FailureLogGuard),
 where
     S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    let (writer, guard) = file_writer(cfg)?;
+    let (sink, guard) = file_sink(cfg)?;
     let only_failures = Targets::new().with_target(TARGET, tracing::Level::TRACE);
-    Ok((FailureLogLayer::new(writer).with_filter(only_failures), guard))
+    Ok((FailureLogLayer { sink }.with_filter(only_failures), guard))
 }
 
-/// The writer under [`file_layer`], for embedders that route events themselves:
-/// lines written to it land in the daily files of `log.dir`.
+/// The sink under [`file_layer`], for embedders that route events themselves:
+/// records written to it land in the daily files of `log.dir`, within its flood
+/// limits, with summary lines written on time.
+pub fn file_sink(cfg: &LogConfig) -> Result<(FailureSink<NonBlocking>, FailureLogGuard), LogError> {
+    let (writer, mut guard) = file_writer(cfg)?;
+    let sink = FailureSink::new(writer, cfg.limits);
+    sink.tick();
+    let (gate, writer) = (std::sync::Arc::downgrade(&sink.gate), sink.writer.clone());
+    guard.pending = Some(Box::new(move || {
+        if let Some(gate) = gate.upgrade() {
+            put(&writer, gate.pending(unix_now()));
+        }
+    }));
+    Ok((sink, guard))
+}
+
+/// The raw writer under [`file_sink`]: lines written to it land in the daily files
+/// of `log.dir`, with no flood limits.
 pub fn file_writer(cfg: &LogConfig) -> Result<(NonBlocking, FailureLogGuard), LogError> {
     let err = |detail: String| LogError {
         dir: cfg.dir.display().to_string(),
@@ -364,8 +477,8 @@ pub fn file_writer(cfg: &LogConfig) -> Result<(NonBlocking, FailureLogGuard), Lo
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(BUFFERED_LINES)
-        .finish(appender);
-    Ok((writer, FailureLogGuard(guard)))
+        .finish(Checked::new(appender));
+    Ok((writer, FailureLogGuard::new(guard)))
 }
 
 /// Installs a global subscriber: the failure log files plus human-readable lines on
@@ -386,7 +499,7 @@ pub fn init(cfg: &LogConfig) -> Result<FailureLogGuard, LogError> {
             dir: cfg.dir.display().to_string(),
             detail: format!("a global tracing subscriber is already set ({e})"),
         })?;
-    Ok(FailureLogGuard(guard.0))
+    Ok(guard)
 }
 
 /// Files of the failure log in `dir`, oldest first (their names sort by date).
@@ -414,16 +527,21 @@ mod tests {
         assert_eq!(fingerprint(b"abc"), "ba7816bf8f01");
     }
 
+    fn log_in(dir: &Path) -> LogConfig {
+        LogConfig {
+            dir: dir.to_path_buf(),
+            dir_configured: true,
+            retention_days: 3,
+            file_prefix: "failures".into(),
+            limits: FloodLimits::default(),
+        }
+    }
+
     #[test]
     fn the_file_layer_asks_for_nothing_but_failure_events() {
         use tracing_subscriber::prelude::*;
         let dir = tempfile::tempdir().unwrap();
-        let cfg = LogConfig {
-            dir: dir.path().to_path_buf(),
-            dir_configured: true,
-            retention_days: 3,
-            file_prefix: "failures".into(),
-        };
+        let cfg = log_in(dir.path());
         let (layer, _guard) = file_layer(&cfg).unwrap();
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
             assert!(tracing::info_span!("request").is_disabled());
@@ -436,12 +554,7 @@ mod tests {
     fn only_failure_events_reach_the_file_and_the_line_parses_back() {
         use tracing_subscriber::prelude::*;
         let dir = tempfile::tempdir().unwrap();
-        let cfg = LogConfig {
-            dir: dir.path().to_path_buf(),
-            dir_configured: true,
-            retention_days: 3,
-            file_prefix: "failures".into(),
-        };
+        let cfg = log_in(dir.path());
         let (layer, guard) = file_layer(&cfg).unwrap();
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
