@@ -198,8 +198,8 @@ enum jwtauth_event_kind
   /**
    * An authentication failure: the JSON is exactly a line of the failure log
    * (`time`, `reason`, `hint`, `kid`, `subject`, `subject_verified`,
-   * `fingerprint`, `client`, `method`, `path`, `user_agent`, `request_id`;
-   * absent members are omitted).
+   * `fingerprint`, `client`, `method`, `path`, `user_agent`, `request_id`,
+   * `client_id`, `issuer`; absent members are omitted).
    */
   JWTAUTH_EVENT_KIND_FAILURE = 1,
   /**

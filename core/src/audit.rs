@@ -5,7 +5,9 @@
 //! `{"time":"2026-11-28T15:04:05.123456Z","reason":"expired","hint":"…","kid":"…",
 //! "subject":"alice","subject_verified":true,"fingerprint":"a1b2c3d4e5f6",
 //! "client":"127.0.0.1:51234","method":"GET","path":"/api/products",
-//! "user_agent":"curl/8.5","request_id":"…"}` — absent members are omitted.
+//! "user_agent":"curl/8.5","request_id":"…","client_id":"…","issuer":"…"}` — absent
+//! members are omitted. `client_id` is the OAuth client the request authenticated as;
+//! `issuer` the issuer (this service or a trusted one) whose rules judged the token.
 
 use std::fmt;
 use std::io::Write;
@@ -57,6 +59,8 @@ pub struct RequestInfo<'a> {
     pub user_agent: Option<&'a str>,
     /// Request id.
     pub request_id: Option<&'a str>,
+    /// The OAuth client the request authenticated as (never an unauthenticated claim).
+    pub client_id: Option<&'a str>,
 }
 
 /// One authentication failure, as it is emitted.
@@ -74,6 +78,9 @@ pub struct FailureEvent<'a> {
     pub subject_verified: bool,
     /// [`fingerprint`] of the token, if there was one.
     pub fingerprint: Option<&'a str>,
+    /// The issuer whose rules judged the token: this service's or a trusted one's
+    /// (never an untrusted `iss`).
+    pub issuer: Option<&'a str>,
     /// Request context.
     pub request: RequestInfo<'a>,
 }
@@ -88,6 +95,7 @@ impl<'a> FailureEvent<'a> {
             subject: None,
             subject_verified: false,
             fingerprint: None,
+            issuer: None,
             request: *request,
         }
     }
@@ -114,6 +122,13 @@ impl<'a> FailureEvent<'a> {
         self
     }
 
+    /// With the issuer whose rules judged the token.
+    #[must_use]
+    pub fn issuer(mut self, issuer: Option<&'a str>) -> Self {
+        self.issuer = issuer;
+        self
+    }
+
     /// Emits it (see [`record`]).
     pub fn record(&self) {
         record(self);
@@ -127,20 +142,39 @@ pub fn record_failure(error: &AuthError, subject: Option<&str>, request: &Reques
 }
 
 /// Emits the event on the [`TARGET`] target. Cheap when no subscriber listens.
+/// Every value that may come from outside (a token, a request, an embedder's C
+/// strings) is bounded and cleaned of control and reordering characters first, so
+/// no caller can write a huge or disguised line.
 pub fn record(e: &FailureEvent<'_>) {
+    if !tracing::enabled!(target: TARGET, tracing::Level::WARN) {
+        return;
+    }
+    fn bound(v: Option<&str>, max: usize) -> Option<std::borrow::Cow<'_, str>> {
+        v.map(|v| crate::error::clip_to(v, max))
+    }
+    let (kid, subject) = (bound(e.kid, 128), bound(e.subject, 256));
+    let (client, method, path) = (
+        bound(e.request.client, 64),
+        bound(e.request.method, 32),
+        bound(e.request.path, 512),
+    );
+    let (user_agent, request_id) = (bound(e.request.user_agent, 256), bound(e.request.request_id, 64));
+    let (client_id, issuer) = (bound(e.request.client_id, 128), bound(e.issuer, 256));
     tracing::warn!(
         target: TARGET,
         reason = e.reason.as_str(),
-        hint = e.hint,
-        kid = e.kid,
-        subject = e.subject,
+        hint = &*crate::error::clip_to(e.hint, 1024),
+        kid = kid.as_deref(),
+        subject = subject.as_deref(),
         subject_verified = e.subject.map(|_| e.subject_verified),
         fingerprint = e.fingerprint,
-        client = e.request.client,
-        method = e.request.method,
-        path = e.request.path,
-        user_agent = e.request.user_agent,
-        request_id = e.request.request_id,
+        client = client.as_deref(),
+        method = method.as_deref(),
+        path = path.as_deref(),
+        user_agent = user_agent.as_deref(),
+        request_id = request_id.as_deref(),
+        client_id = client_id.as_deref(),
+        issuer = issuer.as_deref(),
         "authentication failure"
     );
 }
@@ -182,6 +216,12 @@ pub struct FailureRecord {
     /// Request id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The OAuth client the request authenticated as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The issuer whose rules judged the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 impl FailureRecord {
@@ -213,6 +253,8 @@ impl Visit for FailureRecord {
             "path" => &mut self.path,
             "user_agent" => &mut self.user_agent,
             "request_id" => &mut self.request_id,
+            "client_id" => &mut self.client_id,
+            "issuer" => &mut self.issuer,
             _ => return,
         };
         *slot = Some(value.to_owned());
@@ -411,6 +453,7 @@ mod tests {
                 subject: Some("alice"),
                 subject_verified: true,
                 fingerprint: Some("0123456789ab"),
+                issuer: Some("https://auth.example.com"),
                 request: RequestInfo {
                     client: Some("127.0.0.1:1"),
                     path: Some("/api"),
@@ -429,7 +472,8 @@ mod tests {
         assert_eq!(rec.subject.as_deref(), Some("alice"));
         assert_eq!(rec.subject_verified, Some(true));
         assert_eq!(rec.client.as_deref(), Some("127.0.0.1:1"));
-        assert!(rec.method.is_none());
+        assert_eq!(rec.issuer.as_deref(), Some("https://auth.example.com"));
+        assert!(rec.method.is_none() && rec.client_id.is_none());
         assert!(!lines[0].contains("\"method\""));
         assert!(rec.time.ends_with('Z') && rec.time.len() >= 20, "{}", rec.time);
     }

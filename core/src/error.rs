@@ -110,6 +110,10 @@ pub struct AuthError {
     pub reason: Reason,
     /// What went wrong, in words a person can act on.
     pub hint: String,
+    /// The issuer whose rules judged the token (this service's or a trusted one's),
+    /// for failure events and metric labels; `None` when no issuer was chosen (no
+    /// token, or an `iss` that is neither ours nor trusted).
+    pub issuer: Option<String>,
 }
 
 impl AuthError {
@@ -118,6 +122,7 @@ impl AuthError {
         AuthError {
             reason,
             hint: hint.into(),
+            issuer: None,
         }
     }
 }
@@ -144,25 +149,25 @@ pub(crate) fn is_invisible_or_reordering(c: char) -> bool {
 /// so a hostile token cannot flood logs; control, bidirectional and invisible
 /// format characters become `?`, so it cannot disguise itself either.
 pub fn clip(s: &str) -> String {
-    const MAX: usize = 80;
-    let clean: String = s
-        .chars()
-        .map(|c| {
-            if c.is_control() || is_invisible_or_reordering(c) {
-                '?'
-            } else {
-                c
-            }
-        })
-        .take(MAX + 1)
-        .collect();
-    if clean.chars().count() > MAX {
-        let mut cut: String = clean.chars().take(MAX).collect();
-        cut.push('…');
-        cut
-    } else {
-        clean
+    clip_to(s, 80).into_owned()
+}
+
+/// [`clip`] to at most `max` characters (then `…`); borrowed when `s` is already
+/// clean and short enough.
+pub fn clip_to(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || is_invisible_or_reordering(c);
+    if s.len() <= max && !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
     }
+    let mut clean: String = s
+        .chars()
+        .take(max)
+        .map(|c| if unsafe_char(c) { '?' } else { c })
+        .collect();
+    if s.chars().nth(max).is_some() {
+        clean.push('…');
+    }
+    std::borrow::Cow::Owned(clean)
 }
 
 #[cfg(test)]

@@ -47,5 +47,5 @@ pub use crate::keystore::{KeyAdmin, KeyAdminError, KeyInfo, MasterKey};
 pub use crate::refresh::{RefreshToken, SessionError, SessionInfo, Sessions, TokenPair};
 pub use crate::runtime::{Error, InitError, JwtAuth, OpenOptions, Tokens};
 pub use crate::store::{Store, StoreError};
-pub use crate::token::{Claims, ClaimsProfile, IssueError, Issued, Issuer, Rules, Verdict, Verifier};
+pub use crate::token::{CacheStats, Claims, ClaimsProfile, IssueError, Issued, Issuer, Rules, Verdict, Verifier};
 pub use crate::users::{Login, LoginError, UserError, Users};

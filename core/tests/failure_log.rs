@@ -66,6 +66,9 @@ fn logged(auth: &Tokens, token: &str, reason: Reason) -> (FailureRecord, String)
     let fp = rec.fingerprint.as_deref().unwrap();
     assert!(is_fingerprint(fp), "{fp}");
     assert_eq!(fp, fingerprint(token.as_bytes()));
+    // The issuer whose rules judged it; none for an `iss` that is not ours.
+    let judged_by = (reason != Reason::WrongIssuer).then(|| auth.verifier().rules().issuer.clone());
+    assert_eq!(rec.issuer, judged_by, "{}", lines[0]);
     (rec, lines[0].clone())
 }
 
@@ -174,6 +177,7 @@ fn header_and_role_failures_log_one_line_each_with_the_request() {
         path: Some("/api/products/7"),
         user_agent: Some("curl/8.5.0"),
         request_id: Some("req-1"),
+        client_id: None,
     };
     let lines = capture(|| {
         let e = auth.verifier().validate_header(Some(&token), &request).unwrap_err();
@@ -264,4 +268,32 @@ fn a_bare_credential_sent_without_a_scheme_is_not_echoed() {
         .validate_header(Some("Basic YWxpY2U6aHVudGVyMg=="), &RequestInfo::default())
         .unwrap_err();
     assert!(e.hint.contains("'Basic'") && !e.hint.contains("YWxp"), "{}", e.hint);
+}
+
+#[test]
+fn request_context_from_an_embedder_is_bounded_and_cleaned_before_it_is_written() {
+    let (auth, _) = auth(Algorithm::ES256);
+    let (path, agent) = (
+        format!("/api/{}", "p".repeat(6_400_000)),
+        "evil\u{202E}gpj.exe\n\u{1b}[2J".to_owned(),
+    );
+    let request = RequestInfo {
+        client: Some("203.0.113.7:50000"),
+        method: Some("GET"),
+        path: Some(&path),
+        user_agent: Some(&agent),
+        request_id: Some("req-1"),
+        client_id: None,
+    };
+    let lines = capture(|| drop(auth.verifier().validate_with("x.y", &request).unwrap_err()));
+    let rec = one_record(&lines);
+    assert!(lines[0].len() < 4096, "a {} byte line", lines[0].len());
+    let logged_path = rec.path.unwrap();
+    assert!(
+        logged_path.starts_with("/api/ppp") && logged_path.ends_with('…'),
+        "{logged_path}"
+    );
+    assert_eq!(rec.user_agent.as_deref(), Some("evil?gpj.exe??[2J"));
+    // Clean, short values pass as they are.
+    assert_eq!(rec.client.as_deref(), Some("203.0.113.7:50000"));
 }

@@ -23,6 +23,7 @@ const REQ: RequestInfo<'static> = RequestInfo {
     path: None,
     user_agent: None,
     request_id: None,
+    client_id: None,
 };
 
 #[test]
@@ -312,5 +313,48 @@ fn sessions_are_listed_and_swept_in_bounded_batches() {
             reason(auth.sessions().refresh(kept.refresh_token.expose(), &REQ)),
             Reason::RefreshInvalid
         );
+    }
+}
+
+#[test]
+fn a_session_keeps_the_user_agent_and_client_of_its_login() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let auth = open(&b.url, "", &clock);
+        let phone = RequestInfo {
+            user_agent: Some("Orders/4.2 (iPhone; iOS 19.1)\u{1b}[31m"),
+            client_id: Some("svc-mobile"),
+            ..REQ
+        };
+        let laptop = RequestInfo {
+            user_agent: Some(&"Mozilla/5.0 ".repeat(20)),
+            ..REQ
+        };
+        let a = auth.sessions().start_with("carol", &[], &Map::new(), &phone).unwrap();
+        let b2 = auth.sessions().start_with("carol", &[], &Map::new(), &laptop).unwrap();
+        let plain = auth.sessions().start("carol", &[], &Map::new()).unwrap();
+        // A refresh keeps where the session came from.
+        clock.advance(5);
+        auth.sessions().refresh(a.refresh_token.expose(), &REQ).unwrap();
+
+        let listed = auth.sessions().list(Some("carol"), 10).unwrap();
+        let of = |id: &str| listed.iter().find(|s| s.family_id == id).unwrap();
+        let phone_session = of(&a.family_id);
+        assert_eq!(phone_session.client_id.as_deref(), Some("svc-mobile"), "{}", b.name);
+        let ua = phone_session.user_agent.as_deref().unwrap();
+        assert!(ua.starts_with("Orders/4.2 (iPhone; iOS 19.1)"), "{}: {ua}", b.name);
+        assert!(
+            !ua.contains('\u{1b}'),
+            "{}: control characters are not kept: {ua:?}",
+            b.name
+        );
+        let long = of(&b2.family_id).user_agent.as_deref().unwrap();
+        assert!(
+            long.chars().count() <= 81 && long.ends_with('…'),
+            "{}: clipped: {long}",
+            b.name
+        );
+        assert_eq!(of(&b2.family_id).client_id, None, "{}", b.name);
+        assert_eq!(of(&plain.family_id).user_agent, None, "{}", b.name);
     }
 }

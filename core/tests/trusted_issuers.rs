@@ -53,19 +53,27 @@ fn a_token_for_another_audience_of_the_trusted_issuer_is_refused() {
     let idp = FixtureIssuer::start(Algorithm::ES256);
     let (auth, _) = trusting(&idp.entry(EXT_AUD, ""));
     let t = idp.token("someone-else", NOW, json!({}));
-    assert_eq!(auth.verifier().validate(&t).unwrap_err().reason, Reason::WrongAudience);
+    let e = auth.verifier().validate(&t).unwrap_err();
+    assert_eq!(e.reason, Reason::WrongAudience);
+    // The failure names the issuer that judged it, for failure events and metrics.
+    assert_eq!(e.issuer.as_deref(), Some(idp.url.as_str()));
 }
 
 #[test]
 fn a_rotated_key_is_accepted_after_exactly_one_refetch() {
     let idp = FixtureIssuer::start(Algorithm::ES256);
     let (auth, _) = trusting(&idp.entry(EXT_AUD, ""));
-    auth.verifier().validate(idp.token(EXT_AUD, NOW, json!({}))).unwrap();
+    let old = idp.token(EXT_AUD, NOW, json!({}));
+    auth.verifier().validate(&old).unwrap();
     let before = jwks_fetches(&idp);
     idp.rotate(Algorithm::ES256);
     let claims = auth.verifier().validate(idp.token(EXT_AUD, NOW, json!({}))).unwrap();
     assert_eq!(claims.issuer(), idp.url);
     assert_eq!(jwks_fetches(&idp), before + 1);
+    // The refetched set kept the old key: its token is still remembered, not verified again.
+    let misses = auth.verifier().cache_stats().unwrap().misses;
+    auth.verifier().validate(&old).unwrap();
+    assert_eq!(auth.verifier().cache_stats().unwrap().misses, misses);
 }
 
 #[test]
@@ -232,6 +240,8 @@ fn an_issuer_neither_ours_nor_trusted_is_named_with_the_accepted_ones() {
     let e = auth.verifier().validate(&t).unwrap_err();
     assert_eq!(e.reason, Reason::WrongIssuer);
     assert!(e.hint.contains(ISSUER) && e.hint.contains(&idp.url), "{}", e.hint);
+    // An untrusted `iss` is never a label: the set of values stays bounded.
+    assert_eq!(e.issuer, None);
 }
 
 #[test]

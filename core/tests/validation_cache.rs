@@ -81,3 +81,32 @@ fn the_cache_size_is_bounded_in_the_config() {
     let e = jwtauth_core::Config::from_toml("validation_cache = 2000000").unwrap_err();
     assert!(e.to_string().contains("validation_cache"), "{e}");
 }
+
+#[test]
+fn a_reload_keeps_remembered_tokens_of_keys_that_did_not_change() {
+    let (ours, theirs) = (common::store::sqlite(), common::store::sqlite());
+    let clock = Arc::new(FixedClock::new(T0));
+    let auth = open(&ours.url, "", &clock);
+    // Same issuer and audience, other keys: its kids are unknown here.
+    let stranger = open(&theirs.url, "", &clock);
+    let token = auth.issuer().issue("alice", &[], &Map::new()).unwrap().token;
+    let stats = || auth.verifier().cache_stats().unwrap();
+    auth.verifier().validate(&token).unwrap();
+    auth.verifier().validate(&token).unwrap();
+    assert_eq!((stats().hits, stats().misses), (1, 1));
+
+    // An unknown kid reloads the key ring from the store; the token stays remembered.
+    let unknown = stranger.issuer().issue("mallory", &[], &Map::new()).unwrap().token;
+    assert_eq!(
+        auth.verifier().validate(&unknown).unwrap_err().reason,
+        Reason::UnknownKid
+    );
+    let misses = stats().misses;
+    auth.verifier().validate(&token).unwrap();
+    assert_eq!(stats().misses, misses, "the reload flushed a remembered token");
+
+    // A rotation publishes a new key; the active one is unchanged, and so is its token.
+    auth.keys().rotate(None).unwrap();
+    auth.verifier().validate(&token).unwrap();
+    assert_eq!(stats().misses, misses);
+}

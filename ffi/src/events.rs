@@ -30,8 +30,8 @@ use crate::status::{Failure, jwtauth_status};
 pub enum jwtauth_event_kind {
     /// An authentication failure: the JSON is exactly a line of the failure log
     /// (`time`, `reason`, `hint`, `kid`, `subject`, `subject_verified`,
-    /// `fingerprint`, `client`, `method`, `path`, `user_agent`, `request_id`;
-    /// absent members are omitted).
+    /// `fingerprint`, `client`, `method`, `path`, `user_agent`, `request_id`,
+    /// `client_id`, `issuer`; absent members are omitted).
     Failure = 1,
     /// A warning or error of the library (e.g. signing keys stored unencrypted, a
     /// background reload that failed): `{"time":…,"level":"WARN","target":…,"message":…}`.

@@ -71,6 +71,7 @@ impl jwtauth_request {
                 path: opt_str_arg(r.path, "request->path")?,
                 user_agent: opt_str_arg(r.user_agent, "request->user_agent")?,
                 request_id: opt_str_arg(r.request_id, "request->request_id")?,
+                client_id: None,
             })
         }
     }

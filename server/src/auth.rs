@@ -50,6 +50,7 @@ impl RequestCtx {
             path: Some(&self.path),
             user_agent: self.user_agent.as_deref(),
             request_id: Some(&self.id),
+            client_id: None,
         }
     }
 }

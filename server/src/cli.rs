@@ -281,8 +281,10 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
         return Ok(());
     }
     // Administration opens what exists and creates nothing: run in the wrong folder,
-    // it says which store it looked for instead of making a new one.
-    let auth = JwtAuth::open_with(config, OpenOptions::admin()).context("opening jwtauth")?;
+    // it says which store it looked for instead of making a new one. Only key
+    // administration hears about keys stored unsealed; user and client commands do not.
+    let options = OpenOptions::admin().warn_at_rest(matches!(command, Command::Keys(_)));
+    let auth = JwtAuth::open_with(config, options).context("opening jwtauth")?;
     match command {
         Command::Serve { .. } | Command::Init => bail!("not an administration command"),
         Command::User(UserCmd::Add { name, role }) => {

@@ -130,6 +130,13 @@ fn body(status: StatusCode, error: &str, description: Option<String>) -> Respons
         .into_response()
 }
 
+/// Counts a failure by reason and by the issuer that judged it (configured
+/// issuers only, so the label's values are bounded; empty when none was chosen).
+fn count_failure(e: &AuthError) {
+    let issuer = e.issuer.clone().unwrap_or_default();
+    metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str(), "issuer" => issuer).increment(1);
+}
+
 fn with_challenge(mut r: Response, challenge: String) -> Response {
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -141,7 +148,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Auth(e) => {
-                metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);
+                count_failure(&e);
                 let description = format!("{}: {}", e.reason.as_str(), e.hint);
                 match e.reason {
                     // RFC 6750 §3.1: no token at all gets a bare challenge.
@@ -174,7 +181,7 @@ impl IntoResponse for ApiError {
                 }
             }
             ApiError::Grant(e) => {
-                metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);
+                count_failure(&e);
                 with_challenge(
                     body(
                         StatusCode::UNAUTHORIZED,
@@ -185,7 +192,7 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::Limited(e, secs) => {
-                metrics::counter!("jwtauth_auth_failures_total", "reason" => e.reason.as_str()).increment(1);
+                count_failure(&e);
                 let mut r = body(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",

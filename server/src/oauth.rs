@@ -271,19 +271,16 @@ pub async fn token(
                 .await
                 .map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
             blocking(&state.auth, move |auth| {
-                if let ClientAuth::Secret(id, secret) = &client
-                    && let Err(e) = auth.clients().authenticate(id, secret, &ctx.info())
-                {
-                    return Ok(Err(OAuthError::from(e)));
+                let mut info = ctx.info();
+                if let ClientAuth::Secret(id, secret) = &client {
+                    if let Err(e) = auth.clients().authenticate(id, secret, &info) {
+                        return Ok(Err(OAuthError::from(e)));
+                    }
+                    // Authenticated: the session remembers which client started it.
+                    info.client_id = Some(id);
                 }
                 Ok(
-                    match login.login(
-                        auth.users(),
-                        &username,
-                        &password,
-                        ctx.client_ip.as_deref(),
-                        &ctx.info(),
-                    ) {
+                    match login.login(auth.users(), &username, &password, ctx.client_ip.as_deref(), &info) {
                         Ok(pair) => Ok(token_body(
                             auth,
                             &pair.access,

@@ -357,6 +357,11 @@ fn trusted_issuer_gauges(state: &AppState) -> Vec<Value> {
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     trusted_issuer_gauges(&state);
+    if let Some(c) = state.auth.verifier().cache_stats() {
+        metrics::counter!("jwtauth_validation_cache_hits_total").absolute(c.hits);
+        metrics::counter!("jwtauth_validation_cache_misses_total").absolute(c.misses);
+        metrics::gauge!("jwtauth_validation_cache_entries").set(c.entries as f64);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -381,6 +381,10 @@ fn keys_stored_unsealed_are_counted_at_start_and_sealed_by_keys_seal() {
         "{err}"
     );
     assert_eq!(mode("jwtauth.db.master-key"), 0o600);
+    // User administration is not the place for it: no warning there.
+    let (code, _, err) = run(dir.path(), &["user", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("unsealed") && !err.contains("UNENCRYPTED"), "{err}");
 
     let (code, out, err) = run(dir.path(), &["keys", "seal"]);
     assert_eq!(code, 0, "{err}");

@@ -378,11 +378,25 @@ async fn operations_endpoints_answer() {
     assert_eq!(s.get("/healthz", None).await.status(), 200);
     assert_eq!(s.get("/readyz", None).await.status(), 200);
     let _ = s.get("/api/products", None).await;
-    let _ = s.tokens("alice", USER_PW).await;
+    let (access, _) = s.tokens("alice", USER_PW).await;
+    for _ in 0..3 {
+        assert_eq!(s.get("/api/products", Some(&access)).await.status(), 200);
+    }
     let text = s.get("/metrics", None).await.text().await.unwrap();
+    // The token was verified once and served from the cache twice.
+    let value = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name}: {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("jwtauth_validation_cache_misses_total "), 1, "{text}");
+    assert_eq!(value("jwtauth_validation_cache_hits_total "), 2, "{text}");
+    assert_eq!(value("jwtauth_validation_cache_entries "), 1, "{text}");
     assert!(text.contains("jwtauth_http_requests_total"), "{text}");
     assert!(
-        text.contains("jwtauth_auth_failures_total{reason=\"missing_token\"}"),
+        text.contains("jwtauth_auth_failures_total{reason=\"missing_token\",issuer=\"\"}"),
         "{text}"
     );
     assert!(text.contains("jwtauth_http_request_duration_seconds_bucket"), "{text}");

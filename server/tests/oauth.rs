@@ -431,3 +431,58 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn sessions_remember_the_user_agent_and_the_authenticated_client_of_their_login() {
+    let s = start_with("[oauth]\npassword_grant = true", "", reqwest::Client::new()).await;
+    let secret = add_client(&s, "mobile-app", &[]);
+    let r = s
+        .client
+        .post(s.url("/oauth/token"))
+        .header("user-agent", "Orders/4.2 (iPhone; iOS 19.1)")
+        .basic_auth("mobile-app", Some(&secret))
+        .form(&[("grant_type", "password"), ("username", "alice"), ("password", USER_PW)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let phone: Value = r.json().await.unwrap();
+    let r = s
+        .client
+        .post(s.url("/auth/login"))
+        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+        .json(&serde_json::json!({"username": "alice", "password": USER_PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let sessions = s.auth.sessions().list(Some("alice"), 10).unwrap();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let by_agent = |prefix: &str| {
+        sessions
+            .iter()
+            .find(|x| x.user_agent.as_deref().is_some_and(|ua| ua.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no session from {prefix}: {sessions:?}"))
+    };
+    assert_eq!(by_agent("Orders/4.2").client_id.as_deref(), Some("mobile-app"));
+    assert_eq!(by_agent("Mozilla/5.0").client_id, None);
+    // A refresh through the token endpoint keeps where the session came from.
+    let r = form(
+        &s,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", phone["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let after = s.auth.sessions().list(Some("alice"), 10).unwrap();
+    assert!(
+        after
+            .iter()
+            .any(|x| x.client_id.as_deref() == Some("mobile-app") && x.generation == 1),
+        "{after:?}"
+    );
+}

@@ -67,6 +67,25 @@ async fn tokens_of_another_jwtauth_server_are_accepted_on_api_routes() {
     let description = body["error_description"].as_str().unwrap();
     assert!(description.starts_with("wrong_issuer"), "{description}");
     assert!(description.contains(&idp.base), "{description}");
+
+    // Failures are counted by the issuer that judged them: the trusted one for its
+    // tampered token, none for the stranger's.
+    let tampered = format!("{}A", &token[..token.len() - 1]);
+    let tampered = if tampered == token {
+        format!("{}B", &token[..token.len() - 1])
+    } else {
+        tampered
+    };
+    assert_eq!(api.get("/api/products", Some(&tampered)).await.status(), 401);
+    let metrics = api.get("/metrics", None).await.text().await.unwrap();
+    let failures = |issuer: &str| {
+        metrics
+            .lines()
+            .any(|l| l.starts_with("jwtauth_auth_failures_total{") && l.contains(&format!("issuer=\"{issuer}\"")))
+    };
+    assert!(failures(&idp.base), "{metrics}");
+    assert!(failures(""), "{metrics}");
+    assert!(!failures(&stranger.base), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -338,6 +338,10 @@ fn run(weak: Weak<Shared>) {
                 // A ring of verify-only keys: unique kids, none active.
                 match KeyRing::new(keys.keys) {
                     Ok(ring) => {
+                        let ring = match shared.current.load().as_ref() {
+                            Some(previous) => ring.keeping_unchanged(&previous.ring),
+                            None => ring,
+                        };
                         shared.current.store(Some(Arc::new(Current {
                             ring: Arc::new(ring),
                             fetched_at: now,

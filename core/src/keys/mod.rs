@@ -419,6 +419,17 @@ impl Key {
     pub fn material(&self) -> &KeyMaterial {
         &self.material
     }
+    /// Whether `other` is this very key: same kid, algorithm, state, creation and
+    /// material (secret or private key, or the published public key).
+    fn same_as(&self, other: &Key) -> bool {
+        self.kid == other.kid
+            && self.alg == other.alg
+            && self.state == other.state
+            && self.created_at == other.created_at
+            && self.public_jwk == other.public_jwk
+            && aws_lc_rs::constant_time::verify_slices_are_equal(self.material.bytes(), other.material.bytes()).is_ok()
+    }
+
     /// The same key in another state (rotation and retirement).
     pub fn with_state(&self, state: KeyState) -> Result<Key, KeyError> {
         if matches!(self.material, KeyMaterial::PublicOnly) {
@@ -522,6 +533,20 @@ impl KeyRing {
     #[must_use]
     pub fn next_signs_from(mut self, at: i64) -> KeyRing {
         self.next_at = Some(at);
+        self
+    }
+
+    /// This ring, holding on to `previous`'s key objects for every key that did not
+    /// change. Tokens remembered by the verified-token cache stay remembered across
+    /// a reload (the cache keys on the object), so a reload on an unknown kid, or a
+    /// trusted issuer's refetch, costs only the keys that changed.
+    #[must_use]
+    pub fn keeping_unchanged(mut self, previous: &KeyRing) -> KeyRing {
+        for key in &mut self.keys {
+            if let Some(old) = previous.keys.iter().find(|old| old.same_as(key)) {
+                *key = old.clone();
+            }
+        }
         self
     }
 

@@ -173,7 +173,7 @@ impl KeyAdmin {
         let now = p.clock.now();
         sql::promote_due(&p.store, now, p.verify_window)?;
         let version = sql::ring_version(&p.store, now)?;
-        let ring = load_ring(&p.store, p.master.as_ref(), now)?;
+        let ring = load_ring(&p.store, p.master.as_ref(), now)?.keeping_unchanged(&p.ring.load());
         p.ring.store(Arc::new(ring));
         if let Ok(mut seen) = p.version.lock() {
             *seen = version;

@@ -44,6 +44,10 @@ pub struct SessionInfo {
     pub max_expires_at: i64,
     /// How many rotations so far.
     pub generation: i64,
+    /// The OAuth client the login authenticated as, if any.
+    pub client_id: Option<String>,
+    /// The User-Agent of the login (clipped), to tell devices apart.
+    pub user_agent: Option<String>,
 }
 
 /// A new access token with its refresh token.
@@ -134,7 +138,19 @@ impl Sessions {
     /// new family. Roles and extra claims are kept with the family and carried into
     /// every refreshed access token.
     pub fn start(&self, subject: &str, roles: &[&str], extra: &Map<String, Value>) -> Result<TokenPair, SessionError> {
-        match self.start_as(subject, roles, extra, false)? {
+        self.start_with(subject, roles, extra, &RequestInfo::default())
+    }
+
+    /// Like [`Sessions::start`], keeping where the login came from (`request`'s
+    /// User-Agent and OAuth client) with the session for administrators.
+    pub fn start_with(
+        &self,
+        subject: &str,
+        roles: &[&str],
+        extra: &Map<String, Value>,
+        request: &RequestInfo<'_>,
+    ) -> Result<TokenPair, SessionError> {
+        match self.start_as(subject, roles, extra, false, request)? {
             Some(pair) => Ok(pair),
             None => Err(StoreError::Data("session start refused".into()).into()),
         }
@@ -143,8 +159,13 @@ impl Sessions {
     /// Starts a password user's session: only if the user exists and is not
     /// disabled when the session commits (checked under the user's row lock), and
     /// every refresh of it checks the user again. `None` when the user was refused.
-    pub(crate) fn start_for_user(&self, name: &str, roles: &[&str]) -> Result<Option<TokenPair>, SessionError> {
-        self.start_as(name, roles, &Map::new(), true)
+    pub(crate) fn start_for_user(
+        &self,
+        name: &str,
+        roles: &[&str],
+        request: &RequestInfo<'_>,
+    ) -> Result<Option<TokenPair>, SessionError> {
+        self.start_as(name, roles, &Map::new(), true, request)
     }
 
     fn start_as(
@@ -153,13 +174,18 @@ impl Sessions {
         roles: &[&str],
         extra: &Map<String, Value>,
         user: bool,
+        request: &RequestInfo<'_>,
     ) -> Result<Option<TokenPair>, SessionError> {
         // Issue first: it checks the subject and extra claims before anything is stored.
         let access = self.0.issuer.issue(subject, roles, extra)?;
         let mut claims = SessionClaims::new(roles, extra);
         claims.user = user;
         let claims = claims.to_json()?;
-        let Some(started) = sql::start(&self.0.store, subject, &claims, user, self.now(), self.0.life)? else {
+        let origin = sql::Origin {
+            client_id: request.client_id.map(crate::error::clip),
+            user_agent: request.user_agent.map(crate::error::clip),
+        };
+        let Some(started) = sql::start(&self.0.store, subject, &claims, user, &origin, self.now(), self.0.life)? else {
             return Ok(None);
         };
         Ok(Some(TokenPair {

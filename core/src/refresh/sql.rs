@@ -39,11 +39,18 @@ pub(crate) enum Outcome {
 /// disabled, checked in the same transaction with the user's row locked, so a
 /// disable either waits for this session (and then revokes it) or is seen here.
 /// `None` when the user was refused.
+/// Where a session came from, as stored with its family.
+pub(crate) struct Origin {
+    pub client_id: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 pub(crate) fn start(
     store: &Store,
     subject: &str,
     claims: &str,
     user: bool,
+    origin: &Origin,
     now: i64,
     life: Lifetimes,
 ) -> Result<Option<Started>, SessionError> {
@@ -63,8 +70,8 @@ pub(crate) fn start(
             }
         }
         tx.exec(
-            "INSERT INTO jwtauth_families (id, subject, claims, created_at, expires_at, last_used_at, idle_expires_at, generation, grace_used)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, 0, 0)",
+            "INSERT INTO jwtauth_families (id, subject, claims, created_at, expires_at, last_used_at, idle_expires_at, generation, grace_used, client_id, user_agent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, 0, 0, ?7, ?8)",
             &[
                 family_id.as_str().into(),
                 subject.into(),
@@ -72,6 +79,8 @@ pub(crate) fn start(
                 Val::I64(now),
                 Val::I64(max),
                 Val::I64(idle),
+                origin.client_id.as_deref().into(),
+                origin.user_agent.as_deref().into(),
             ],
         )?;
         tx.exec(
@@ -291,6 +300,8 @@ fn session(r: &Row) -> Result<SessionInfo, StoreError> {
         expires_at: r.i64(4)?,
         max_expires_at: r.i64(5)?,
         generation: r.i64(6)?,
+        client_id: r.opt_text(7)?,
+        user_agent: r.opt_text(8)?,
     })
 }
 
@@ -298,7 +309,8 @@ fn session(r: &Row) -> Result<SessionInfo, StoreError> {
 pub(crate) fn list(store: &Store, subject: Option<&str>, now: i64, limit: i64) -> Result<Vec<SessionInfo>, StoreError> {
     store.write(|tx| {
         tx.query(
-            "SELECT id, subject, created_at, last_used_at, idle_expires_at, expires_at, generation FROM jwtauth_families
+            "SELECT id, subject, created_at, last_used_at, idle_expires_at, expires_at, generation, client_id, user_agent
+             FROM jwtauth_families
              WHERE revoked_at IS NULL AND idle_expires_at > ?1 AND (?2 = '' OR subject = ?2)
              ORDER BY last_used_at DESC, id LIMIT ?3",
             &[Val::I64(now), subject.unwrap_or("").into(), Val::I64(limit)],

@@ -72,7 +72,7 @@ impl JwtAuth {
         } else {
             Store::open_existing(url, pool)?
         });
-        let master = master_key(&config)?;
+        let master = master_key(&config, options.warn_at_rest)?;
         let now = clock.now();
         let configured = if options.use_configured_key {
             configured_key(&config, now)?
@@ -127,15 +127,19 @@ impl JwtAuth {
             sessions: sessions.clone(),
             clock: clock.clone(),
         });
-        if sealing {
+        if sealing && options.warn_at_rest {
             let n = keys.unsealed_count()?;
             if n > 0 {
-                tracing::warn!(
-                    "{n} signing key{} in {} {} stored unsealed (from before a master key was configured). Run `jwtauth-server keys seal` to seal {} under the master key",
-                    if n == 1 { "" } else { "s" },
+                warn_once_per_store(
+                    "unsealed keys",
                     store.url(),
-                    if n == 1 { "is" } else { "are" },
-                    if n == 1 { "it" } else { "them" },
+                    &format!(
+                        "{n} signing key{} in {} {} stored unsealed (from before a master key was configured). Run `jwtauth-server keys seal` to seal {} under the master key",
+                        if n == 1 { "" } else { "s" },
+                        store.url(),
+                        if n == 1 { "is" } else { "are" },
+                        if n == 1 { "it" } else { "them" },
+                    ),
                 );
             }
         }
@@ -314,19 +318,37 @@ impl Tokens {
     }
 }
 
+/// Emits a warning about keys at rest once per store and process: a host that
+/// opens the same store again (the C library, a test) hears it once.
+fn warn_once_per_store(kind: &'static str, store: &str, message: &str) {
+    static WARNED: std::sync::Mutex<Vec<(&'static str, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (kind, store.to_owned());
+    if !warned.contains(&key) {
+        tracing::warn!("{message}");
+        warned.push(key);
+    }
+}
+
 /// The configured master key; else, unless `allow_unsealed_keys` is spelled out,
 /// the one generated beside the configuration file or the SQLite store (made on
 /// first start). PostgreSQL without a master key is refused: its instances must
 /// share one key, which no single host can generate for the others.
-fn master_key(config: &Config) -> Result<Option<keystore::MasterKey>, InitError> {
+fn master_key(config: &Config, warn: bool) -> Result<Option<keystore::MasterKey>, InitError> {
     if let Some(m) = config.master_key()? {
         return Ok(Some(m));
     }
     let url = crate::store::url_masked(config.store().url());
     if config.allow_unsealed_keys() {
-        tracing::warn!(
-            "allow_unsealed_keys = true and no master key: signing keys are stored UNENCRYPTED in {url}. Anyone who can read that database can forge tokens"
-        );
+        if warn {
+            warn_once_per_store(
+                "no master key",
+                &url,
+                &format!(
+                    "allow_unsealed_keys = true and no master key: signing keys are stored UNENCRYPTED in {url}. Anyone who can read that database can forge tokens"
+                ),
+            );
+        }
         return Ok(None);
     }
     let candidates = config.master_key_candidates();

@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 pub struct OpenOptions {
     pub(super) use_configured_key: bool,
     pub(super) create: bool,
+    pub(super) warn_at_rest: bool,
     pub(super) clock: Arc<dyn Clock>,
 }
 
@@ -18,6 +19,7 @@ impl std::fmt::Debug for OpenOptions {
         f.debug_struct("OpenOptions")
             .field("use_configured_key", &self.use_configured_key)
             .field("create", &self.create)
+            .field("warn_at_rest", &self.warn_at_rest)
             .finish_non_exhaustive()
     }
 }
@@ -27,6 +29,7 @@ impl Default for OpenOptions {
         OpenOptions {
             use_configured_key: true,
             create: true,
+            warn_at_rest: true,
             clock: Arc::new(SystemClock),
         }
     }
@@ -45,11 +48,13 @@ impl OpenOptions {
     /// one is an error naming the absolute path; nothing is created) and takes the
     /// keys as the store has them. No configured key is activated, so a tool started
     /// with an older configuration cannot undo a rotation made since, and no key is
-    /// generated.
+    /// generated. Nor does it warn about keys stored unsealed (see
+    /// [`OpenOptions::warn_at_rest`]): that is for the service and key administration.
     pub fn admin() -> OpenOptions {
         OpenOptions {
             use_configured_key: false,
             create: false,
+            warn_at_rest: false,
             ..OpenOptions::default()
         }
     }
@@ -66,6 +71,15 @@ impl OpenOptions {
     #[must_use]
     pub fn use_configured_key(mut self, yes: bool) -> OpenOptions {
         self.use_configured_key = yes;
+        self
+    }
+
+    /// Whether to warn (a `tracing` warning, once per store in a process) that
+    /// signing keys are stored unsealed: no master key with `allow_unsealed_keys`,
+    /// or keys from before a master key was configured.
+    #[must_use]
+    pub fn warn_at_rest(mut self, yes: bool) -> OpenOptions {
+        self.warn_at_rest = yes;
         self
     }
 

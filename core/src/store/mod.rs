@@ -172,6 +172,12 @@ impl From<&str> for Val {
         Val::Text(v.to_owned())
     }
 }
+impl From<Option<&str>> for Val {
+    fn from(v: Option<&str>) -> Val {
+        v.map_or(Val::Null, Val::from)
+    }
+}
+
 impl From<String> for Val {
     fn from(v: String) -> Self {
         Val::Text(v)
@@ -197,6 +203,13 @@ impl Row {
         match self.0.get(i) {
             Some(Val::Null) => Ok(None),
             _ => self.i64(i).map(Some),
+        }
+    }
+    /// Column `i` as text, `None` for `NULL`.
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.0.get(i) {
+            Some(Val::Null) => Ok(None),
+            _ => self.text(i).map(Some),
         }
     }
     /// Column `i` as text; an error when it is anything else.

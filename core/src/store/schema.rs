@@ -68,6 +68,10 @@ const MIGRATIONS: &[&str] = &[
         secret_created_at BIGINT NOT NULL
     );
     ALTER TABLE jwtauth_keys ADD COLUMN activates_at BIGINT;",
+    // 5: where a session came from (the OAuth client it authenticated as, the
+    // User-Agent of its login), so administrators can tell devices apart.
+    "ALTER TABLE jwtauth_families ADD COLUMN client_id TEXT;
+    ALTER TABLE jwtauth_families ADD COLUMN user_agent TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -16,6 +16,7 @@
 //! remembered, so every failure is verified and logged in full.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::digest;
 
@@ -31,6 +32,19 @@ struct Verified {
 /// A bounded set of verified tokens (S3-FIFO eviction, sharded locks).
 pub(crate) struct VerifiedTokens {
     cache: quick_cache::sync::Cache<[u8; 32], Arc<Verified>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How the verified-token cache has done since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Tokens served from the cache (signature not checked again).
+    pub hits: u64,
+    /// Tokens verified in full (new, expired from the cache, or their key changed).
+    pub misses: u64,
+    /// Tokens remembered now.
+    pub entries: u64,
 }
 
 fn fingerprint(token: &[u8]) -> [u8; 32] {
@@ -45,12 +59,30 @@ impl VerifiedTokens {
     pub(crate) fn new(capacity: usize) -> VerifiedTokens {
         VerifiedTokens {
             cache: quick_cache::sync::Cache::new(capacity),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Hits, misses and size so far.
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.cache.len() as u64,
         }
     }
 
     /// The claims of `token` if it was verified before and still holds under `ring`
     /// at `now`; `None` means: verify it in full.
     pub(crate) fn get(&self, token: &[u8], ring: &KeyRing, rules: &Rules, now: i64) -> Option<Claims> {
+        let found = self.lookup(token, ring, rules, now);
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn lookup(&self, token: &[u8], ring: &KeyRing, rules: &Rules, now: i64) -> Option<Claims> {
         // Never hash more than a token may be: an oversized one is refused by the
         // size check before anything else reads it.
         if token.len() > rules.max_size {

@@ -8,6 +8,7 @@ mod revocation;
 mod validate;
 mod verifier;
 
+pub use cache::CacheStats;
 pub(crate) use cache::VerifiedTokens;
 pub use inspect::Inspection;
 pub use issue::Issuer;

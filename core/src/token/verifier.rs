@@ -151,6 +151,11 @@ impl Verifier {
         self
     }
 
+    /// How the verified-token cache has done (`None` with `validation_cache = 0`).
+    pub fn cache_stats(&self) -> Option<super::CacheStats> {
+        self.0.cache.as_ref().map(VerifiedTokens::stats)
+    }
+
     /// The trusted external issuers and what is known of each now.
     pub fn trusted_issuers(&self) -> Vec<IssuerStatus> {
         self.0.external.iter().map(|e| e.keys.status()).collect()
@@ -283,7 +288,7 @@ impl Verifier {
         if claims.has_role(role) {
             return Ok(());
         }
-        let e = AuthError::new(
+        let mut e = AuthError::new(
             Reason::InsufficientRole,
             format!(
                 "role '{}' is required; the token has [{}]",
@@ -291,9 +296,11 @@ impl Verifier {
                 clip(&claims.roles.join(", "))
             ),
         );
+        e.issuer = Some(claims.issuer.clone());
         FailureEvent::of(&e, request)
             .kid(Some(claims.kid.as_str()))
             .subject(Some(&claims.subject), true)
+            .issuer(e.issuer.as_deref())
             .record();
         Err(e)
     }
@@ -301,11 +308,27 @@ impl Verifier {
     /// The whole check, nothing recorded: the cache or strict validation, then
     /// revocation (checked on every use, remembered token or not).
     pub(crate) fn check(&self, token: &[u8]) -> Result<Claims, Rejection> {
+        let route = self.route(token)?;
+        self.check_routed(token, &route).map_err(|mut r| {
+            let rules = match route {
+                Route::Ours => &self.0.rules,
+                Route::External(e) => &e.rules,
+            };
+            // An `iss` that is neither ours nor trusted chose no issuer.
+            if r.error.reason != Reason::WrongIssuer {
+                r.error.issuer = Some(rules.issuer.clone());
+            }
+            r
+        })
+    }
+
+    /// [`Verifier::check`] once the issuer is chosen.
+    fn check_routed(&self, token: &[u8], route: &Route<'_>) -> Result<Claims, Rejection> {
         let p = &*self.0;
         let now = p.clock.now();
         let ours = p.ring.load();
         let theirs;
-        let (ring, rules): (&KeyRing, &Arc<Rules>) = match self.route(token)? {
+        let (ring, rules): (&KeyRing, &Arc<Rules>) = match route {
             Route::Ours => (&ours, &p.rules),
             Route::External(e) => {
                 theirs = e.keys.keys(now).map_err(|hint| Rejection {
@@ -366,6 +389,7 @@ impl Verifier {
                 .kid(r.kid.as_deref())
                 .subject(r.subject.as_deref(), r.verified)
                 .fingerprint(fp.as_deref())
+                .issuer(r.error.issuer.as_deref())
                 .record();
             r.error
         })

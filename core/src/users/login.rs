@@ -127,7 +127,7 @@ impl Login {
                 // since the read above refuses the login like a wrong password.
                 match users
                     .sessions()
-                    .start_for_user(&info.name, &roles)
+                    .start_for_user(&info.name, &roles, request)
                     .map_err(UserError::from)?
                 {
                     Some(pair) => Ok(pair),

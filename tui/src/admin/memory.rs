@@ -48,15 +48,18 @@ impl MemoryAdmin {
             retired_at: (state == KeyState::Retired).then(|| demoted.unwrap_or(created) + 900),
             activates_at: None,
         };
-        let session = |id: &str, subject: &str, started: i64, used: i64| SessionInfo {
-            family_id: id.into(),
-            subject: subject.into(),
-            started_at: started,
-            last_used_at: used,
-            expires_at: used + 14 * 86_400,
-            max_expires_at: started + 30 * 86_400,
-            generation: (used - started) / 900,
-        };
+        let session =
+            |id: &str, subject: &str, started: i64, used: i64, client: Option<&str>, agent: Option<&str>| SessionInfo {
+                family_id: id.into(),
+                subject: subject.into(),
+                started_at: started,
+                last_used_at: used,
+                expires_at: used + 14 * 86_400,
+                max_expires_at: started + 30 * 86_400,
+                generation: (used - started) / 900,
+                client_id: client.map(str::to_owned),
+                user_agent: agent.map(str::to_owned),
+            };
         let user = |name: &str, roles: &[&str], disabled, created| UserInfo {
             name: name.into(),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
@@ -89,9 +92,25 @@ impl MemoryAdmin {
                 ),
             ],
             sessions: vec![
-                session("fam-01", "alice", now - 7200, now - 60),
-                session("fam-02", "alice", now - 86_400, now - 3600),
-                session("fam-03", "bob", now - 600, now - 600),
+                session(
+                    "fam-01",
+                    "alice",
+                    now - 7200,
+                    now - 60,
+                    None,
+                    Some(
+                        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 Version/17.2 Safari/605.1.15",
+                    ),
+                ),
+                session(
+                    "fam-02",
+                    "alice",
+                    now - 86_400,
+                    now - 3600,
+                    Some("mobile-app"),
+                    Some("MyApp/3.2 (iPhone; iOS 17.1)"),
+                ),
+                session("fam-03", "bob", now - 600, now - 600, None, None),
             ],
             users: vec![
                 user("admin", &["Admin"], false, now - 200 * 86_400),

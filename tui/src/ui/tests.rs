@@ -34,6 +34,8 @@ fn failure(at: i64, reason: &str, subject: &str, client: &str) -> Failure {
             path: Some("/api/products".into()),
             user_agent: Some("curl/8.5.0".into()),
             request_id: Some("req-0001".into()),
+            client_id: None,
+            issuer: None,
         },
     }
 }
