@@ -724,3 +724,32 @@ fn every_new_view_and_dialog_survives_tiny_terminals() {
         press(&mut app, "?");
     }
 }
+
+#[test]
+fn sessions_show_where_each_login_came_from() {
+    let mut app = app();
+    press(&mut app, "3");
+    let screens = snapshots(&mut app, "sessions_devices");
+    all_show(
+        &screens,
+        &[
+            "via",
+            "/auth/login",
+            "mobile-app",
+            "selected fam-01 via /auth/login  device Mozilla/5.0 (Macintosh",
+        ],
+    );
+    // A column of devices on a wide terminal; at 80 columns the selected line says it.
+    assert!(screens[1].contains("device (User-Agent)"), "{}", screens[1]);
+    assert!(!screens[0].contains("device (User-Agent)"), "{}", screens[0]);
+    assert!(screens[1].contains("MyApp/3.2 (iPhone"), "{}", screens[1]);
+    press(&mut app, "j");
+    let s = text_of(&render(&mut app, 80, 24));
+    assert!(
+        s.contains("selected fam-02 via mobile-app  device MyApp/3.2 (iPhone; iOS 17.1)"),
+        "{s}"
+    );
+    press(&mut app, "j");
+    let s = text_of(&render(&mut app, 80, 24));
+    assert!(s.contains("device no User-Agent recorded"), "{s}");
+}
