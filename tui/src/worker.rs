@@ -131,11 +131,12 @@ pub fn execute(a: &mut dyn Admin, req: AdminRequest) -> Result<Option<AdminUpdat
             match key.activates_at {
                 Some(at) if key.state == jwtauth_core::KeyState::Next => {
                     let ahead = at.saturating_sub(key.created_at);
+                    // The facts first: a kid is long enough to be cut off.
                     format!(
-                        "published {}: it signs from {} UTC (in {}); the JWKS has it now",
-                        key.kid,
+                        "published now, signs from {} UTC (in {}): {}",
                         date_time(at),
-                        span(ahead)
+                        span(ahead),
+                        key.kid
                     )
                 }
                 _ if when == Rotation::Now => format!(
@@ -259,7 +260,7 @@ mod tests {
         req_tx.send(AdminRequest::Rotate(None, Rotation::PublishAhead)).unwrap();
         let done = rx.recv().unwrap();
         assert!(
-            matches!(&done, AdminUpdate::Done(m) if m == "published k3-es256: it signs from 2026-11-28 15:10 UTC (in 10 min); the JWKS has it now"),
+            matches!(&done, AdminUpdate::Done(m) if m == "published now, signs from 2026-11-28 15:10 UTC (in 10 min): k3-es256"),
             "{done:?}"
         );
         assert!(matches!(rx.recv().unwrap(), AdminUpdate::Keys(k) if k.len() == 4));
