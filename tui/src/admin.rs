@@ -1,12 +1,17 @@
-//! What the Keys and Sessions views ask of the store, as a small trait so the
-//! views do not depend on how the store is reached. The real implementation is a
-//! thin adapter over `jwtauth-core`; every rule (which key may be retired, what a
-//! rotation does) lives there, never here.
+//! What the Keys, Sessions, Users and Clients views ask of the store, as a small
+//! trait so the views do not depend on how the store is reached. The real
+//! implementation is a thin adapter over `jwtauth-core`; every rule (which key may
+//! be retired, what a rotation does, which names and passwords are acceptable,
+//! which sessions end) lives there, never here.
 
 use std::fmt;
 
 use jwtauth_core::Algorithm;
-pub use jwtauth_core::{KeyInfo, SessionInfo};
+pub use jwtauth_core::issuers::IssuerStatus;
+pub use jwtauth_core::users::UserInfo;
+pub use jwtauth_core::{ClientInfo, KeyInfo, SessionInfo};
+
+use crate::secret::Secret;
 
 /// A store operation that failed, in words for the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,163 +29,65 @@ impl<E: std::error::Error> From<E> for AdminError {
     }
 }
 
-/// Key and session administration. Called from the store thread, never from the
-/// drawing thread, so implementations may block.
+/// When a rotated key starts signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Published in the JWKS now, signing after `key_publish_ahead`, so relying
+    /// parties have fetched it before its first token.
+    PublishAhead,
+    /// Signing at once (an emergency: relying parties with a cached JWKS reject
+    /// its tokens until they fetch the JWKS again).
+    Now,
+}
+
+/// Store administration. Called from the store thread, never from the drawing
+/// thread, so implementations may block.
 pub trait Admin: Send {
-    /// Every key, the active one first.
+    /// Every key, the next one first, then the active one.
     fn list_keys(&mut self) -> Result<Vec<KeyInfo>, AdminError>;
-    /// Makes a new key (of `alg`, or the configured algorithm) the active one and
-    /// the old one verify-only; returns the new kid.
-    fn rotate_key(&mut self, alg: Option<Algorithm>) -> Result<String, AdminError>;
+    /// Seconds between a [`Rotation::PublishAhead`] and the new key's first signature.
+    fn publish_ahead(&mut self) -> i64;
+    /// Makes a new key (of `alg`, or the configured algorithm); returns it as stored.
+    fn rotate_key(&mut self, alg: Option<Algorithm>, when: Rotation) -> Result<KeyInfo, AdminError>;
     /// Retires a key (the core refuses to retire the last active one).
     fn retire_key(&mut self, kid: &str) -> Result<(), AdminError>;
     /// The public keys as a JWKS document.
     fn jwks(&mut self) -> Result<serde_json::Value, AdminError>;
+    /// What this process knows of each configured trusted issuer (it fetches their
+    /// keys itself; a server's view may differ).
+    fn trusted_issuers(&mut self) -> Vec<IssuerStatus>;
     /// Every live refresh-token family.
     fn list_sessions(&mut self) -> Result<Vec<SessionInfo>, AdminError>;
     /// Revokes one family.
     fn revoke_session(&mut self, family_id: &str) -> Result<(), AdminError>;
     /// Revokes every session of a subject; returns how many.
     fn revoke_subject(&mut self, subject: &str) -> Result<u64, AdminError>;
+    /// Every user, by name.
+    fn list_users(&mut self) -> Result<Vec<UserInfo>, AdminError>;
+    /// Adds a user with a password and roles.
+    fn add_user(&mut self, name: &str, password: &Secret, roles: &[String]) -> Result<(), AdminError>;
+    /// Changes a user's password; the core ends the user's sessions.
+    fn set_password(&mut self, name: &str, password: &Secret) -> Result<(), AdminError>;
+    /// Disables a user; the core ends the user's sessions.
+    fn disable_user(&mut self, name: &str) -> Result<(), AdminError>;
+    /// Lets a disabled user log in again.
+    fn enable_user(&mut self, name: &str) -> Result<(), AdminError>;
+    /// Adds and removes roles; returns the roles now. The core ends the user's sessions.
+    fn change_roles(&mut self, name: &str, add: &[String], remove: &[String]) -> Result<Vec<String>, AdminError>;
+    /// Deletes a user; the core ends the user's sessions.
+    fn delete_user(&mut self, name: &str) -> Result<(), AdminError>;
+    /// Every service client, by id.
+    fn list_clients(&mut self) -> Result<Vec<ClientInfo>, AdminError>;
+    /// Registers a client; returns its secret, to be shown once.
+    fn add_client(&mut self, name: &str, roles: &[String]) -> Result<Secret, AdminError>;
+    /// Disables a client; its tokens stop validating.
+    fn disable_client(&mut self, name: &str) -> Result<(), AdminError>;
+    /// Replaces a client's secret; returns the new one, to be shown once.
+    fn rotate_client_secret(&mut self, name: &str) -> Result<Secret, AdminError>;
 }
 
 /// Opens an [`Admin`]; called again after a failure, so an unreachable store is retried.
 pub type Connect = Box<dyn FnMut() -> Result<Box<dyn Admin>, AdminError> + Send>;
 
 #[cfg(test)]
-pub mod memory {
-    //! An in-memory [`Admin`] for state and snapshot tests: enough behaviour to
-    //! drive the views, none of the core's rules beyond what the views display.
-
-    use super::*;
-    use jwtauth_core::{KeyState, Kid};
-
-    /// Keys and sessions in vectors.
-    #[derive(Debug, Default, Clone)]
-    pub struct MemoryAdmin {
-        /// Keys, newest first.
-        pub keys: Vec<KeyInfo>,
-        /// Sessions.
-        pub sessions: Vec<SessionInfo>,
-        /// "Now" for new keys.
-        pub now: i64,
-        next: u32,
-    }
-
-    impl MemoryAdmin {
-        /// A fixed sample: three keys and three sessions.
-        pub fn sample(now: i64) -> MemoryAdmin {
-            let key = |kid: &str, alg, state, created, demoted: Option<i64>| KeyInfo {
-                kid: Kid::new(kid),
-                algorithm: alg,
-                state,
-                created_at: created,
-                demoted_at: demoted,
-                retire_after: demoted.map(|d| d + 900),
-                retired_at: (state == KeyState::Retired).then(|| demoted.unwrap_or(created) + 900),
-                activates_at: None,
-            };
-            let session = |id: &str, subject: &str, started: i64, used: i64| SessionInfo {
-                family_id: id.into(),
-                subject: subject.into(),
-                started_at: started,
-                last_used_at: used,
-                expires_at: used + 14 * 86_400,
-                max_expires_at: started + 30 * 86_400,
-                generation: (used - started) / 900,
-                client_id: None,
-                user_agent: None,
-            };
-            MemoryAdmin {
-                keys: vec![
-                    key("k2-es256-7f3a", Algorithm::ES256, KeyState::Active, now - 3600, None),
-                    key(
-                        "k1-es256-19c0",
-                        Algorithm::ES256,
-                        KeyState::VerifyOnly,
-                        now - 86_400,
-                        Some(now - 3600),
-                    ),
-                    key(
-                        "k0-rs256-0b11",
-                        Algorithm::RS256,
-                        KeyState::Retired,
-                        now - 90 * 86_400,
-                        Some(now - 30 * 86_400),
-                    ),
-                ],
-                sessions: vec![
-                    session("fam-01", "alice", now - 7200, now - 60),
-                    session("fam-02", "alice", now - 86_400, now - 3600),
-                    session("fam-03", "bob", now - 600, now - 600),
-                ],
-                now,
-                next: 3,
-            }
-        }
-    }
-
-    impl Admin for MemoryAdmin {
-        fn list_keys(&mut self) -> Result<Vec<KeyInfo>, AdminError> {
-            Ok(self.keys.clone())
-        }
-        fn rotate_key(&mut self, alg: Option<Algorithm>) -> Result<String, AdminError> {
-            let now = self.now;
-            for k in self.keys.iter_mut().filter(|k| k.state == KeyState::Active) {
-                k.state = KeyState::VerifyOnly;
-                k.demoted_at = Some(now);
-                k.retire_after = Some(now + 900);
-            }
-            let alg = alg.unwrap_or(Algorithm::ES256);
-            let kid = format!("k{}-{}", self.next, alg.as_str().to_ascii_lowercase());
-            self.next += 1;
-            self.keys.insert(
-                0,
-                KeyInfo {
-                    kid: Kid::new(kid.clone()),
-                    algorithm: alg,
-                    state: KeyState::Active,
-                    created_at: now,
-                    demoted_at: None,
-                    retire_after: None,
-                    retired_at: None,
-                    activates_at: None,
-                },
-            );
-            Ok(kid)
-        }
-        fn retire_key(&mut self, kid: &str) -> Result<(), AdminError> {
-            let k = self
-                .keys
-                .iter_mut()
-                .find(|k| k.kid.as_str() == kid)
-                .ok_or_else(|| AdminError(format!("no key has kid '{kid}'")))?;
-            if k.state == KeyState::Active {
-                return Err(AdminError("the active key cannot be retired".into()));
-            }
-            k.state = KeyState::Retired;
-            Ok(())
-        }
-        fn jwks(&mut self) -> Result<serde_json::Value, AdminError> {
-            let keys: Vec<_> = self
-                .keys
-                .iter()
-                .filter(|k| k.state != KeyState::Retired)
-                .map(|k| serde_json::json!({ "kid": k.kid.as_str(), "alg": k.algorithm.as_str() }))
-                .collect();
-            Ok(serde_json::json!({ "keys": keys }))
-        }
-        fn list_sessions(&mut self) -> Result<Vec<SessionInfo>, AdminError> {
-            Ok(self.sessions.clone())
-        }
-        fn revoke_session(&mut self, family_id: &str) -> Result<(), AdminError> {
-            self.sessions.retain(|s| s.family_id != family_id);
-            Ok(())
-        }
-        fn revoke_subject(&mut self, subject: &str) -> Result<u64, AdminError> {
-            let before = self.sessions.len();
-            self.sessions.retain(|s| s.subject != subject);
-            Ok((before - self.sessions.len()) as u64)
-        }
-    }
-}
+pub mod memory;

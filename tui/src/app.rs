@@ -6,29 +6,39 @@
 use std::path::PathBuf;
 
 use jwtauth_core::{Algorithm, KeyState};
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use crate::admin::{KeyInfo, SessionInfo};
+use crate::admin::{ClientInfo, IssuerStatus, KeyInfo, Rotation, SessionInfo, UserInfo};
 use crate::follow::{LogStatus, LogUpdate};
 use crate::keymap::{self, Command, Scope};
+use crate::secret::Secret;
 
+mod accounts;
 mod failures;
+mod keys;
+mod prompt;
+pub use accounts::role_list;
 pub use failures::Failures;
+pub use prompt::{PasswordFor, Prompt, TextStep, Then};
 
-/// The three views.
+/// The views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     /// The failure log (default).
     Failures,
-    /// Signing keys.
+    /// Signing keys and trusted issuers.
     Keys,
     /// Refresh-token families.
     Sessions,
+    /// Users who log in with a password.
+    Users,
+    /// OAuth service clients.
+    Clients,
 }
 
 impl View {
     /// In tab order.
-    pub const ALL: [View; 3] = [View::Failures, View::Keys, View::Sessions];
+    pub const ALL: [View; 5] = [View::Failures, View::Keys, View::Sessions, View::Users, View::Clients];
 
     /// Tab title.
     pub fn title(self) -> &'static str {
@@ -36,14 +46,19 @@ impl View {
             View::Failures => "Failures",
             View::Keys => "Keys",
             View::Sessions => "Sessions",
+            View::Users => "Users",
+            View::Clients => "Clients",
         }
     }
 
-    fn scope(self) -> Scope {
+    /// The bindings of this view.
+    pub fn scope(self) -> Scope {
         match self {
             View::Failures => Scope::Failures,
             View::Keys => Scope::Keys,
             View::Sessions => Scope::Sessions,
+            View::Users => Scope::Users,
+            View::Clients => Scope::Clients,
         }
     }
 
@@ -52,13 +67,13 @@ impl View {
     }
 }
 
-/// What the store thread is asked to do.
+/// What the store thread is asked to do. `Debug` never shows a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminRequest {
-    /// Reload keys and sessions.
+    /// Reload everything.
     Refresh,
-    /// Rotate to a new active key.
-    Rotate(Option<Algorithm>),
+    /// Rotate to a new key (of the algorithm, or the configured one).
+    Rotate(Option<Algorithm>, Rotation),
     /// Retire a key.
     Retire(String),
     /// Write the JWKS to a file.
@@ -67,6 +82,48 @@ pub enum AdminRequest {
     RevokeSession(String),
     /// Revoke every session of a subject.
     RevokeSubject(String),
+    /// Add a user.
+    AddUser {
+        /// Login name.
+        name: String,
+        /// Roles.
+        roles: Vec<String>,
+        /// Typed twice alike.
+        password: Secret,
+    },
+    /// Change a user's password (ends its sessions).
+    SetPassword {
+        /// Login name.
+        name: String,
+        /// Typed twice alike.
+        password: Secret,
+    },
+    /// Disable a user (ends its sessions).
+    DisableUser(String),
+    /// Let a disabled user log in again.
+    EnableUser(String),
+    /// Add and remove roles (ends the user's sessions).
+    ChangeRoles {
+        /// Login name.
+        name: String,
+        /// Roles to add.
+        add: Vec<String>,
+        /// Roles to remove.
+        remove: Vec<String>,
+    },
+    /// Delete a user (ends its sessions).
+    DeleteUser(String),
+    /// Register a service client; its secret comes back to be shown once.
+    AddClient {
+        /// Client id.
+        name: String,
+        /// Roles.
+        roles: Vec<String>,
+    },
+    /// Disable a client.
+    DisableClient(String),
+    /// Replace a client's secret; the new one comes back to be shown once.
+    RotateClientSecret(String),
 }
 
 /// Whether the store can be reached.
@@ -80,17 +137,36 @@ pub enum StoreStatus {
     Unavailable(String),
 }
 
-/// What the store thread reports.
+/// A client secret just made, to be shown once and then forgotten.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownSecret {
+    /// Whose.
+    pub client_id: String,
+    /// The secret.
+    pub secret: Secret,
+}
+
+/// What the store thread reports.
+#[derive(Debug, Clone, PartialEq)]
 pub enum AdminUpdate {
     /// Reachability changed.
     Status(StoreStatus),
+    /// `key_publish_ahead` in seconds (sent once the store is open).
+    PublishAhead(i64),
     /// The keys, newest first.
     Keys(Vec<KeyInfo>),
-    /// The sessions.
+    /// The trusted issuers, as this process sees them.
+    Issuers(Vec<IssuerStatus>),
+    /// The users.
+    Users(Vec<UserInfo>),
+    /// The service clients.
+    Clients(Vec<ClientInfo>),
+    /// The sessions; sent last of a reload.
     Sessions(Vec<SessionInfo>),
     /// A request succeeded; what to tell the user.
     Done(String),
+    /// A request made a secret: show it once, and say `done`.
+    Secret(ShownSecret, String),
     /// A request failed; why.
     Failed(String),
 }
@@ -108,35 +184,6 @@ pub enum Action {
     Admin(AdminUpdate),
 }
 
-/// A modal prompt; while one is open it gets every key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prompt {
-    /// Typing a filter; `previous` is restored on Esc.
-    Filter {
-        /// What has been typed.
-        input: String,
-        /// The filter text before.
-        previous: String,
-    },
-    /// Choosing the algorithm of a new active key.
-    Algorithm {
-        /// Index in [`Algorithm::ALL`].
-        selected: usize,
-    },
-    /// A yes/no question before a change.
-    Confirm {
-        /// What is asked.
-        question: String,
-        /// What is done on yes.
-        request: AdminRequest,
-    },
-    /// The file to export the JWKS to.
-    ExportPath {
-        /// What has been typed.
-        input: String,
-    },
-}
-
 /// A message in the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -146,7 +193,7 @@ pub struct Message {
     pub error: bool,
 }
 
-/// A list with a selection (keys, sessions).
+/// A list with a selection (keys, sessions, users, clients).
 #[derive(Debug)]
 pub struct Listing<T> {
     /// The rows.
@@ -202,6 +249,16 @@ pub struct App {
     pub keys: Listing<KeyInfo>,
     /// Sessions, by subject.
     pub sessions: Listing<SessionInfo>,
+    /// Users, by name.
+    pub users: Listing<UserInfo>,
+    /// Service clients, by id.
+    pub clients: Listing<ClientInfo>,
+    /// Trusted issuers as this process sees them.
+    pub issuers: Vec<IssuerStatus>,
+    /// `key_publish_ahead` in seconds, once the store said.
+    pub publish_ahead: Option<i64>,
+    /// First line of the help screen's view sections (they scroll when they do not fit).
+    pub help_scroll: usize,
     /// The log follower's state.
     pub log_status: LogStatus,
     /// The store's state.
@@ -231,6 +288,11 @@ impl App {
             failures: Failures::new(ring_size),
             keys: Listing::default(),
             sessions: Listing::default(),
+            users: Listing::default(),
+            clients: Listing::default(),
+            issuers: Vec::new(),
+            publish_ahead: None,
+            help_scroll: 0,
             log_status: LogStatus::NoFiles(PathBuf::new()),
             store_status: StoreStatus::Connecting,
             message: None,
@@ -256,21 +318,34 @@ impl App {
     fn on_admin(&mut self, u: AdminUpdate) {
         match u {
             AdminUpdate::Status(s) => self.store_status = s,
+            AdminUpdate::PublishAhead(secs) => self.publish_ahead = Some(secs),
             AdminUpdate::Keys(k) => self.keys.replace(k, |k| k.kid.clone()),
+            AdminUpdate::Issuers(i) => self.issuers = i,
+            AdminUpdate::Users(u) => self.users.replace(u, |u| u.name.clone()),
+            AdminUpdate::Clients(c) => self.clients.replace(c, |c| c.client_id.clone()),
             AdminUpdate::Sessions(mut s) => {
                 s.sort_by(|a, b| a.subject.cmp(&b.subject).then(b.started_at.cmp(&a.started_at)));
                 self.sessions.replace(s, |s| s.family_id.clone());
-                // The store thread sends the keys, then the sessions: both are in.
+                // The store thread sends the sessions last: every list is in.
                 if std::mem::take(&mut self.reload_asked) {
                     let text = format!(
-                        "reloaded: {} and {}",
+                        "reloaded: {}, {}, {} and {}",
                         plural(self.keys.items.len(), "key", "keys"),
-                        plural(self.sessions.items.len(), "session", "sessions")
+                        plural(self.sessions.items.len(), "session", "sessions"),
+                        plural(self.users.items.len(), "user", "users"),
+                        plural(self.clients.items.len(), "client", "clients")
                     );
                     self.say(text, false);
                 }
             }
             AdminUpdate::Done(text) => self.message = Some(Message { text, error: false }),
+            AdminUpdate::Secret(shown, text) => {
+                // Nothing may hide it: it is shown this once. A prompt being typed
+                // into is dropped (the operator sees why: the secret is in front).
+                self.help = false;
+                self.prompt = Some(Prompt::ShowSecret(shown));
+                self.say(text, false);
+            }
             AdminUpdate::Failed(text) => {
                 self.reload_asked = false;
                 self.message = Some(Message { text, error: true });
@@ -296,16 +371,24 @@ impl App {
             return;
         };
         if self.help {
+            let page = self.page.max(1);
             match binding.command {
                 Command::Quit if key.code == KeyCode::Esc => self.help = false,
                 Command::Help => self.help = false,
                 Command::Quit => self.quit = true,
+                // The drawing code keeps the scroll within what there is to see.
+                Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Command::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+                Command::PageUp => self.help_scroll = self.help_scroll.saturating_sub(page),
+                Command::PageDown => self.help_scroll = self.help_scroll.saturating_add(page),
+                Command::Top => self.help_scroll = 0,
+                Command::Bottom => self.help_scroll = usize::MAX,
                 _ => {}
             }
             return;
         }
         if binding.writes && self.read_only {
-            self.say("read-only: keys and sessions cannot be changed", true);
+            self.say("read-only: nothing in the store can be changed", true);
             return;
         }
         self.run(binding.command);
@@ -315,12 +398,17 @@ impl App {
         let n_views = View::ALL.len();
         match command {
             Command::Quit => self.quit = true,
-            Command::Help => self.help = true,
+            Command::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
             Command::NextView => self.view = View::ALL[(self.view.index() + 1) % n_views],
             Command::PrevView => self.view = View::ALL[(self.view.index() + n_views - 1) % n_views],
             Command::ShowFailures => self.view = View::Failures,
             Command::ShowKeys => self.view = View::Keys,
             Command::ShowSessions => self.view = View::Sessions,
+            Command::ShowUsers => self.view = View::Users,
+            Command::ShowClients => self.view = View::Clients,
             Command::Up => self.move_by(-1),
             Command::Down => self.move_by(1),
             Command::PageUp => self.move_by(-(self.page.max(1) as isize)),
@@ -354,6 +442,10 @@ impl App {
                 let alg = self.active_algorithm();
                 self.prompt = Some(self.confirm_rotation(alg));
             }
+            Command::RotateNow => {
+                let alg = self.active_algorithm();
+                self.prompt = Some(self.confirm_rotation_now(alg));
+            }
             Command::RetireKey => {
                 // Refused at once rather than after a question the core would answer
                 // with no; the core still refuses on its own.
@@ -373,13 +465,13 @@ impl App {
                 }
                 if let Some(k) = self.keys.current() {
                     let request = AdminRequest::Retire(k.kid.to_string());
-                    self.prompt = Some(Prompt::Confirm {
-                        question: format!(
+                    self.prompt = Some(Prompt::confirm(
+                        format!(
                             "Retire key {} ({})? Its tokens will fail with unknown_kid.",
                             k.kid, k.algorithm
                         ),
                         request,
-                    });
+                    ));
                 }
             }
             Command::ExportJwks => {
@@ -389,56 +481,40 @@ impl App {
             }
             Command::RevokeSession => {
                 if let Some(s) = self.sessions.current() {
-                    self.prompt = Some(Prompt::Confirm {
-                        question: format!("Revoke session {} of {}?", s.family_id, s.subject),
-                        request: AdminRequest::RevokeSession(s.family_id.clone()),
-                    });
+                    self.prompt = Some(Prompt::confirm(
+                        format!("Revoke session {} of {}?", s.family_id, s.subject),
+                        AdminRequest::RevokeSession(s.family_id.clone()),
+                    ));
                 }
             }
             Command::RevokeSubject => {
                 if let Some(s) = self.sessions.current() {
                     let n = self.sessions.items.iter().filter(|x| x.subject == s.subject).count();
-                    self.prompt = Some(Prompt::Confirm {
-                        question: format!(
+                    self.prompt = Some(Prompt::confirm(
+                        format!(
                             "Revoke every session of {} ({} listed)?",
                             s.subject,
                             plural(n, "session", "sessions")
                         ),
-                        request: AdminRequest::RevokeSubject(s.subject.clone()),
-                    });
+                        AdminRequest::RevokeSubject(s.subject.clone()),
+                    ));
                 }
             }
             Command::Refresh => {
                 self.requests.push(AdminRequest::Refresh);
                 self.reload_asked = true;
-                self.say("reloading keys and sessions…", false);
+                self.say("reloading from the store…", false);
             }
+            Command::AddUser
+            | Command::SetPassword
+            | Command::DisableUser
+            | Command::EnableUser
+            | Command::ChangeRoles
+            | Command::DeleteUser
+            | Command::AddClient
+            | Command::DisableClient
+            | Command::RotateSecret => self.run_account(command),
         }
-    }
-
-    /// The question before a rotation to `alg` (`None`: the configured algorithm).
-    fn confirm_rotation(&self, alg: Option<Algorithm>) -> Prompt {
-        let current = self.keys.items.iter().find(|k| k.state == KeyState::Active);
-        let new = alg.map_or_else(|| "configured algorithm".to_owned(), |a| a.to_string());
-        let question = match current {
-            Some(k) => format!(
-                "Rotate? A new {new} key becomes active; {} turns verify-only until its tokens expire.",
-                k.kid
-            ),
-            None => format!("Make a new {new} key the active one?"),
-        };
-        Prompt::Confirm {
-            question,
-            request: AdminRequest::Rotate(alg),
-        }
-    }
-
-    fn active_algorithm(&self) -> Option<Algorithm> {
-        self.keys
-            .items
-            .iter()
-            .find(|k| k.state == KeyState::Active)
-            .map(|k| k.algorithm)
     }
 
     fn move_by(&mut self, delta: isize) {
@@ -446,6 +522,8 @@ impl App {
             View::Failures => (&mut self.failures.selected, self.failures.visible.len()),
             View::Keys => (&mut self.keys.selected, self.keys.items.len()),
             View::Sessions => (&mut self.sessions.selected, self.sessions.items.len()),
+            View::Users => (&mut self.users.selected, self.users.items.len()),
+            View::Clients => (&mut self.clients.selected, self.clients.items.len()),
         };
         let last = len.saturating_sub(1);
         *selected = selected.saturating_add_signed(delta).min(last);
@@ -459,86 +537,11 @@ impl App {
             }
         }
     }
-
-    fn on_prompt_key(&mut self, prompt: Prompt, key: KeyEvent) -> Option<Prompt> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match prompt {
-            Prompt::Filter { mut input, previous } => match key.code {
-                KeyCode::Enter => None,
-                KeyCode::Esc => {
-                    self.failures.set_filter(&previous);
-                    None
-                }
-                code => {
-                    if edit(&mut input, code, ctrl) {
-                        self.failures.set_filter(&input);
-                    }
-                    Some(Prompt::Filter { input, previous })
-                }
-            },
-            Prompt::Algorithm { selected } => {
-                let last = Algorithm::ALL.len() - 1;
-                match key.code {
-                    KeyCode::Esc | KeyCode::Char('q') => None,
-                    KeyCode::Up | KeyCode::Char('k') => Some(Prompt::Algorithm {
-                        selected: selected.saturating_sub(1),
-                    }),
-                    KeyCode::Down | KeyCode::Char('j') => Some(Prompt::Algorithm {
-                        selected: (selected + 1).min(last),
-                    }),
-                    // A rotation is not undone by another: ask, like `r` does.
-                    KeyCode::Enter => Some(self.confirm_rotation(Some(Algorithm::ALL[selected.min(last)]))),
-                    _ => Some(Prompt::Algorithm { selected }),
-                }
-            }
-            // Only `y` says yes: Enter, typed a moment earlier to choose (an algorithm),
-            // must not also confirm the change it leads to.
-            Prompt::Confirm { question, request } => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    self.requests.push(request);
-                    None
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
-                    self.say("cancelled", false);
-                    None
-                }
-                _ => Some(Prompt::Confirm { question, request }),
-            },
-            Prompt::ExportPath { mut input } => match key.code {
-                KeyCode::Esc => None,
-                KeyCode::Enter if !input.trim().is_empty() => {
-                    self.requests
-                        .push(AdminRequest::ExportJwks(PathBuf::from(input.trim())));
-                    None
-                }
-                code => {
-                    edit(&mut input, code, ctrl);
-                    Some(Prompt::ExportPath { input })
-                }
-            },
-        }
-    }
 }
 
 /// `1 key`, `2 keys`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// Line editing for prompts; returns whether the text changed.
-fn edit(input: &mut String, code: KeyCode, ctrl: bool) -> bool {
-    match code {
-        KeyCode::Char('u') if ctrl => {
-            input.clear();
-            true
-        }
-        KeyCode::Char(c) if !ctrl => {
-            input.push(c);
-            true
-        }
-        KeyCode::Backspace => input.pop().is_some(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

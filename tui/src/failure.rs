@@ -85,6 +85,20 @@ pub fn date_time(at: i64) -> String {
     }
 }
 
+/// A length of time in its largest whole unit that is exact enough to read:
+/// `45 s`, `10 min`, `1 h 30 min`, `2 d`.
+pub fn span(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 if s % 3600 >= 60 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        3600..86_400 => format!("{} h", s / 3600),
+        _ if s % 86_400 >= 3600 => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +141,16 @@ mod tests {
         assert_eq!(host_of("example"), "example");
         assert_eq!(clock_time(1_795_878_245), "15:04:05");
         assert_eq!(date_time(1_795_878_245), "2026-11-28 15:04");
+    }
+
+    #[test]
+    fn spans_read_in_their_largest_unit() {
+        assert_eq!(span(-5), "0 s");
+        assert_eq!(span(45), "45 s");
+        assert_eq!(span(600), "10 min");
+        assert_eq!(span(3600), "1 h");
+        assert_eq!(span(5400), "1 h 30 min");
+        assert_eq!(span(2 * 86_400), "2 d");
+        assert_eq!(span(86_400 + 7200), "1 d 2 h");
     }
 }

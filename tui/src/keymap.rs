@@ -20,6 +20,10 @@ pub enum Command {
     ShowKeys,
     /// The sessions view.
     ShowSessions,
+    /// The users view.
+    ShowUsers,
+    /// The clients view.
+    ShowClients,
     /// Select the previous row.
     Up,
     /// Select the next row.
@@ -42,10 +46,13 @@ pub enum Command {
     ToggleDetails,
     /// Show or hide the chart and top lists.
     ToggleChart,
-    /// A new active key of a chosen algorithm (a rotation to that algorithm).
+    /// A new key of a chosen algorithm (a publish-ahead rotation to that algorithm).
     NewKey,
-    /// Rotate: a new active key of the current algorithm (asks first).
+    /// Rotate: a new key of the current algorithm, published now and signing
+    /// after `key_publish_ahead` (asks first).
     RotateKey,
+    /// Emergency rotation: the new key signs at once (asks first, with a warning).
+    RotateNow,
     /// Retire the selected key.
     RetireKey,
     /// Export the JWKS to a file.
@@ -54,8 +61,26 @@ pub enum Command {
     RevokeSession,
     /// Revoke every session of the selected subject.
     RevokeSubject,
-    /// Reload keys and sessions from the store now.
+    /// Reload everything from the store now.
     Refresh,
+    /// Add a user: name, roles, password typed twice.
+    AddUser,
+    /// Change the selected user's password (asks first; ends its sessions).
+    SetPassword,
+    /// Disable the selected user (asks first; ends its sessions).
+    DisableUser,
+    /// Enable the selected user.
+    EnableUser,
+    /// Add or remove roles of the selected user (asks first; ends its sessions).
+    ChangeRoles,
+    /// Delete the selected user (asks first).
+    DeleteUser,
+    /// Register a service client; its secret is shown once.
+    AddClient,
+    /// Disable the selected client (asks first).
+    DisableClient,
+    /// Replace the selected client's secret; the new one is shown once (asks first).
+    RotateSecret,
 }
 
 /// Where a binding applies.
@@ -69,6 +94,10 @@ pub enum Scope {
     Keys,
     /// Sessions view.
     Sessions,
+    /// Users view.
+    Users,
+    /// Clients view.
+    Clients,
 }
 
 impl Scope {
@@ -79,6 +108,8 @@ impl Scope {
             Scope::Failures => "Failures",
             Scope::Keys => "Keys",
             Scope::Sessions => "Sessions",
+            Scope::Users => "Users",
+            Scope::Clients => "Clients",
         }
     }
 }
@@ -94,7 +125,7 @@ pub struct Binding {
     pub command: Command,
     /// Where.
     pub scope: Scope,
-    /// Whether it changes keys or sessions (refused with `--read-only`).
+    /// Whether it changes the store (refused with `--read-only`).
     pub writes: bool,
     /// One line for the help screen.
     pub help: &'static str,
@@ -138,6 +169,8 @@ pub const BINDINGS: &[Binding] = &[
     b(&[K::Char('1')], "1", C::ShowFailures, S::Global, false, "failures view"),
     b(&[K::Char('2')], "2", C::ShowKeys, S::Global, false, "keys view"),
     b(&[K::Char('3')], "3", C::ShowSessions, S::Global, false, "sessions view"),
+    b(&[K::Char('4')], "4", C::ShowUsers, S::Global, false, "users view"),
+    b(&[K::Char('5')], "5", C::ShowClients, S::Global, false, "clients view"),
     b(&[K::Up, K::Char('k')], "↑ k", C::Up, S::Global, false, "previous row"),
     b(&[K::Down, K::Char('j')], "↓ j", C::Down, S::Global, false, "next row"),
     b(&[K::PageUp], "PgUp", C::PageUp, S::Global, false, "page up"),
@@ -215,6 +248,14 @@ pub const BINDINGS: &[Binding] = &[
         "rotate, same algorithm (asks)",
     ),
     b(
+        &[K::Char('!')],
+        "!",
+        C::RotateNow,
+        S::Keys,
+        true,
+        "rotate now: emergency (asks)",
+    ),
+    b(
         &[K::Char('d')],
         "d",
         C::RetireKey,
@@ -247,18 +288,90 @@ pub const BINDINGS: &[Binding] = &[
         "revoke subject's sessions",
     ),
     b(
+        &[K::Char('a')],
+        "a",
+        C::AddUser,
+        S::Users,
+        true,
+        "add a user (password twice)",
+    ),
+    b(
+        &[K::Char('p')],
+        "p",
+        C::SetPassword,
+        S::Users,
+        true,
+        "new password (asks)",
+    ),
+    b(
+        &[K::Char('d')],
+        "d",
+        C::DisableUser,
+        S::Users,
+        true,
+        "disable, ends sessions (asks)",
+    ),
+    b(
+        &[K::Char('e')],
+        "e",
+        C::EnableUser,
+        S::Users,
+        true,
+        "enable a disabled user",
+    ),
+    b(
+        &[K::Char('r')],
+        "r",
+        C::ChangeRoles,
+        S::Users,
+        true,
+        "add / remove roles (asks)",
+    ),
+    b(
+        &[K::Delete, K::Char('X')],
+        "Del X",
+        C::DeleteUser,
+        S::Users,
+        true,
+        "delete the user (asks)",
+    ),
+    b(
+        &[K::Char('a')],
+        "a",
+        C::AddClient,
+        S::Clients,
+        true,
+        "add a client, secret once",
+    ),
+    b(
+        &[K::Char('d')],
+        "d",
+        C::DisableClient,
+        S::Clients,
+        true,
+        "disable the client (asks)",
+    ),
+    b(
+        &[K::Char('r')],
+        "r",
+        C::RotateSecret,
+        S::Clients,
+        true,
+        "new secret, shown once (asks)",
+    ),
+    b(
         &[K::Char('R')],
         "R",
         C::Refresh,
         S::Global,
         false,
-        "reload keys and sessions now",
+        "reload from the store now",
     ),
 ];
 
 /// Keys understood in prompts (filter, choices, confirmations); listed by `?` too.
 pub const PROMPT_KEYS: &[(&str, &str)] = &[
-    ("Enter", "apply / choose"),
+    ("Enter", "apply / next / close"),
     ("Esc", "cancel"),
     ("y n", "yes / no to a confirmation"),
     ("↑ ↓", "choose an algorithm"),
@@ -313,9 +426,37 @@ mod tests {
     }
 
     #[test]
-    fn every_write_is_scoped_to_keys_or_sessions() {
+    fn every_write_is_scoped_to_a_view_of_the_store() {
         for b in BINDINGS.iter().filter(|b| b.writes) {
-            assert!(matches!(b.scope, Scope::Keys | Scope::Sessions), "{:?}", b.command);
+            assert!(
+                matches!(b.scope, Scope::Keys | Scope::Sessions | Scope::Users | Scope::Clients),
+                "{:?}",
+                b.command
+            );
         }
+    }
+
+    #[test]
+    fn the_same_letter_does_each_view_its_own_thing() {
+        assert_eq!(
+            lookup(key(K::Char('r')), Scope::Keys).map(|b| b.command),
+            Some(C::RotateKey)
+        );
+        assert_eq!(
+            lookup(key(K::Char('r')), Scope::Users).map(|b| b.command),
+            Some(C::ChangeRoles)
+        );
+        assert_eq!(
+            lookup(key(K::Char('r')), Scope::Clients).map(|b| b.command),
+            Some(C::RotateSecret)
+        );
+        assert_eq!(
+            lookup(key(K::Delete), Scope::Users).map(|b| b.command),
+            Some(C::DeleteUser)
+        );
+        assert_eq!(
+            lookup(key(K::Char('4')), Scope::Keys).map(|b| b.command),
+            Some(C::ShowUsers)
+        );
     }
 }

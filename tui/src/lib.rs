@@ -1,5 +1,6 @@
 //! jwtauth-tui: the admin terminal UI. It follows the failure log, shows signing
-//! keys and sessions, and changes them through the core.
+//! keys, trusted issuers, sessions, users and service clients, and changes them
+//! through the core.
 //!
 //! Laid out like ratatui's examples: [`app`] holds pure state changed only by
 //! actions, [`ui`] draws it, and the binary's event loop turns keys, ticks and
@@ -12,6 +13,7 @@ pub mod filter;
 pub mod follow;
 pub mod keymap;
 pub mod ring;
+pub mod secret;
 pub mod stats;
 pub mod store;
 pub mod ui;

@@ -1,4 +1,5 @@
-//! `jwtauth-tui`: follow the failure log, manage signing keys and sessions.
+//! `jwtauth-tui`: follow the failure log; manage signing keys, sessions, users and
+//! service clients; see the trusted issuers as this process fetches them.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -13,14 +14,15 @@ use jwtauth_tui::{store, ui, worker};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-/// Admin terminal for jwtauth: failures as they happen, signing keys, sessions.
+/// Admin terminal for jwtauth: failures as they happen, signing keys, trusted
+/// issuers, sessions, users and service clients.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
     /// The jwtauth.toml to read (default: $JWTAUTH_CONFIG, else ./jwtauth.toml, else defaults).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Watch only: keys and sessions cannot be changed.
+    /// Watch only: nothing in the store can be changed.
     #[arg(long)]
     read_only: bool,
     /// How many failures are kept in memory (older ones are dropped).

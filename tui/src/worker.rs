@@ -1,12 +1,13 @@
 //! The store thread: opens the store (retrying while it is unreachable), runs the
-//! admin requests the app queues and reloads keys and sessions periodically, so
-//! changes made by servers or other admins show up.
+//! admin requests the app queues and reloads every list periodically, so changes
+//! made by servers or other admins show up.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use crate::admin::{Admin, AdminError, Connect};
-use crate::app::{AdminRequest, AdminUpdate, StoreStatus};
+use crate::admin::{Admin, AdminError, Connect, Rotation};
+use crate::app::{AdminRequest, AdminUpdate, ShownSecret, StoreStatus, plural, role_list};
+use crate::failure::{date_time, span};
 
 /// Timing of the store thread.
 #[derive(Debug, Clone, Copy)]
@@ -31,12 +32,14 @@ pub fn spawn(
         loop {
             let Some(a) = admin.as_mut() else {
                 match connect() {
-                    Ok(a) => {
+                    Ok(mut a) => {
+                        let ahead = a.publish_ahead();
                         admin = Some(a);
                         last_error = None;
                         if updates
                             .send(AdminUpdate::Status(StoreStatus::Connected(label.clone())))
                             .is_err()
+                            || updates.send(AdminUpdate::PublishAhead(ahead)).is_err()
                         {
                             return;
                         }
@@ -84,11 +87,7 @@ pub fn spawn(
             }
             match requests.recv_timeout(timing.refresh) {
                 Ok(req) => {
-                    let update = match execute(a.as_mut(), req) {
-                        Ok(Some(done)) => Some(AdminUpdate::Done(done)),
-                        Ok(None) => None,
-                        Err(e) => Some(AdminUpdate::Failed(e.0)),
-                    };
+                    let update = execute(a.as_mut(), req).unwrap_or_else(|e| Some(AdminUpdate::Failed(e.0)));
                     if let Some(u) = update
                         && updates.send(u).is_err()
                     {
@@ -103,18 +102,50 @@ pub fn spawn(
     Ok(())
 }
 
-/// Sends fresh lists; `Ok(false)` when the app is gone.
-fn reload(a: &mut dyn Admin, updates: &Sender<AdminUpdate>) -> Result<bool, AdminError> {
-    let keys = a.list_keys()?;
-    let sessions = a.list_sessions()?;
-    Ok(updates.send(AdminUpdate::Keys(keys)).is_ok() && updates.send(AdminUpdate::Sessions(sessions)).is_ok())
+/// Every list, in the order they are sent: the sessions last, which tells the
+/// app a reload is complete.
+pub fn lists(a: &mut dyn Admin) -> Result<[AdminUpdate; 5], AdminError> {
+    Ok([
+        AdminUpdate::Keys(a.list_keys()?),
+        AdminUpdate::Issuers(a.trusted_issuers()),
+        AdminUpdate::Users(a.list_users()?),
+        AdminUpdate::Clients(a.list_clients()?),
+        AdminUpdate::Sessions(a.list_sessions()?),
+    ])
 }
 
-/// Runs one request; returns what to tell the user.
-pub fn execute(a: &mut dyn Admin, req: AdminRequest) -> Result<Option<String>, AdminError> {
-    Ok(Some(match req {
+/// Sends fresh lists; `Ok(false)` when the app is gone.
+fn reload(a: &mut dyn Admin, updates: &Sender<AdminUpdate>) -> Result<bool, AdminError> {
+    Ok(lists(a)?.into_iter().all(|u| updates.send(u).is_ok()))
+}
+
+/// Runs one request; returns what to tell the user (and a secret to show once).
+pub fn execute(a: &mut dyn Admin, req: AdminRequest) -> Result<Option<AdminUpdate>, AdminError> {
+    let shown = |client_id: String, secret, done: String| {
+        Ok(Some(AdminUpdate::Secret(ShownSecret { client_id, secret }, done)))
+    };
+    Ok(Some(AdminUpdate::Done(match req {
         AdminRequest::Refresh => return Ok(None),
-        AdminRequest::Rotate(alg) => format!("rotated: {} is the active key", a.rotate_key(alg)?),
+        AdminRequest::Rotate(alg, when) => {
+            let key = a.rotate_key(alg, when)?;
+            match key.activates_at {
+                Some(at) if key.state == jwtauth_core::KeyState::Next => {
+                    let ahead = at.saturating_sub(key.created_at);
+                    // The facts first: a kid is long enough to be cut off.
+                    format!(
+                        "published now, signs from {} UTC (in {}): {}",
+                        date_time(at),
+                        span(ahead),
+                        key.kid
+                    )
+                }
+                _ if when == Rotation::Now => format!(
+                    "rotated now: {} is the active key; relying parties with a cached JWKS reject its tokens until they refetch",
+                    key.kid
+                ),
+                _ => format!("rotated: {} is the active key", key.kid),
+            }
+        }
         AdminRequest::Retire(kid) => {
             a.retire_key(&kid)?;
             format!("retired key {kid}")
@@ -126,7 +157,7 @@ pub fn execute(a: &mut dyn Admin, req: AdminRequest) -> Result<Option<String>, A
             std::fs::write(&path, text + "\n").map_err(|e| AdminError(format!("{}: {e}", path.display())))?;
             format!(
                 "JWKS with {} written to {}",
-                crate::app::plural(n, "public key", "public keys"),
+                plural(n, "public key", "public keys"),
                 path.display()
             )
         }
@@ -137,9 +168,50 @@ pub fn execute(a: &mut dyn Admin, req: AdminRequest) -> Result<Option<String>, A
         AdminRequest::RevokeSubject(subject) => {
             let n = a.revoke_subject(&subject)?;
             let n = usize::try_from(n).unwrap_or(usize::MAX);
-            format!("revoked {} of {subject}", crate::app::plural(n, "session", "sessions"))
+            format!("revoked {} of {subject}", plural(n, "session", "sessions"))
         }
-    }))
+        AdminRequest::AddUser { name, roles, password } => {
+            a.add_user(&name, &password, &roles)?;
+            format!("user '{name}' added with roles {}", role_list(&roles))
+        }
+        AdminRequest::SetPassword { name, password } => {
+            a.set_password(&name, &password)?;
+            format!("password of '{name}' changed; its sessions and tokens are revoked")
+        }
+        AdminRequest::DisableUser(name) => {
+            a.disable_user(&name)?;
+            format!("user '{name}' disabled; its sessions and tokens are revoked")
+        }
+        AdminRequest::EnableUser(name) => {
+            a.enable_user(&name)?;
+            format!("user '{name}' enabled; it may log in again")
+        }
+        AdminRequest::ChangeRoles { name, add, remove } => {
+            let roles = a.change_roles(&name, &add, &remove)?;
+            format!(
+                "user '{name}' now has roles {}; its sessions and tokens are revoked",
+                role_list(&roles)
+            )
+        }
+        AdminRequest::DeleteUser(name) => {
+            a.delete_user(&name)?;
+            format!("user '{name}' deleted; its sessions and tokens are revoked")
+        }
+        AdminRequest::AddClient { name, roles } => {
+            let secret = a.add_client(&name, &roles)?;
+            let done = format!("client '{name}' added: copy its secret now, it is shown only this once");
+            return shown(name, secret, done);
+        }
+        AdminRequest::DisableClient(name) => {
+            a.disable_client(&name)?;
+            format!("client '{name}' disabled; its tokens are revoked")
+        }
+        AdminRequest::RotateClientSecret(name) => {
+            let secret = a.rotate_client_secret(&name)?;
+            let done = format!("client '{name}' has a new secret; the old one no longer works. Copy it now");
+            return shown(name, secret, done);
+        }
+    })))
 }
 
 #[cfg(test)]
@@ -178,12 +250,88 @@ mod tests {
             rx.recv().unwrap(),
             AdminUpdate::Status(StoreStatus::Connected("sqlite://x.db".into()))
         );
+        assert_eq!(rx.recv().unwrap(), AdminUpdate::PublishAhead(600));
         assert!(matches!(rx.recv().unwrap(), AdminUpdate::Keys(k) if k.len() == 3));
+        assert!(matches!(rx.recv().unwrap(), AdminUpdate::Issuers(i) if i.len() == 2));
+        assert!(matches!(rx.recv().unwrap(), AdminUpdate::Users(u) if u.len() == 4));
+        assert!(matches!(rx.recv().unwrap(), AdminUpdate::Clients(c) if c.len() == 2));
         assert!(matches!(rx.recv().unwrap(), AdminUpdate::Sessions(s) if s.len() == 3));
         assert!(tries.load(Ordering::SeqCst) >= 4);
-        req_tx.send(AdminRequest::Rotate(None)).unwrap();
-        assert!(matches!(rx.recv().unwrap(), AdminUpdate::Done(m) if m.starts_with("rotated: k3-es256")));
+        req_tx.send(AdminRequest::Rotate(None, Rotation::PublishAhead)).unwrap();
+        let done = rx.recv().unwrap();
+        assert!(
+            matches!(&done, AdminUpdate::Done(m) if m == "published now, signs from 2026-11-28 15:10 UTC (in 10 min): k3-es256"),
+            "{done:?}"
+        );
         assert!(matches!(rx.recv().unwrap(), AdminUpdate::Keys(k) if k.len() == 4));
+    }
+
+    #[test]
+    fn an_emergency_rotation_says_the_new_key_signs_at_once() {
+        let mut a = MemoryAdmin::sample(0);
+        let done = execute(&mut a, AdminRequest::Rotate(None, Rotation::Now)).unwrap();
+        assert!(
+            matches!(&done, Some(AdminUpdate::Done(m)) if m.starts_with("rotated now: k3-es256 is the active key; relying parties with a cached JWKS reject")),
+            "{done:?}"
+        );
+        assert_eq!(a.keys[0].state, jwtauth_core::KeyState::Active);
+    }
+
+    #[test]
+    fn a_new_client_secret_comes_back_to_be_shown_once() {
+        let mut a = MemoryAdmin::sample(0);
+        let req = AdminRequest::AddClient {
+            name: "ledger".into(),
+            roles: vec!["Reader".into()],
+        };
+        let Some(AdminUpdate::Secret(shown, done)) = execute(&mut a, req).unwrap() else {
+            panic!("a secret to show")
+        };
+        assert_eq!(shown.client_id, "ledger");
+        assert!(shown.secret.expose().starts_with("jwtcs_"));
+        assert!(done.contains("shown only this once"), "{done}");
+        assert!(
+            !done.contains(shown.secret.expose()),
+            "the message never holds the secret"
+        );
+        let Some(AdminUpdate::Secret(again, _)) =
+            execute(&mut a, AdminRequest::RotateClientSecret("ledger".into())).unwrap()
+        else {
+            panic!("a secret to show")
+        };
+        assert_ne!(again.secret, shown.secret);
+        let err = execute(&mut a, AdminRequest::RotateClientSecret("nobody".into())).unwrap_err();
+        assert_eq!(err.0, "no client 'nobody'");
+    }
+
+    #[test]
+    fn user_changes_say_what_the_core_did() {
+        let mut a = MemoryAdmin::sample(0);
+        let msg = |u: Option<AdminUpdate>| match u {
+            Some(AdminUpdate::Done(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let add = AdminRequest::AddUser {
+            name: "dave".into(),
+            roles: vec!["Viewer".into(), "Editor".into()],
+            password: crate::secret::Secret::from("correct horse"),
+        };
+        assert_eq!(
+            msg(execute(&mut a, add).unwrap()),
+            "user 'dave' added with roles [Viewer, Editor]"
+        );
+        let roles = AdminRequest::ChangeRoles {
+            name: "alice".into(),
+            add: vec!["Admin".into()],
+            remove: vec!["Viewer".into()],
+        };
+        assert_eq!(
+            msg(execute(&mut a, roles).unwrap()),
+            "user 'alice' now has roles [Editor, Admin]; its sessions and tokens are revoked"
+        );
+        assert!(a.sessions.iter().all(|s| s.subject != "alice"));
+        let err = execute(&mut a, AdminRequest::DisableUser("nobody".into())).unwrap_err();
+        assert_eq!(err.0, "no user 'nobody'");
     }
 
     #[test]
@@ -199,10 +347,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jwks.json");
         let mut a = MemoryAdmin::sample(0);
-        let msg = execute(&mut a, AdminRequest::ExportJwks(path.clone()))
-            .unwrap()
-            .unwrap();
-        assert!(msg.starts_with("JWKS with 2 public keys"), "{msg}");
+        let msg = execute(&mut a, AdminRequest::ExportJwks(path.clone())).unwrap();
+        assert!(
+            matches!(&msg, Some(AdminUpdate::Done(m)) if m.starts_with("JWKS with 2 public keys")),
+            "{msg:?}"
+        );
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(v["keys"].as_array().unwrap().len(), 2);
     }

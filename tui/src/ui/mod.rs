@@ -1,8 +1,10 @@
 //! Drawing: reads the [`App`] and draws a frame. The only state it touches is the
 //! scroll offset and page size, which depend on the terminal's size.
 
+mod accounts;
 mod failures;
 mod help;
+mod issuers;
 mod keys;
 mod popup;
 mod sessions;
@@ -12,9 +14,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Tabs};
+use ratatui::widgets::{Paragraph, Row, Table, TableState, Tabs};
 
-use crate::app::{App, Prompt, StoreStatus, View};
+use crate::app::{App, Listing, Prompt, StoreStatus, View};
+use crate::failure::date_time;
 use crate::follow::LogStatus;
 use theme::{DIM, ERROR, KEY, OK};
 
@@ -32,6 +35,8 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         View::Failures => failures::draw(frame, body, app),
         View::Keys => keys::draw(frame, body, app),
         View::Sessions => sessions::draw(frame, body, app),
+        View::Users => accounts::draw_users(frame, body, app),
+        View::Clients => accounts::draw_clients(frame, body, app),
     }
     draw_hint(frame, hint, app);
     draw_status(frame, status, app);
@@ -40,15 +45,16 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(p) => popup::draw(frame, body, p),
     }
     if app.help {
-        help::draw(frame, frame.area());
+        help::draw(frame, frame.area(), app);
     }
 }
 
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
-    let titles = View::ALL
+    let titles: Vec<String> = View::ALL
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("{} {}", i + 1, v.title()));
+        .map(|(i, v)| format!("{} {}", i + 1, v.title()))
+        .collect();
     let selected = View::ALL.iter().position(|v| *v == app.view);
     let f = &app.failures;
     let mut right = vec![if f.follow {
@@ -63,16 +69,30 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
     let right = Line::from(right).right_aligned();
     let width = u16::try_from(right.width()).unwrap_or(u16::MAX);
     let [left_area, right_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
+    // Every tab stays readable: on a narrow terminal the product name goes first,
+    // then the padding around each title.
+    const LABEL: u16 = 9;
+    let names: usize = titles.iter().map(|t| t.chars().count()).sum::<usize>() + titles.len() - 1;
+    let padded = u16::try_from(names + 2 * titles.len()).unwrap_or(u16::MAX);
+    let (label, pad) = if LABEL + padded <= left_area.width {
+        (true, " ")
+    } else {
+        (false, if padded <= left_area.width { " " } else { "" })
+    };
     let tabs = Tabs::new(titles)
         .select(selected)
         .highlight_style(theme::SELECTED)
+        .padding(pad, pad)
         .divider("│");
-    frame.render_widget(Line::from(Span::styled(" jwtauth ", theme::HEADER)), left_area);
+    let skip = if label { LABEL } else { 0 };
+    if label {
+        frame.render_widget(Line::from(Span::styled(" jwtauth ", theme::HEADER)), left_area);
+    }
     frame.render_widget(
         tabs,
         Rect {
-            x: left_area.x + 9,
-            width: left_area.width.saturating_sub(9),
+            x: left_area.x + skip.min(left_area.width),
+            width: left_area.width.saturating_sub(skip),
             ..left_area
         },
     );
@@ -116,6 +136,7 @@ fn draw_hint(frame: &mut Frame, area: Rect, app: &App) {
             ("?", "help"),
             ("n", "new"),
             ("r", "rotate"),
+            ("!", "rotate now"),
             ("d", "retire"),
             ("e", "export JWKS"),
             ("q", "quit"),
@@ -125,6 +146,23 @@ fn draw_hint(frame: &mut Frame, area: Rect, app: &App) {
             ("d", "revoke"),
             ("D", "revoke subject"),
             ("R", "reload"),
+            ("q", "quit"),
+        ],
+        View::Users => &[
+            ("?", "help"),
+            ("a", "add"),
+            ("p", "passwd"),
+            ("d", "disable"),
+            ("e", "enable"),
+            ("r", "roles"),
+            ("X", "delete"),
+            ("q", "quit"),
+        ],
+        View::Clients => &[
+            ("?", "help"),
+            ("a", "add"),
+            ("d", "disable"),
+            ("r", "new secret"),
             ("q", "quit"),
         ],
     };
@@ -188,6 +226,88 @@ fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usize {
 /// `Paragraph` with a single dim line, for empty tables.
 fn placeholder(text: &str) -> Paragraph<'_> {
     Paragraph::new(Line::styled(text, DIM))
+}
+
+/// A view's title line: its name in bold, then facts in dim.
+fn title_line(name: &str, facts: String) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!(" {name} "), theme::HEADER),
+        Span::styled(facts, DIM),
+    ])
+}
+
+/// The rows of a list view under `header`, the selected one highlighted; while
+/// there are none, why (`none` once the store answered). Sets the page size.
+fn list_table(frame: &mut Frame, area: Rect, app_page: &mut usize, table: ListTable<'_>) {
+    *app_page = usize::from(area.height.saturating_sub(1)).max(1);
+    if table.rows.is_empty() {
+        let text = if table.loaded {
+            table.none
+        } else {
+            "waiting for the store…"
+        };
+        frame.render_widget(placeholder(text), area);
+        return;
+    }
+    let t = Table::new(table.rows, table.widths)
+        .header(Row::new(table.header.to_vec()).style(theme::HEADER))
+        .row_highlight_style(theme::SELECTED);
+    let mut state = TableState::default().with_selected(Some(table.selected));
+    frame.render_stateful_widget(t, area, &mut state);
+}
+
+/// What [`list_table`] draws.
+struct ListTable<'a> {
+    rows: Vec<Row<'a>>,
+    header: &'a [&'a str],
+    widths: &'a [Constraint],
+    selected: usize,
+    loaded: bool,
+    none: &'a str,
+}
+
+impl<'a> ListTable<'a> {
+    /// `rows` of `list` under `header`; `none` says why an answered list is empty.
+    fn of<T>(
+        list: &Listing<T>,
+        header: &'a [&'a str],
+        widths: &'a [Constraint],
+        rows: Vec<Row<'a>>,
+        none: &'a str,
+    ) -> Self {
+        ListTable {
+            rows,
+            header,
+            widths,
+            selected: list.selected,
+            loaded: list.loaded,
+            none,
+        }
+    }
+}
+
+/// The line under a list naming the selected item and its roles.
+fn selected_line(what: &str, name: &str, roles: &[String]) -> Vec<Span<'static>> {
+    vec![
+        Span::styled(format!(" selected {what} "), DIM),
+        Span::raw(name.to_owned()),
+        Span::styled("  roles ", DIM),
+        Span::raw(crate::app::role_list(roles)),
+    ]
+}
+
+/// `MM-DD HH:MM` on narrow terminals, `YYYY-MM-DD HH:MM` on wide ones; `–` for none.
+fn when(t: Option<i64>, wide: bool) -> String {
+    match t {
+        Some(t) if wide => date_time(t),
+        Some(t) => date_time(t).get(5..).unwrap_or_default().to_owned(),
+        None => "–".into(),
+    }
+}
+
+/// Width of [`when`]'s text.
+fn when_width(wide: bool) -> u16 {
+    if wide { 16 } else { 11 }
 }
 
 #[cfg(test)]

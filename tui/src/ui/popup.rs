@@ -1,13 +1,62 @@
-//! Prompts drawn over the view: algorithm choice, confirmation, export path.
+//! Prompts drawn over the view: algorithm choice, confirmation, export path,
+//! form lines, the masked password input and the secret shown once.
 
 use jwtauth_core::Algorithm;
+use jwtauth_core::users::MIN_PASSWORD_CHARS;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, List, ListState, Paragraph};
+use ratatui::widgets::{Block, Borders, Clear, List, ListState, Paragraph, Wrap};
 
-use super::theme::{self, DIM, HEADER, KEY};
-use crate::app::Prompt;
+use super::theme::{self, DIM, ERROR, HEADER, KEY};
+use crate::app::{PasswordFor, Prompt, TextStep, role_list};
+
+/// What a password input draws for each character typed: never the character.
+pub const MASK: char = '•';
+
+/// `Enter next  Esc cancel`-style key hints for a popup's bottom border.
+fn keys_hint(pairs: &[(&'static str, &'static str)]) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, (k, what)) in pairs.iter().enumerate() {
+        spans.push(Span::raw(if i == 0 { " " } else { "  " }));
+        spans.push(Span::styled(*k, KEY));
+        spans.push(Span::styled(format!(" {what}"), DIM));
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans)
+}
+
+/// A popup of a form: its lines, and the keys to go on or give up.
+fn form(frame: &mut Frame, area: Rect, title: String, lines: Vec<Line<'static>>) {
+    boxed(
+        frame,
+        area,
+        60,
+        title,
+        lines,
+        keys_hint(&[("Enter", "next"), ("Esc", "cancel")]),
+    );
+}
+
+/// A bordered popup of `w` columns holding `lines` (wrapped to its width), sized
+/// to them so its bottom border, which carries the keys, is always in view.
+fn boxed(frame: &mut Frame, area: Rect, w: u16, title: String, lines: Vec<Line<'static>>, hint: Line<'static>) {
+    let w = w.min(area.width);
+    let inner = usize::from(w.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let h = u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2);
+    let r = centered(area, w, h);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(Span::styled(title, HEADER))
+                .title_bottom(hint),
+        ),
+        r,
+    );
+}
 
 /// A rectangle of at most `w`×`h` centred in `area`.
 pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -45,27 +94,94 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, prompt: &Prompt) {
             frame.render_stateful_widget(list, r, &mut state);
         }
         Prompt::Confirm { question, .. } => {
-            // Sized to the wrapped question, and the answer keys sit in the border,
-            // so no question is long enough to push them out of sight.
+            // Wrapped here, so the popup is as tall as the question and the answer
+            // keys in its border are never pushed out of sight.
             let w = 60u16.min(area.width);
-            let lines = wrap(question, usize::from(w.saturating_sub(2)));
-            let h = u16::try_from(lines.len()).unwrap_or(u16::MAX).saturating_add(2);
-            let r = centered(area, w, h);
-            let text: Vec<Line> = lines.into_iter().map(Line::raw).collect();
-            frame.render_widget(Clear, r);
-            frame.render_widget(
-                Paragraph::new(text).block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(Span::styled(" confirm ", HEADER))
-                        .title_bottom(Line::from(vec![
-                            Span::styled(" y", KEY),
-                            Span::styled(" yes  ", DIM),
-                            Span::styled("n", KEY),
-                            Span::styled(" no ", DIM),
-                        ])),
+            let lines = wrap(question, usize::from(w.saturating_sub(2)))
+                .into_iter()
+                .map(Line::raw)
+                .collect();
+            boxed(
+                frame,
+                area,
+                w,
+                " confirm ".to_owned(),
+                lines,
+                keys_hint(&[("y", "yes"), ("n", "no")]),
+            );
+        }
+        Prompt::Text { step, input } => {
+            let (title, note) = match step {
+                TextStep::UserName => (
+                    " new user: login name ".to_owned(),
+                    "roles and password come next".to_owned(),
                 ),
-                r,
+                TextStep::UserRoles { name } => (
+                    format!(" new user {name}: roles "),
+                    "separated by spaces or commas; none is fine".to_owned(),
+                ),
+                TextStep::Roles { user, current } => (
+                    format!(" roles of {user} "),
+                    format!("now {}; +role adds, -role removes", role_list(current)),
+                ),
+                TextStep::ClientName => (
+                    " new service client: client id ".to_owned(),
+                    "the sub of its tokens; roles come next".to_owned(),
+                ),
+                TextStep::ClientRoles { name } => (
+                    format!(" new client {name}: roles "),
+                    "separated by spaces or commas; its secret is shown next, once".to_owned(),
+                ),
+            };
+            let lines = vec![
+                Line::from(vec![Span::raw(input.clone()), Span::styled("█", DIM)]),
+                Line::styled(note, DIM),
+            ];
+            form(frame, area, title, lines);
+        }
+        Prompt::Password {
+            purpose,
+            first,
+            input,
+            mismatch,
+        } => {
+            let title = match purpose {
+                PasswordFor::NewUser { .. } => format!(" password of new user {} ", purpose.name()),
+                PasswordFor::Change { .. } => format!(" new password of {} ", purpose.name()),
+            };
+            let label = if first.is_some() { "again:    " } else { "password: " };
+            let mut lines = vec![Line::from(vec![
+                Span::styled(label, DIM),
+                Span::raw(MASK.to_string().repeat(input.chars())),
+                Span::styled("█", DIM),
+            ])];
+            if *mismatch {
+                lines.push(Line::styled("the passwords differ: type it again", ERROR));
+            }
+            lines.push(Line::styled(
+                format!("at least {MIN_PASSWORD_CHARS} characters; typed twice, never shown"),
+                DIM,
+            ));
+            form(frame, area, title, lines);
+        }
+        Prompt::ShowSecret(shown) => {
+            let lines = vec![
+                Line::from(vec![
+                    Span::styled("client_id      ", DIM),
+                    Span::raw(shown.client_id.clone()),
+                ]),
+                Line::styled("client_secret", DIM),
+                Line::raw(shown.secret.expose().to_owned()),
+                Line::raw(""),
+                Line::styled("Copy it now: it is never shown again; only its hash is stored.", KEY),
+            ];
+            boxed(
+                frame,
+                area,
+                66,
+                " client secret, shown once ".to_owned(),
+                lines,
+                keys_hint(&[("Enter", "close")]),
             );
         }
         Prompt::ExportPath { input } => {

@@ -77,9 +77,16 @@ fn app() -> App {
     app.update(Action::Admin(AdminUpdate::Status(StoreStatus::Connected(
         "sqlite://jwtauth.db".into(),
     ))));
-    app.update(Action::Admin(AdminUpdate::Keys(store.list_keys().unwrap())));
-    app.update(Action::Admin(AdminUpdate::Sessions(store.list_sessions().unwrap())));
+    load(&mut app, &mut store);
     app
+}
+
+/// What the store thread sends on connecting, in its order.
+fn load(app: &mut App, store: &mut MemoryAdmin) {
+    app.update(Action::Admin(AdminUpdate::PublishAhead(store.publish_ahead())));
+    for u in crate::worker::lists(store).unwrap() {
+        app.update(Action::Admin(u));
+    }
 }
 
 fn press(app: &mut App, keys: &str) {
@@ -285,7 +292,10 @@ fn a_new_key_of_a_chosen_algorithm_is_confirmed_first() {
     let mut app = app();
     press(&mut app, "2n↓\n");
     for screen in snapshots(&mut app, "new_key_confirmation") {
-        assert!(screen.contains("A new ES384 key becomes active"), "{screen}");
+        assert!(
+            screen.contains("A new ES384 key is published in the JWKS now"),
+            "{screen}"
+        );
         assert!(screen.contains("y yes  n no"), "{screen}");
     }
 }
@@ -338,18 +348,37 @@ fn the_details_pane_keeps_the_hint_when_space_is_short() {
 }
 
 #[test]
-fn the_help_fits_at_80x24_and_120x35() {
+fn the_help_fits_at_120x35_and_scrolls_at_80x24_with_this_views_keys_first() {
+    use crate::keymap::{BINDINGS, PROMPT_KEYS, Scope};
     let mut app = app();
-    press(&mut app, "?");
-    for screen in snapshots(&mut app, "help") {
-        for b in crate::keymap::BINDINGS {
-            assert!(screen.contains(b.help), "{} is cut:\n{screen}", b.help);
-        }
-        for (_, what) in crate::keymap::PROMPT_KEYS {
-            assert!(screen.contains(what), "{what} is cut:\n{screen}");
-        }
-        assert!(screen.contains("close"), "{screen}");
+    press(&mut app, "4?");
+    let screens = snapshots(&mut app, "help");
+    let (small, large) = (&screens[0], &screens[1]);
+    for b in BINDINGS {
+        assert!(large.contains(b.help), "{} is cut:\n{large}", b.help);
     }
+    assert!(!large.contains("scroll"), "nothing to scroll at 120x35:\n{large}");
+    // At 80x24 the keys of every view, of prompts and of this view (Users) show at once…
+    for b in BINDINGS
+        .iter()
+        .filter(|b| matches!(b.scope, Scope::Global | Scope::Users))
+    {
+        assert!(small.contains(b.help), "{} is cut:\n{small}", b.help);
+    }
+    for (_, what) in PROMPT_KEYS {
+        assert!(small.contains(what), "{what} is cut:\n{small}");
+    }
+    assert!(small.contains("close") && small.contains("below"), "{small}");
+    // …and the rest are a scroll away.
+    let missing: Vec<_> = BINDINGS.iter().filter(|b| !small.contains(b.help)).collect();
+    assert!(!missing.is_empty(), "the test needs a screen too small for everything");
+    press(&mut app, "G");
+    let end = text_of(&render(&mut app, 80, 24));
+    for b in missing {
+        assert!(end.contains(b.help), "{} never shows:\n{end}", b.help);
+    }
+    assert!(end.contains("0 below"), "{end}");
+    assert!(app.help, "scrolling keeps the help open");
 }
 
 #[test]
@@ -410,7 +439,10 @@ fn reloading_with_r_says_what_it_found() {
     app.update(Action::Admin(AdminUpdate::Keys(store.list_keys().unwrap())));
     app.update(Action::Admin(AdminUpdate::Sessions(store.list_sessions().unwrap())));
     for screen in snapshots(&mut app, "reloaded") {
-        assert!(screen.contains("reloaded: 3 keys and 3 sessions"), "{screen}");
+        assert!(
+            screen.contains("reloaded: 3 keys, 3 sessions, 4 users and 2 clients"),
+            "{screen}"
+        );
     }
 }
 
@@ -476,4 +508,249 @@ fn a_next_key_shows_when_it_starts_signing() {
         crate::failure::date_time(NOW + 600)
     );
     assert!(screen.contains(&expected), "{screen}");
+}
+
+/// Asserts every screen shows each of `needles`.
+fn all_show(screens: &[String], needles: &[&str]) {
+    for screen in screens {
+        for n in needles {
+            assert!(screen.contains(n), "{n:?} is missing:\n{screen}");
+        }
+    }
+}
+
+#[test]
+fn users_show_roles_state_sessions_and_the_selected_user() {
+    let mut app = app();
+    press(&mut app, "4j");
+    let screens = snapshots(&mut app, "users_view");
+    all_show(
+        &screens,
+        &[
+            "4 users, 1 disabled; passwords are never shown",
+            "Editor, Viewer",
+            "disabled",
+            "selected user alice  roles [Editor, Viewer]  2 live sessions",
+            "a add",
+        ],
+    );
+    // alice's row counts her two live sessions.
+    let row = screens[0].lines().find(|l| l.starts_with("alice")).unwrap().to_owned();
+    assert!(row.contains(" 2 "), "{row}");
+}
+
+#[test]
+fn clients_show_roles_state_and_when_the_secret_was_made() {
+    let mut app = app();
+    press(&mut app, "5");
+    let screens = snapshots(&mut app, "clients_view");
+    all_show(
+        &screens,
+        &[
+            "2 clients, 1 disabled; a secret is shown once",
+            "billing-svc",
+            "secret from",
+            "selected client billing-svc  roles [Reader]",
+        ],
+    );
+    for s in &screens {
+        assert!(!s.contains("jwtcs_"), "no secret in the list:\n{s}");
+    }
+}
+
+#[test]
+fn the_password_input_is_masked_and_says_when_entries_differ() {
+    let mut app = app();
+    press(&mut app, "4adave\nViewer\nhunter22\n");
+    let screens = snapshots(&mut app, "password_again");
+    all_show(
+        &screens,
+        &["password of new user dave", "again:", "Enter next", "Esc cancel"],
+    );
+    press(&mut app, "hunter23");
+    for s in [(80, 24), (120, 35)].map(|(w, h)| text_of(&render(&mut app, w, h))) {
+        assert!(!s.contains("hunter"), "never drawn:\n{s}");
+        assert!(s.contains("••••••••█"), "one mark a character:\n{s}");
+    }
+    press(&mut app, "\n");
+    let screens = snapshots(&mut app, "password_mismatch");
+    all_show(&screens, &["the passwords differ: type it again", "password:"]);
+}
+
+#[test]
+fn destructive_user_changes_ask_with_a_visible_y_n() {
+    let mut app = app();
+    press(&mut app, "4jp");
+    let screens = snapshots(&mut app, "confirm_password_change");
+    all_show(&screens, &["Change the password of alice?", "y yes  n no"]);
+    press(&mut app, "nX");
+    let screens = snapshots(&mut app, "confirm_user_delete");
+    all_show(&screens, &["Delete alice?", "y yes  n no"]);
+    press(&mut app, "nd");
+    all_show(
+        &snapshots(&mut app, "confirm_user_disable"),
+        &["Disable alice?", "y yes  n no"],
+    );
+}
+
+#[test]
+fn the_roles_prompt_shows_the_roles_now() {
+    let mut app = app();
+    press(&mut app, "4jr+Admin -Viewer");
+    let screens = snapshots(&mut app, "roles_prompt");
+    all_show(
+        &screens,
+        &[
+            "roles of alice",
+            "+Admin -Viewer█",
+            "now [Editor, Viewer]; +role adds, -role removes",
+        ],
+    );
+}
+
+#[test]
+fn a_client_secret_dialog_shows_the_secret_once() {
+    let mut app = app();
+    press(&mut app, "5");
+    let secret = "jwtcs_9Zt4Qk2Lm7Xw1Rb8Vn3Ch6Dy5Fg0Jp4Ts8Ua2Ie1Ok";
+    let shown = crate::app::ShownSecret {
+        client_id: "ledger".into(),
+        secret: crate::secret::Secret::from(secret),
+    };
+    app.update(Action::Admin(AdminUpdate::Secret(
+        shown,
+        "client 'ledger' added: copy its secret now, it is shown only this once".into(),
+    )));
+    let screens = snapshots(&mut app, "client_secret_shown_once");
+    all_show(
+        &screens,
+        &[
+            secret,
+            "client_id      ledger",
+            "never shown again",
+            "Enter close",
+            "shown only this once",
+        ],
+    );
+    press(&mut app, "\n");
+    for (w, h) in SIZES {
+        let s = text_of(&render(&mut app, w, h));
+        assert!(!s.contains("jwtcs_"), "gone once dismissed:\n{s}");
+    }
+}
+
+#[test]
+fn the_rotate_now_dialog_warns_and_shows_its_answers() {
+    let mut app = app();
+    press(&mut app, "2!");
+    let screens = snapshots(&mut app, "confirm_rotate_now");
+    all_show(
+        &screens,
+        &["EMERGENCY rotation", "WARNING:", "cached JWKS", "y yes  n no"],
+    );
+}
+
+#[test]
+fn a_next_key_and_the_trusted_issuers_show_in_the_keys_view() {
+    let mut app = app();
+    let mut store = MemoryAdmin::sample(NOW);
+    store.rotate_key(None, crate::admin::Rotation::PublishAhead).unwrap();
+    app.update(Action::Admin(AdminUpdate::Keys(store.list_keys().unwrap())));
+    press(&mut app, "2g");
+    let screens = snapshots(&mut app, "keys_next_and_issuers");
+    all_show(
+        &screens,
+        &[
+            "1 active, 1 next",
+            "signs from",
+            "11-28 15:10",
+            "selected kid k3-es256  signs from 2026-11-28 15:10",
+            "trusted issuers 2 issuers, fetched by this TUI itself",
+            "https://login.example.com/  usable  2 keys: idp-2026-11 (RS256)",
+            "https://idp.partner.example  UNUSABLE",
+            "unreachable since",
+            "last error",
+            "connection refused",
+            "? help",
+        ],
+    );
+}
+
+#[test]
+fn no_trusted_issuer_is_one_line() {
+    let mut app = app();
+    app.update(Action::Admin(AdminUpdate::Issuers(Vec::new())));
+    press(&mut app, "2");
+    let s = text_of(&render(&mut app, 80, 24));
+    assert!(
+        s.contains("trusted issuers none configured ([[trusted_issuers]])"),
+        "{s}"
+    );
+}
+
+#[test]
+fn one_user_one_client_one_issuer_in_the_singular() {
+    let mut app = app();
+    let store = MemoryAdmin::sample(NOW);
+    app.update(Action::Admin(AdminUpdate::Users(vec![store.users[0].clone()])));
+    app.update(Action::Admin(AdminUpdate::Clients(vec![store.clients[0].clone()])));
+    app.update(Action::Admin(AdminUpdate::Issuers(vec![store.issuers[1].clone()])));
+    press(&mut app, "4");
+    assert!(text_of(&render(&mut app, 80, 24)).contains(" 1 user, 0 disabled"));
+    press(&mut app, "5");
+    assert!(text_of(&render(&mut app, 80, 24)).contains(" 1 client, 0 disabled"));
+    press(&mut app, "2");
+    let s = text_of(&render(&mut app, 80, 24));
+    assert!(s.contains("1 issuer, fetched") && s.contains("0 keys"), "{s}");
+}
+
+#[test]
+fn every_new_view_and_dialog_survives_tiny_terminals() {
+    let mut app = app();
+    let sequences = [
+        "4", "5", "4a", "dave\n", "\n", "pw", "\x1b", "4jp", "y", "\x1b", "2!", "n", "5r", "n", "?G",
+    ];
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 10), (80, 8), (80, 24)] {
+        for keys in sequences {
+            for c in keys.chars() {
+                let code = match c {
+                    '\n' => KeyCode::Enter,
+                    '\x1b' => KeyCode::Esc,
+                    c => KeyCode::Char(c),
+                };
+                app.update(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+            }
+            render(&mut app, w, h);
+        }
+        press(&mut app, "?");
+    }
+}
+
+#[test]
+fn sessions_show_where_each_login_came_from() {
+    let mut app = app();
+    press(&mut app, "3");
+    let screens = snapshots(&mut app, "sessions_devices");
+    all_show(
+        &screens,
+        &[
+            "via",
+            "/auth/login",
+            "mobile-app",
+            "selected fam-01 via /auth/login  device Mozilla/5.0 (Macintosh",
+        ],
+    );
+    // A column of devices on a wide terminal; at 80 columns the selected line says it.
+    assert!(screens[1].contains("device (User-Agent)"), "{}", screens[1]);
+    assert!(!screens[0].contains("device (User-Agent)"), "{}", screens[0]);
+    assert!(screens[1].contains("MyApp/3.2 (iPhone"), "{}", screens[1]);
+    press(&mut app, "j");
+    let s = text_of(&render(&mut app, 80, 24));
+    assert!(
+        s.contains("selected fam-02 via mobile-app  device MyApp/3.2 (iPhone; iOS 17.1)"),
+        "{s}"
+    );
+    press(&mut app, "j");
+    let s = text_of(&render(&mut app, 80, 24));
+    assert!(s.contains("device no User-Agent recorded"), "{s}");
 }
