@@ -40,6 +40,34 @@ impl Failure {
         })
     }
 
+    /// An entry for a line too long to hold (over [`crate::follow::MAX_LINE`]
+    /// bytes): its time when the start of the line names one (else `now`), no
+    /// reason, and a hint with the start of the line, so it is seen, not dropped.
+    pub fn oversized(start: &[u8], now: i64) -> Failure {
+        let text = String::from_utf8_lossy(&start[..start.len().min(160)]).into_owned();
+        let time = text
+            .split_once("\"time\":\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(t, _)| t.to_owned())
+            .filter(|t| parse_time(t).is_some());
+        let at = time.as_deref().and_then(parse_time).unwrap_or(now);
+        Failure {
+            seq: 0,
+            at,
+            reason: None,
+            record: FailureRecord {
+                time: time.unwrap_or_default(),
+                reason: "(line too long)".into(),
+                hint: Some(format!(
+                    "a log line of more than {} bytes, shown cut: {}",
+                    crate::follow::MAX_LINE,
+                    jwtauth_core::error::clip(&text)
+                )),
+                ..FailureRecord::default()
+            },
+        }
+    }
+
     /// The client's host without the port: what "top addresses" groups by.
     pub fn client_host(&self) -> Option<&str> {
         self.record.client.as_deref().map(host_of)

@@ -179,14 +179,24 @@ impl Follower {
         }
         self.partial.extend_from_slice(buf);
         if self.partial.len() > MAX_LINE {
-            batch.skipped += 1;
+            batch.failures.push(Failure::oversized(&self.partial, unix_now()));
             self.partial.clear();
             self.discard_to_newline = true;
         }
     }
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 fn parse_into(line: &[u8], batch: &mut Batch) {
+    if line.len() > MAX_LINE {
+        batch.failures.push(Failure::oversized(line, unix_now()));
+        return;
+    }
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
@@ -284,6 +294,37 @@ mod tests {
         let (b, _) = f.poll();
         assert_eq!(reasons(&b), vec!["expired"]);
         assert_eq!(f.poll().0.failures.len(), 0, "nothing read twice");
+    }
+
+    #[test]
+    fn a_line_too_long_to_hold_is_a_cut_entry_not_a_silent_loss() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let huge = format!(
+            "{{\"time\":\"2026-11-27T10:00:00Z\",\"reason\":\"expired\",\"path\":\"/{}\"}}\n",
+            "p".repeat(3 * MAX_LINE)
+        );
+        append(d, "2026-11-27", &line(1, "expired"));
+        let mut f = Follower::new(d, "failures", 1 << 20);
+        assert_eq!(f.poll().0.failures.len(), 1);
+        append(d, "2026-11-27", &huge);
+        append(d, "2026-11-27", &line(2, "wrong_audience"));
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            got.extend(f.poll().0.failures);
+        }
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].record.reason, "(line too long)");
+        assert_eq!(got[0].at, crate::failure::parse_time("2026-11-27T10:00:00Z").unwrap());
+        assert!(
+            got[0]
+                .record
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("more than 1048576 bytes")
+        );
+        assert_eq!(got[1].record.reason, "wrong_audience");
     }
 
     #[test]

@@ -303,6 +303,20 @@ fn draw_details(frame: &mut Frame, area: Rect, f: &Failures, keys: &[KeyInfo]) {
     if let Some(note) = retired_key_note(e, keys) {
         lines.push(Line::styled(note, DIM));
     }
+    // Who judged it and how many like it went unwritten belong with the hint.
+    let suppressed = r.suppressed.map(|n| n.to_string());
+    let judged: Vec<_> = [
+        ("issuer", r.issuer.as_deref()),
+        ("oauth client", r.client_id.as_deref()),
+        ("not written", suppressed.as_deref()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some())
+    .flat_map(|(name, v)| field(name, v))
+    .collect();
+    if !judged.is_empty() {
+        lines.push(Line::from(judged));
+    }
     lines.extend([
         Line::from([field("time", Some(&r.time)), field("subject", subject.as_deref())].concat()),
         Line::from(

@@ -754,3 +754,21 @@ fn sessions_show_where_each_login_came_from() {
     let s = text_of(&render(&mut app, 80, 24));
     assert!(s.contains("device no User-Agent recorded"), "{s}");
 }
+
+#[test]
+fn a_summary_line_shows_how_many_were_not_written_and_the_issuer() {
+    let mut app = app();
+    let mut f = failure(NOW - 1, "bad_signature", "mallory", "198.51.100.7:6000");
+    f.record.hint = Some("47 more failures like this from 198.51.100.7 in the last minute were not written".into());
+    f.record.suppressed = Some(47);
+    f.record.issuer = Some("https://idp.example.com".into());
+    app.update(Action::Log(LogUpdate::Batch(Batch {
+        failures: vec![f],
+        skipped: 0,
+        more: false,
+    })));
+    for screen in snapshots(&mut app, "summary_line") {
+        assert!(screen.contains("not written 47"), "{screen}");
+        assert!(screen.contains("issuer https://idp.example.com"), "{screen}");
+    }
+}
