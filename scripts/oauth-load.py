@@ -96,6 +96,11 @@ def main():
         # Each client thread logs in once per measurement.
         JWTAUTH_LOGIN__USER_BURST="100",
         JWTAUTH_LOGIN__CLIENT_BURST="100",
+        # Each client chains one session as fast as it can: lift the refresh throttle.
+        JWTAUTH_REFRESH_LIMITS__FAMILY_BURST="10000",
+        JWTAUTH_REFRESH_LIMITS__FAMILY_PERIOD="1ms",
+        JWTAUTH_REFRESH_LIMITS__CLIENT_BURST="10000",
+        JWTAUTH_REFRESH_LIMITS__CLIENT_PERIOD="1ms",
     )
 
     def run(*args, stdin=""):

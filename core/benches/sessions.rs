@@ -20,7 +20,7 @@ const RUN: Duration = Duration::from_secs(3);
 /// figures stay comparable with earlier runs and measure the crypto path.
 fn config(url: &str, pool: u32) -> Config {
     Config::from_toml(&format!(
-        "validation_cache = 0\n[store]\nurl = \"{url}\"\npool_size = {pool}\n"
+        "validation_cache = 0\n[refresh_limits]\nfamily_burst = 10000\nfamily_period = \"1ms\"\n[store]\nurl = \"{url}\"\npool_size = {pool}\n"
     ))
     .expect("config")
 }

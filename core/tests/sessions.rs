@@ -358,3 +358,83 @@ fn a_session_keeps_the_user_agent_and_client_of_its_login() {
         assert_eq!(of(&plain.family_id).user_agent, None, "{}", b.name);
     }
 }
+
+#[test]
+fn a_session_and_a_client_address_may_refresh_only_so_often() {
+    for b in backends() {
+        let clock = Arc::new(FixedClock::new(T0));
+        let limits =
+            "[refresh_limits]\nfamily_burst = 3\nfamily_period = \"1h\"\nclient_burst = 5\nclient_period = \"1h\"";
+        let auth = open(&b.url, limits, &clock);
+        let mut token = auth.sessions().start("alice", &[], &Map::new()).unwrap().refresh_token;
+        for _ in 0..3 {
+            token = auth.sessions().refresh(token.expose(), &REQ).unwrap().refresh_token;
+        }
+        let refused = auth.sessions().refresh(token.expose(), &REQ).unwrap_err();
+        assert_eq!(refused.reason(), Some(Reason::RateLimited), "{}", b.name);
+        let jwtauth_core::SessionError::Limited { retry_after_secs, .. } = refused else {
+            panic!("{}: {refused:?}", b.name)
+        };
+        assert!((1..=3600).contains(&retry_after_secs), "{retry_after_secs}");
+        // Nothing was spent: the same token is refused the same way, not taken for reuse.
+        assert_eq!(
+            reason(auth.sessions().refresh(token.expose(), &REQ)),
+            Reason::RateLimited
+        );
+        // Another session of the same user is not affected.
+        let other = auth.sessions().start("alice", &[], &Map::new()).unwrap();
+        assert!(auth.sessions().refresh(other.refresh_token.expose(), &REQ).is_ok());
+
+        // One client address, many ports and sessions: 5, then refused.
+        let results: Vec<bool> = (0..7)
+            .map(|i| {
+                let port = format!("203.0.113.5:{}", 40000 + i);
+                let from = RequestInfo {
+                    client: Some(&port),
+                    ..REQ
+                };
+                let s = auth.sessions().start("bob", &[], &Map::new()).unwrap();
+                auth.sessions().refresh(s.refresh_token.expose(), &from).is_ok()
+            })
+            .collect();
+        assert_eq!(results, [true, true, true, true, true, false, false], "{}", b.name);
+    }
+}
+
+#[test]
+fn a_long_lived_session_keeps_a_bounded_number_of_spent_hashes_and_still_detects_reuse() {
+    let b = common::store::sqlite();
+    let clock = Arc::new(FixedClock::new(T0));
+    let auth = open(&b.url, "[refresh_limits]\nfamily_burst = 1000", &clock);
+    let first = auth.sessions().start("alice", &[], &Map::new()).unwrap();
+    let mut tokens = vec![first.refresh_token];
+    for _ in 0..200 {
+        let next = auth.sessions().refresh(tokens.last().unwrap().expose(), &REQ).unwrap();
+        tokens.push(next.refresh_token);
+    }
+    let rows: i64 = auth
+        .store()
+        .write(|tx| {
+            tx.query(
+                "SELECT COUNT(*) FROM jwtauth_refresh_tokens WHERE family_id = ?1",
+                &[first.family_id.as_str().into()],
+            )
+        })
+        .unwrap()[0]
+        .i64(0)
+        .unwrap();
+    assert!(rows <= 48, "{rows} hashes kept for one session");
+    // A token spent long ago is only unknown; a recent one is reuse and ends the session.
+    assert_eq!(
+        reason(auth.sessions().refresh(tokens[10].expose(), &REQ)),
+        Reason::RefreshInvalid
+    );
+    assert_eq!(
+        reason(auth.sessions().refresh(tokens[195].expose(), &REQ)),
+        Reason::RefreshReused
+    );
+    assert_eq!(
+        reason(auth.sessions().refresh(tokens[200].expose(), &REQ)),
+        Reason::Revoked
+    );
+}

@@ -254,6 +254,10 @@ pub async fn token(
                         Some((pair.refresh_token.expose(), pair.refresh_expires_at)),
                     )),
                     Err(SessionError::Auth(a)) => Err(OAuthError::InvalidGrant(format!("{}: {}", a.reason, a.hint))),
+                    Err(SessionError::Limited {
+                        error,
+                        retry_after_secs,
+                    }) => Err(OAuthError::Api(ApiError::Limited(error, retry_after_secs))),
                     Err(other) => Err(OAuthError::Api(other.into())),
                 })
             })

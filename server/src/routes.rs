@@ -154,6 +154,10 @@ pub async fn refresh(
             .map_err(|e| match e {
                 // Every refresh failure, a revoked session included, is a dead grant.
                 SessionError::Auth(a) => ApiError::Grant(a),
+                SessionError::Limited {
+                    error,
+                    retry_after_secs,
+                } => ApiError::Limited(error, retry_after_secs),
                 other => other.into(),
             })?;
         Ok(token_response(auth, &pair))

@@ -486,3 +486,46 @@ async fn sessions_remember_the_user_agent_and_the_authenticated_client_of_their_
         "{after:?}"
     );
 }
+
+#[tokio::test]
+async fn a_session_refreshed_too_often_gets_429_with_retry_after_on_both_endpoints() {
+    let s = start_with(
+        "[refresh_limits]\nfamily_burst = 1\nfamily_period = \"1h\"",
+        "",
+        reqwest::Client::new(),
+    )
+    .await;
+    let (_, refresh) = s.tokens("alice", USER_PW).await;
+    let r = form(
+        &s,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let next: Value = r.json().await.unwrap();
+    let next = next["refresh_token"].as_str().unwrap();
+    let r = form(
+        &s,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", next)],
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    let r = s
+        .client
+        .post(s.url("/auth/refresh"))
+        .json(&serde_json::json!({"refresh_token": next}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error_description"].as_str().unwrap().contains("refreshed too often"),
+        "{v}"
+    );
+}

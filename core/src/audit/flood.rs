@@ -72,13 +72,9 @@ pub struct FloodGate {
     state: Mutex<State>,
 }
 
-/// The client address without its port: one client, many connections.
+/// The client (address without its port, IPv6 by /64): one client, many connections.
 fn client_key(client: Option<&str>) -> String {
-    let c = client.unwrap_or("");
-    match c.parse::<std::net::SocketAddr>() {
-        Ok(a) => a.ip().to_string(),
-        Err(_) => c.to_owned(),
-    }
+    client.map(crate::users::throttle::client_key).unwrap_or_default()
 }
 
 fn line_of(rec: &FailureRecord) -> Option<Vec<u8>> {

@@ -181,6 +181,7 @@ pub struct Config {
     server: ServerConfig,
     /// Login throttling.
     login: LoginLimits,
+    refresh_limits: crate::refresh::RefreshLimits,
     /// Where our tokens' subject and roles are read from.
     claims_profile: crate::token::ClaimsProfile,
     /// External issuers whose tokens are accepted.
@@ -265,6 +266,7 @@ impl Config {
         }
         let server = raw.server.validate(resolve)?;
         let login = raw.login.validate()?;
+        let refresh_limits = raw.refresh_limits.validate()?;
         let mut config = Config {
             issuer,
             audience,
@@ -291,6 +293,7 @@ impl Config {
             log,
             server,
             login,
+            refresh_limits,
             claims_profile,
             trusted_issuers: Vec::new(),
         };
@@ -436,6 +439,8 @@ accessors! {
     server: &ServerConfig => |c| &c.server;
     /// Login throttling.
     login: LoginLimits => |c| c.login;
+    /// Refresh throttling (`[refresh_limits]`).
+    refresh_limits: crate::refresh::RefreshLimits => |c| c.refresh_limits;
     /// Where our tokens' subject and roles are read from (`claims_profile`).
     claims_profile: crate::token::ClaimsProfile => |c| c.claims_profile;
     /// External issuers whose tokens are accepted (`[[trusted_issuers]]`).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::server::{RawLogin, RawOauth, RawServer};
+use super::server::{RawLogin, RawOauth, RawRefreshLimits, RawServer};
 use crate::keys::Secret;
 
 /// One audience or several.
@@ -84,6 +84,7 @@ pub(super) struct RawConfig {
     pub log: RawLog,
     pub server: RawServer,
     pub login: RawLogin,
+    pub refresh_limits: RawRefreshLimits,
     pub claims_profile: String,
     pub trusted_issuers: Vec<super::issuers::RawTrustedIssuer>,
 }
@@ -116,6 +117,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             server: RawServer::default(),
             login: RawLogin::default(),
+            refresh_limits: RawRefreshLimits::default(),
             claims_profile: "jwtauth".into(),
             trusted_issuers: Vec::new(),
         }

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::{ConfigError, Dur, OneOrMany};
+use crate::refresh::RefreshLimits;
 use crate::users::throttle::LoginLimits;
 
 /// The HTTP server.
@@ -260,44 +261,119 @@ const MAX_BURST: u32 = 10_000;
 /// A period above this locks a user out for longer than anyone waits.
 const MAX_PERIOD: Duration = Duration::from_secs(3600);
 
+/// Checks one burst and one period of a throttle section.
+fn rate(
+    burst_key: &'static str,
+    burst: u32,
+    period_key: &'static str,
+    period: Duration,
+    example: &str,
+) -> Result<(), ConfigError> {
+    if burst == 0 || burst > MAX_BURST {
+        return Err(ConfigError::invalid(
+            burst_key,
+            format!("{burst} is outside 1..={MAX_BURST}"),
+            format!("It is how many attempts are allowed at once, e.g. {example}"),
+        ));
+    }
+    if period.is_zero() || period > MAX_PERIOD {
+        return Err(ConfigError::invalid(
+            period_key,
+            format!("{} is outside 1ms..=1h", humantime::format_duration(period)),
+            format!("It is the wait for one more attempt after the burst, e.g. {example}"),
+        ));
+    }
+    Ok(())
+}
+
+fn tracked(key: &'static str, n: usize) -> Result<(), ConfigError> {
+    if n == 0 {
+        return Err(ConfigError::invalid(
+            key,
+            "it is 0, so no attempt would be remembered",
+            "Keep the default (100000) or another bound on memory",
+        ));
+    }
+    Ok(())
+}
+
 impl RawLogin {
     pub(super) fn validate(self) -> Result<LoginLimits, ConfigError> {
-        for (key, burst) in [
-            ("login.user_burst", self.user_burst),
-            ("login.client_burst", self.client_burst),
-        ] {
-            if burst == 0 || burst > MAX_BURST {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("{burst} is outside 1..={MAX_BURST}"),
-                    "It is how many attempts are allowed at once, e.g. 5 per user and 20 per client",
-                ));
-            }
-        }
-        for (key, period) in [
-            ("login.user_period", self.user_period.0),
-            ("login.client_period", self.client_period.0),
-        ] {
-            if period.is_zero() || period > MAX_PERIOD {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("{} is outside 1ms..=1h", humantime::format_duration(period)),
-                    "It is the wait for one more attempt, e.g. \"12s\" per user and \"3s\" per client",
-                ));
-            }
-        }
-        if self.max_tracked == 0 {
-            return Err(ConfigError::invalid(
-                "login.max_tracked",
-                "it is 0, so no attempt would be remembered",
-                "Keep the default (100000) or another bound on memory",
-            ));
-        }
+        let example = "5 then one per \"12s\" per user, 20 then one per \"3s\" per client";
+        rate(
+            "login.user_burst",
+            self.user_burst,
+            "login.user_period",
+            self.user_period.0,
+            example,
+        )?;
+        rate(
+            "login.client_burst",
+            self.client_burst,
+            "login.client_period",
+            self.client_period.0,
+            example,
+        )?;
+        tracked("login.max_tracked", self.max_tracked)?;
         Ok(LoginLimits {
             per_user_burst: self.user_burst,
             per_user_period: self.user_period.0,
             per_client_burst: self.client_burst,
             per_client_period: self.client_period.0,
+            max_keys: self.max_tracked,
+        })
+    }
+}
+
+/// `[refresh_limits]`: how often refresh tokens may be spent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRefreshLimits {
+    family_burst: u32,
+    family_period: Dur,
+    client_burst: u32,
+    client_period: Dur,
+    max_tracked: usize,
+}
+
+impl Default for RawRefreshLimits {
+    fn default() -> Self {
+        let d = RefreshLimits::default();
+        RawRefreshLimits {
+            family_burst: d.family_burst,
+            family_period: Dur(d.family_period),
+            client_burst: d.client_burst,
+            client_period: Dur(d.client_period),
+            max_tracked: d.max_keys,
+        }
+    }
+}
+
+impl RawRefreshLimits {
+    pub(super) fn validate(self) -> Result<RefreshLimits, ConfigError> {
+        let example = "30 then one per \"2s\" per session, 600 then one per \"20ms\" per client";
+        let (fb, fp) = (self.family_burst, self.family_period.0);
+        rate(
+            "refresh_limits.family_burst",
+            fb,
+            "refresh_limits.family_period",
+            fp,
+            example,
+        )?;
+        let (cb, cp) = (self.client_burst, self.client_period.0);
+        rate(
+            "refresh_limits.client_burst",
+            cb,
+            "refresh_limits.client_period",
+            cp,
+            example,
+        )?;
+        tracked("refresh_limits.max_tracked", self.max_tracked)?;
+        Ok(RefreshLimits {
+            family_burst: fb,
+            family_period: fp,
+            client_burst: cb,
+            client_period: cp,
             max_keys: self.max_tracked,
         })
     }

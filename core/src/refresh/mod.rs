@@ -9,6 +9,7 @@
 mod claims;
 mod decision;
 mod sql;
+mod throttle;
 mod token;
 
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ use crate::token::{IssueError, Issued, Issuer, Revocations};
 use claims::SessionClaims;
 use sql::Outcome;
 
+pub(crate) use throttle::RefreshLimiter;
+pub use throttle::RefreshLimits;
 pub use token::RefreshToken;
 
 /// A refresh-token family as listed for administrators (no token material).
@@ -70,6 +73,15 @@ pub enum SessionError {
     /// The refresh token was refused (recorded in the failure log).
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Too many refreshes of this session or from this client address
+    /// (`rate_limited`, recorded); nothing was spent.
+    #[error("{error}")]
+    Limited {
+        /// The failure.
+        error: AuthError,
+        /// Whole seconds until a refresh will be accepted (at least 1): the `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// The access token could not be issued.
     #[error(transparent)]
     Issue(#[from] IssueError),
@@ -85,7 +97,7 @@ impl SessionError {
     /// The failure reason, when the token was refused.
     pub fn reason(&self) -> Option<Reason> {
         match self {
-            SessionError::Auth(e) => Some(e.reason),
+            SessionError::Auth(e) | SessionError::Limited { error: e, .. } => Some(e.reason),
             _ => None,
         }
     }
@@ -108,6 +120,7 @@ pub(crate) struct Parts {
     /// Seconds after which a watermark cannot matter: every access token issued
     /// before it has expired (`max_access_ttl` + leeway).
     pub watermark_horizon: i64,
+    pub limiter: RefreshLimiter,
 }
 
 /// Login sessions over the store: start, refresh with rotation and reuse
@@ -211,14 +224,20 @@ impl Sessions {
     /// presented again revokes its whole family and fails with `refresh_reused`;
     /// every failure is recorded in the failure log.
     pub fn refresh(&self, refresh_token: &str, request: &RequestInfo<'_>) -> Result<TokenPair, SessionError> {
-        let fail = |reason: Reason, hint: String, subject: Option<&str>| -> SessionError {
+        let record = |reason: Reason, hint: String, subject: Option<&str>| -> AuthError {
             let e = AuthError::new(reason, hint);
             let fp = crate::encoding::fingerprint(refresh_token.as_bytes());
             FailureEvent::of(&e, request)
                 .subject(subject, subject.is_some())
                 .fingerprint(Some(&fp))
                 .record();
-            SessionError::Auth(e)
+            e
+        };
+        let fail =
+            |reason: Reason, hint: String, subject: Option<&str>| SessionError::Auth(record(reason, hint, subject));
+        let limited = |secs: u64, hint: String, subject: Option<&str>| SessionError::Limited {
+            error: record(Reason::RateLimited, hint, subject),
+            retry_after_secs: secs,
         };
         if refresh_token.is_empty() || refresh_token.len() > 512 {
             return Err(fail(
@@ -227,7 +246,17 @@ impl Sessions {
                 None,
             ));
         }
-        match sql::rotate(&self.0.store, refresh_token, self.now(), self.0.life)? {
+        if let Some(client) = request.client
+            && let Err(secs) = self.0.limiter.client(client)
+        {
+            return Err(limited(
+                secs,
+                format!("too many refreshes from this client address; retry in {secs} s"),
+                None,
+            ));
+        }
+        let allowed = |family: &str| self.0.limiter.family(family);
+        match sql::rotate(&self.0.store, refresh_token, self.now(), self.0.life, &allowed)? {
             Outcome::Rotated {
                 subject,
                 claims,
@@ -258,6 +287,11 @@ impl Sessions {
             Outcome::SubjectRefused { subject } => Err(fail(
                 Reason::Revoked,
                 "the user was disabled or deleted; its sessions are revoked".into(),
+                Some(&subject),
+            )),
+            Outcome::Limited { subject, retry_after } => Err(limited(
+                retry_after,
+                format!("this session refreshed too often; retry in {retry_after} s (the token is still valid)"),
                 Some(&subject),
             )),
             Outcome::Reused { subject, family_id } => Err(fail(
@@ -305,6 +339,7 @@ impl Sessions {
     /// Deletes up to `limit` finished families (kept a day, so a late replay still
     /// reads as reuse or expiry) and watermarks that cannot matter any more.
     pub(crate) fn purge(&self, limit: i64) -> Result<u64, StoreError> {
+        self.0.limiter.sweep();
         let now = self.now();
         sql::purge(
             &self.0.store,

@@ -33,7 +33,15 @@ pub(crate) enum Outcome {
     SubjectRefused { subject: String },
     /// A spent token came back: the family is now revoked.
     Reused { subject: String, family_id: String },
+    /// The family rotated too often: nothing was spent; retry after this many seconds.
+    Limited { subject: String, retry_after: u64 },
 }
+
+/// Spent tokens kept per family, newest first: a token this recent that comes back
+/// is reuse (and revokes the family); an older one is only unknown. Pruned every
+/// `PRUNE_EVERY` rotations, so a family holds at most `KEEP_SPENT + PRUNE_EVERY` rows.
+const KEEP_SPENT: i64 = 32;
+const PRUNE_EVERY: i64 = 16;
 
 /// Starts a family. With `user`, only if `subject` is a user that is not
 /// disabled, checked in the same transaction with the user's row locked, so a
@@ -110,7 +118,13 @@ fn subject_allowed(tx: &mut dyn Tx, subject: &str, user: bool) -> Result<bool, S
 
 /// Spends `presented` and returns a new token, atomically: of two concurrent calls
 /// with one token, in threads or processes, exactly one rotates.
-pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) -> Result<Outcome, SessionError> {
+pub(crate) fn rotate(
+    store: &Store,
+    presented: &str,
+    now: i64,
+    life: Lifetimes,
+    family_allowed: &dyn Fn(&str) -> Result<(), u64>,
+) -> Result<Outcome, SessionError> {
     let next = RefreshToken::generate()?;
     let presented_hash = hash(presented);
     store
@@ -160,6 +174,10 @@ pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) 
                 }
                 Decision::Rotate { in_grace } => in_grace,
             };
+            // Reuse is always detected; only a rotation is throttled.
+            if let Err(retry_after) = family_allowed(&family_id) {
+                return Ok(Outcome::Limited { subject, retry_after });
+            }
             let new_gen = generation + 1;
             let new_idle = now.saturating_add(life.idle).min(expires_at);
             let changed = tx.exec(
@@ -187,6 +205,12 @@ pub(crate) fn rotate(store: &Store, presented: &str, now: i64, life: Lifetimes) 
                     Val::I64(now),
                 ],
             )?;
+            if new_gen % PRUNE_EVERY == 0 {
+                tx.exec(
+                    "DELETE FROM jwtauth_refresh_tokens WHERE family_id = ?1 AND generation < ?2",
+                    &[family_id.as_str().into(), Val::I64(new_gen - KEEP_SPENT)],
+                )?;
+            }
             Ok(Outcome::Rotated {
                 subject,
                 claims: claims.clone(),

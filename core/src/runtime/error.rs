@@ -76,7 +76,7 @@ impl Error {
 impl From<SessionError> for Error {
     fn from(e: SessionError) -> Self {
         match e {
-            SessionError::Auth(a) => Error::Auth(a),
+            SessionError::Auth(a) | SessionError::Limited { error: a, .. } => Error::Auth(a),
             SessionError::Issue(i) => Error::Issue(i),
             SessionError::Store(s) => Error::Store(s),
             SessionError::Randomness(r) => Error::Randomness(r),

@@ -107,6 +107,7 @@ impl JwtAuth {
                 grace: secs(config.refresh_reuse_grace()),
             },
             watermark_horizon: secs(config.max_access_ttl()).saturating_add(secs(config.leeway())),
+            limiter: refresh::RefreshLimiter::new(config.refresh_limits()),
         });
         sessions.record_horizon()?;
         sessions.reload_revocations()?;

@@ -44,14 +44,15 @@ impl Default for LoginLimits {
     }
 }
 
-struct Keyed {
+/// One keyed GCRA limiter with bounded memory (see the module's text).
+pub(crate) struct Keyed {
     quota: Quota,
     max_keys: usize,
     limiter: ArcSwap<DefaultKeyedRateLimiter<String>>,
 }
 
 impl Keyed {
-    fn new(burst: u32, period: Duration, max_keys: usize) -> Keyed {
+    pub(crate) fn new(burst: u32, period: Duration, max_keys: usize) -> Keyed {
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::with_period(period.max(Duration::from_millis(1)))
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
@@ -64,7 +65,7 @@ impl Keyed {
     }
 
     /// Spends one attempt for `key`; `Err(wait)` when none is left.
-    fn check(&self, key: String) -> Result<(), Duration> {
+    pub(crate) fn check(&self, key: String) -> Result<(), Duration> {
         let limiter = self.limiter.load_full();
         if limiter.len() >= self.max_keys {
             limiter.retain_recent();
@@ -80,15 +81,38 @@ impl Keyed {
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.limiter.load().len()
     }
 
-    fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         let l = self.limiter.load();
         l.retain_recent();
         l.shrink_to_fit();
     }
+}
+
+/// What one client is, for throttling and log summaries: the IP of `addr` (an IP
+/// or `ip:port`) without the port, and for IPv6 its /64 (one host's addresses; a
+/// client rotating through its prefix is still one client). Anything else as given.
+pub fn client_key(addr: &str) -> String {
+    let ip = addr
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip())
+        .or_else(|_| addr.parse::<std::net::IpAddr>());
+    match ip.map(|ip| ip.to_canonical()) {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(ip) => ip.to_string(),
+        Err(_) => addr.to_owned(),
+    }
+}
+
+/// Whole seconds to wait (at least 1), for `Retry-After` and hints.
+pub(crate) fn whole_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// The login throttle. Thread-safe; share it.
@@ -128,11 +152,11 @@ impl LoginLimiter {
     /// client address (an IP, without the port).
     pub fn check(&self, username: &str, client_ip: Option<&str>) -> Result<(), Limited> {
         let limited = |wait: Duration, by_client: bool| Limited {
-            retry_after_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+            retry_after_secs: whole_secs(wait),
             by_client,
         };
         if let Some(ip) = client_ip {
-            self.clients.check(ip.to_string()).map_err(|w| limited(w, true))?;
+            self.clients.check(client_key(ip)).map_err(|w| limited(w, true))?;
         }
         let user: String = username.chars().take(128).flat_map(char::to_lowercase).collect();
         self.users.check(user).map_err(|w| limited(w, false))
