@@ -948,14 +948,19 @@ jwtauth_status jwtauth_revoke_subject_ex(const jwtauth *handle,
                                          jwtauth_error **err);
 
 /**
- * Rotates the signing key: a new active key (of `algorithm`, e.g. "ES256", or the
- * configured one when NULL) signs from now on; the previous one keeps verifying
- * until its tokens have expired. Other processes sharing the store pick it up on
- * their next reload.
+ * Rotates the signing key the planned way: a new key (of `algorithm`, e.g.
+ * "ES256", or the configured one when NULL) is in the JWKS (`jwtauth_jwks`) at
+ * once and starts signing `key_publish_ahead` (default 10 minutes) after this
+ * call. Until that instant tokens are still signed by the current key, so relying
+ * parties that cache the JWKS have fetched the new key before any token carries
+ * it. At that instant, which is stored, every process sharing the store switches
+ * to it without a reload, and the previous key keeps verifying until its tokens
+ * have expired. A key made by an earlier call that has not started signing yet is
+ * replaced. With `key_publish_ahead = 0` this is `jwtauth_rotate_key_now`.
  *
  * On success `*kid_out` receives the new key id, to free with `jwtauth_string_free`.
- * Errors: `INVALID_ARGUMENT` (unknown algorithm name, NULL `kid_out`), `STORE`,
- * `INTERNAL`.
+ * Errors: `INVALID_ARGUMENT` (unknown algorithm name, an HS algorithm, NULL
+ * `kid_out`), `STORE`, `INTERNAL`.
  *
  * # Safety
  * `handle` is a live handle; `algorithm` is NULL or NUL-terminated; `kid_out` is
@@ -975,6 +980,34 @@ jwtauth_status jwtauth_rotate_key_ex(const jwtauth *handle,
                                      const char *algorithm,
                                      char **kid_out,
                                      jwtauth_error **err);
+
+/**
+ * Rotates the signing key in an emergency (the active key leaked): the new key
+ * (of `algorithm`, or the configured one when NULL) signs from this call on, and
+ * the previous one becomes verify-only until its tokens have expired. Relying
+ * parties that cached the JWKS refuse the new key's tokens (unknown kid) until
+ * they fetch it again, and other processes sharing the store sign with it from
+ * their next reload; prefer `jwtauth_rotate_key` for a planned rotation.
+ *
+ * Arguments, result and errors as for `jwtauth_rotate_key`.
+ *
+ * # Safety
+ * As for `jwtauth_rotate_key`.
+ */
+jwtauth_status jwtauth_rotate_key_now(const jwtauth *handle, const char *algorithm, char **kid_out);
+
+/**
+ * Like `jwtauth_rotate_key_now`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_rotate_key_now`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_rotate_key_now_ex(const jwtauth *handle,
+                                         const char *algorithm,
+                                         char **kid_out,
+                                         jwtauth_error **err);
 
 /**
  * Frees tokens, overwriting their bytes first. NULL is a no-op.

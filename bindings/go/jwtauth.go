@@ -335,8 +335,19 @@ func (a *Auth) RevokeSubject(subject string) (uint64, error) {
 }
 
 // RotateKey makes a new signing key of algorithm ("" = the configured one) and
-// returns its kid.
+// returns its kid. The key is in the JWKS at once and signs from
+// key_publish_ahead on; until then tokens are signed by the current key.
 func (a *Auth) RotateKey(algorithm string) (string, error) {
+	return a.rotate(algorithm, false)
+}
+
+// RotateKeyNow is the emergency rotation: the new key signs at once (relying
+// parties that cached the JWKS refuse its tokens until they fetch it again).
+func (a *Auth) RotateKeyNow(algorithm string) (string, error) {
+	return a.rotate(algorithm, true)
+}
+
+func (a *Auth) rotate(algorithm string, now bool) (string, error) {
 	var alg *C.char
 	if algorithm != "" {
 		alg = C.CString(algorithm)
@@ -344,7 +355,13 @@ func (a *Auth) RotateKey(algorithm string) (string, error) {
 	}
 	var kid *C.char
 	var e *C.jwtauth_error
-	err := check(C.jwtauth_rotate_key_ex(a.h, alg, &kid, &e), e)
+	var status C.jwtauth_status
+	if now {
+		status = C.jwtauth_rotate_key_now_ex(a.h, alg, &kid, &e)
+	} else {
+		status = C.jwtauth_rotate_key_ex(a.h, alg, &kid, &e)
+	}
+	err := check(status, e)
 	runtime.KeepAlive(a)
 	if err != nil {
 		return "", err

@@ -111,13 +111,35 @@ func TestSessionsRefreshAndReuse(t *testing.T) {
 	if _, err := a.Refresh(next.RefreshToken, nil); err == nil {
 		t.Fatal("the session survived reuse")
 	}
-	kid, err := a.RotateKey("ES256")
-	if err != nil || kid == "" {
+}
+
+func TestRotateKeyPublishesFirstAndRotateKeyNowSignsAtOnce(t *testing.T) {
+	a := open(t)
+	old, err := a.Issue("carol", nil, nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	kid, err := a.RotateKey("ES256")
+	if err != nil || kid == "" || kid == old.Kid {
+		t.Fatal(kid, err)
 	}
 	jwks, err := a.JWKS()
 	if err != nil || !strings.Contains(jwks, kid) {
 		t.Fatal(jwks, err)
+	}
+	// Published, not yet signing (key_publish_ahead is 10 minutes by default).
+	if next, err := a.Issue("carol", nil, nil); err != nil || next.Kid != old.Kid {
+		t.Fatalf("signed by %v right after RotateKey (%v)", next, err)
+	}
+	nowKid, err := a.RotateKeyNow("ES256")
+	if err != nil || nowKid == kid {
+		t.Fatal(nowKid, err)
+	}
+	if next, err := a.Issue("carol", nil, nil); err != nil || next.Kid != nowKid {
+		t.Fatalf("not signed by the key of RotateKeyNow: %v (%v)", next, err)
+	}
+	if _, err := a.RotateKeyNow("none"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("RotateKeyNow(none): %v", err)
 	}
 }
 

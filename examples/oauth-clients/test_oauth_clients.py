@@ -4,7 +4,9 @@ Each test reads the endpoints from the RFC 8414 metadata, as those libraries'
 users do: requests-oauthlib and authlib refresh a first-party login's token,
 authlib validates the metadata, authlib gets a client-credentials token, and
 PyJWT's PyJWKClient verifies tokens against the published JWKS, a rotated key
-included.
+included; on Node, jose verifies a token against the JWKS and openid-client
+discovers the server, refreshes, gets client-credentials tokens, introspects
+and revokes.
 
 Run with JWTAUTH_SERVER_BIN pointing at a built jwtauth-server.
 """
@@ -177,24 +179,64 @@ def test_pyjwt_jwks_client_verifies_tokens_across_a_rotation(server):
 NODE_DIR = os.environ.get("JWTAUTH_NODE_DIR", "target/oauth-node")
 
 
+def run_node(script, *args, stdin=""):
+    """Runs one of this folder's Node scripts (bounded), returning its stdout.
+
+    Node resolves packages from the script's folder upwards: the script is
+    copied beside the node_modules that .ci/run installs into target/oauth-node.
+    """
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), script)
+    local = os.path.join(os.path.abspath(NODE_DIR), script)
+    with open(here) as src, open(local, "w") as dst:
+        dst.write(src.read())
+    out = subprocess.run(["node", local, *args], input=stdin, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_jose_create_remote_jwks_set_verifies_a_token(server):
     """panva jose on Node (installed by .ci/run into target/oauth-node)."""
     meta = metadata(server)
     token = login_free_token(server, meta)
-    script = os.path.abspath(os.path.join(os.path.dirname(__file__), "jose_verify.mjs"))
-    # Node resolves `jose` from the script's folder upwards: copy it beside node_modules.
-    local = os.path.join(os.path.abspath(NODE_DIR), "jose_verify.mjs")
-    with open(script) as src, open(local, "w") as dst:
-        dst.write(src.read())
-    out = subprocess.run(
-        ["node", local, server["base"], meta["issuer"], AUDIENCE],
-        input=token,
-        capture_output=True,
-        text=True,
-        timeout=30,
+    out = run_node("jose_verify.mjs", server["base"], meta["issuer"], AUDIENCE, stdin=token)
+    assert out.strip() == "reports"
+
+
+def test_openid_client_discovers_refreshes_and_gets_client_credentials(server):
+    """panva openid-client v6 on Node: discovery from /.well-known/openid-configuration,
+    then its refresh-token, client-credentials, introspection and revocation calls."""
+    first, second = login(server), login(server)
+    creds = server["creds"]
+    request = {
+        "issuer": server["base"],
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+        "refresh_token": first["refresh_token"],
+        "revoke_refresh_token": second["refresh_token"],
+    }
+    seen = json.loads(run_node("openid_client_flow.mjs", stdin=json.dumps(request)))
+    assert seen["issuer"] == server["base"]
+    assert seen["token_endpoint"] == server["base"] + "/oauth/token"
+    # The refresh rotated: new tokens, and the spent refresh token is refused.
+    refreshed = seen["refreshed"]
+    assert refreshed["token_type"] == "bearer" and refreshed["expires_in"] > 0
+    assert refreshed["access_token"] != first["access_token"]
+    assert refreshed["refresh_token"] not in (None, first["refresh_token"])
+    assert seen["me"]["status"] == 200 and seen["me"]["body"]["sub"] == "carol"
+    assert seen["products_status"] == 200
+    assert seen["introspected"] == {"active": True, "sub": "carol"}
+    assert seen["reuse_error"] == "invalid_grant"
+    # The service's token works on the API and names its client.
+    cc = seen["client_credentials"]
+    assert cc["has_refresh_token"] is False
+    assert cc["products_status"] == 200
+    assert cc["introspected"] == {"active": True, "client_id": "reports"}
+    r = requests.get(
+        server["base"] + "/api/products", headers={"Authorization": "Bearer " + cc["access_token"]}, timeout=TIMEOUT
     )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "reports"
+    assert r.status_code == 200
+    # Revoked through openid-client: the session's refresh token no longer works.
+    assert seen["after_revoke_error"] == "invalid_grant"
 
 
 def login_free_token(server, meta):

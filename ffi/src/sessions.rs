@@ -260,14 +260,19 @@ unsafe fn revoke_subject(handle: *const jwtauth, subject: *const c_char, revoked
     Ok(())
 }
 
-/// Rotates the signing key: a new active key (of `algorithm`, e.g. "ES256", or the
-/// configured one when NULL) signs from now on; the previous one keeps verifying
-/// until its tokens have expired. Other processes sharing the store pick it up on
-/// their next reload.
+/// Rotates the signing key the planned way: a new key (of `algorithm`, e.g.
+/// "ES256", or the configured one when NULL) is in the JWKS (`jwtauth_jwks`) at
+/// once and starts signing `key_publish_ahead` (default 10 minutes) after this
+/// call. Until that instant tokens are still signed by the current key, so relying
+/// parties that cache the JWKS have fetched the new key before any token carries
+/// it. At that instant, which is stored, every process sharing the store switches
+/// to it without a reload, and the previous key keeps verifying until its tokens
+/// have expired. A key made by an earlier call that has not started signing yet is
+/// replaced. With `key_publish_ahead = 0` this is `jwtauth_rotate_key_now`.
 ///
 /// On success `*kid_out` receives the new key id, to free with `jwtauth_string_free`.
-/// Errors: `INVALID_ARGUMENT` (unknown algorithm name, NULL `kid_out`), `STORE`,
-/// `INTERNAL`.
+/// Errors: `INVALID_ARGUMENT` (unknown algorithm name, an HS algorithm, NULL
+/// `kid_out`), `STORE`, `INTERNAL`.
 ///
 /// # Safety
 /// `handle` is a live handle; `algorithm` is NULL or NUL-terminated; `kid_out` is
@@ -280,7 +285,7 @@ pub unsafe extern "C" fn jwtauth_rotate_key(
 ) -> jwtauth_status {
     entry!({
         // SAFETY: the caller's contract above.
-        unsafe { rotate_key(handle, algorithm, kid_out) }
+        unsafe { rotate_key(handle, algorithm, kid_out, Rotation::Published) }
     })
 }
 
@@ -298,10 +303,59 @@ pub unsafe extern "C" fn jwtauth_rotate_key_ex(
     err: *mut *mut jwtauth_error,
 ) -> jwtauth_status {
     // SAFETY: the caller's contract above.
-    unsafe { entry_ex(err, || rotate_key(handle, algorithm, kid_out)) }
+    unsafe { entry_ex(err, || rotate_key(handle, algorithm, kid_out, Rotation::Published)) }
 }
 
-/// The body of `jwtauth_rotate_key` and `jwtauth_rotate_key_ex`.
+/// Rotates the signing key in an emergency (the active key leaked): the new key
+/// (of `algorithm`, or the configured one when NULL) signs from this call on, and
+/// the previous one becomes verify-only until its tokens have expired. Relying
+/// parties that cached the JWKS refuse the new key's tokens (unknown kid) until
+/// they fetch it again, and other processes sharing the store sign with it from
+/// their next reload; prefer `jwtauth_rotate_key` for a planned rotation.
+///
+/// Arguments, result and errors as for `jwtauth_rotate_key`.
+///
+/// # Safety
+/// As for `jwtauth_rotate_key`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_rotate_key_now(
+    handle: *const jwtauth,
+    algorithm: *const c_char,
+    kid_out: *mut *mut c_char,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above.
+        unsafe { rotate_key(handle, algorithm, kid_out, Rotation::Now) }
+    })
+}
+
+/// Like `jwtauth_rotate_key_now`; on failure `*err` (when `err` is not NULL) receives the
+/// details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_rotate_key_now`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_rotate_key_now_ex(
+    handle: *const jwtauth,
+    algorithm: *const c_char,
+    kid_out: *mut *mut c_char,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || rotate_key(handle, algorithm, kid_out, Rotation::Now)) }
+}
+
+/// When a rotated key starts signing.
+#[derive(Clone, Copy)]
+enum Rotation {
+    /// `key_publish_ahead` after it is published (`jwtauth_rotate_key`).
+    Published,
+    /// At once (`jwtauth_rotate_key_now`).
+    Now,
+}
+
+/// The body of the `jwtauth_rotate_key*` functions.
 ///
 /// # Safety
 /// As for `jwtauth_rotate_key`.
@@ -309,6 +363,7 @@ unsafe fn rotate_key(
     handle: *const jwtauth,
     algorithm: *const c_char,
     kid_out: *mut *mut c_char,
+    when: Rotation,
 ) -> Result<(), Failure> {
     // SAFETY: the caller's contract above, for each argument.
     let (h, algorithm, out) = unsafe {
@@ -322,7 +377,11 @@ unsafe fn rotate_key(
         .map(|a| a.parse::<Algorithm>())
         .transpose()
         .map_err(|e| Failure::invalid(format!("algorithm: {e}")))?;
-    let kid = h.auth.keys().rotate_now(algorithm)?;
+    let keys = h.auth.keys();
+    let kid = match when {
+        Rotation::Published => keys.rotate(algorithm)?,
+        Rotation::Now => keys.rotate_now(algorithm)?,
+    };
     out.set(owned_c_string(kid.as_str().to_owned(), "the kid")?);
     Ok(())
 }

@@ -234,6 +234,7 @@ fn shared_library_exports_only_the_c_api() {
         "jwtauth_validate",
         "jwtauth_refresh",
         "jwtauth_rotate_key",
+        "jwtauth_rotate_key_now",
         "jwtauth_last_error",
     ] {
         assert!(exported.contains(&name), "{name} is not exported");

@@ -319,11 +319,21 @@ namespace Jwtauth
             return n;
         }
 
-        /// <summary>A new signing key of algorithm (null or "": the configured one); returns its kid.</summary>
+        /// <summary>A new signing key of algorithm (null or "": the configured one), in the JWKS
+        /// at once and signing from key_publish_ahead on; returns its kid.</summary>
         public string RotateKey(string algorithm)
         {
             IntPtr kid, err;
             JwtAuthException.Check(Native.jwtauth_rotate_key_ex(h, Native.Utf8(algorithm), out kid, out err), err);
+            return Native.TakeString(kid);
+        }
+
+        /// <summary>The emergency rotation: the new key signs at once (relying parties that cached
+        /// the JWKS refuse its tokens until they fetch it again); returns its kid.</summary>
+        public string RotateKeyNow(string algorithm)
+        {
+            IntPtr kid, err;
+            JwtAuthException.Check(Native.jwtauth_rotate_key_now_ex(h, Native.Utf8(algorithm), out kid, out err), err);
             return Native.TakeString(kid);
         }
 

@@ -41,6 +41,8 @@ namespace Jwtauth
         internal static extern uint jwtauth_revoke_subject_ex(AuthHandle h, byte[] subject, out ulong revoked, out IntPtr err);
         [DllImport(Lib)]
         internal static extern uint jwtauth_rotate_key_ex(AuthHandle h, byte[] algorithm, out IntPtr kid, out IntPtr err);
+        [DllImport(Lib)]
+        internal static extern uint jwtauth_rotate_key_now_ex(AuthHandle h, byte[] algorithm, out IntPtr kid, out IntPtr err);
         [DllImport(Lib)] internal static extern uint jwtauth_jwks_ex(AuthHandle h, out IntPtr json, out IntPtr err);
 
         [DllImport(Lib)] internal static extern uint jwtauth_validate_ex(AuthHandle h, byte[] token, out IntPtr claims, out IntPtr err);

@@ -78,12 +78,19 @@ static class Tests
         Check(next.RefreshToken != login.RefreshToken, "rotation");
         var e = Throws(() => a.Refresh(login.RefreshToken, null));
         Check(e != null && e.Reason == "refresh_reused", "reuse detected");
+        var old = a.Issue("carol", null, null);
         string kid = a.RotateKey("ES256");
         Check(a.Jwks().Contains(kid), "jwks has the new kid");
+        // Published, not yet signing (key_publish_ahead is 10 minutes by default).
+        Check(a.Issue("carol", null, null).Kid == old.Kid && kid != old.Kid, "RotateKey publishes first");
+        string nowKid = a.RotateKeyNow("ES256");
+        Check(a.Issue("carol", null, null).Kid == nowKid && nowKid != kid, "RotateKeyNow signs at once");
         // "" means the configured algorithm, exactly as null does.
         var viaEmpty = Throws(() => a.RotateKey(""));
         var viaNull = Throws(() => a.RotateKey(null));
         Check(viaEmpty != null && viaNull != null && viaEmpty.Hint == viaNull.Hint, "\"\" is null");
+        var nowViaEmpty = Throws(() => a.RotateKeyNow(""));
+        Check(nowViaEmpty != null && nowViaEmpty.Hint == viaNull.Hint, "RotateKeyNow reads \"\" as null");
     }
 
     // 64 async tasks hopping threads between calls (await Task.Yield): each error

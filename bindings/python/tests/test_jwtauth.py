@@ -99,16 +99,21 @@ def test_logout_and_logout_everywhere(hs):
     assert e.value.reason == "revoked"
 
 
-def test_rotate_key_keeps_old_tokens_valid(hs):
+def test_rotate_key_publishes_first_and_rotate_key_now_signs_at_once(hs):
     old = hs.issue("grace")
     kid = hs.rotate_key("ES256")
-    new = hs.issue("grace")
-    assert new.kid == kid != old.kid
-    assert hs.validate(old.access_token).subject == "grace"
+    # Published, not yet signing (key_publish_ahead is 10 minutes by default).
     assert any(k["kid"] == kid for k in hs.jwks()["keys"])
-    with pytest.raises(JwtAuthError) as e:
-        hs.rotate_key("none")
-    assert e.value.reason == "invalid_argument"
+    assert hs.issue("grace").kid == old.kid != kid
+    now_kid = hs.rotate_key_now("ES256")
+    new = hs.issue("grace")
+    assert new.kid == now_kid not in (kid, old.kid)
+    assert hs.validate(old.access_token).subject == "grace"
+    assert hs.validate(new.access_token).subject == "grace"
+    for rotate in (hs.rotate_key, hs.rotate_key_now):
+        with pytest.raises(JwtAuthError) as e:
+            rotate("none")
+        assert e.value.reason == "invalid_argument"
 
 
 def test_validation_from_eight_threads(hs):

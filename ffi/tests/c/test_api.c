@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int passed, failed;
 
@@ -575,41 +576,131 @@ static void test_sessions(jwtauth *h) {
     jwtauth_tokens_free(s4);
 }
 
+/* The kid of a token issued now (a copy, to free), or NULL. */
+static char *kid_of_new_token(jwtauth *h) {
+    jwtauth_tokens *t = NULL;
+    const char *kid = NULL;
+    char *copy = NULL;
+    if (jwtauth_issue(h, "ivan", NULL, 0, NULL, &t) == OK && jwtauth_tokens_kid(t, &kid) == OK) copy = strdup(kid);
+    jwtauth_tokens_free(t);
+    return copy;
+}
+
+/* Whether the JWKS of h lists kid. */
+static int jwks_has(jwtauth *h, const char *kid) {
+    char *jwks = NULL;
+    char quoted[256];
+    snprintf(quoted, sizeof quoted, "\"kid\":\"%s\"", kid);
+    int found = jwtauth_jwks(h, &jwks) == OK && strstr(jwks, quoted) != NULL;
+    jwtauth_string_free(jwks);
+    return found;
+}
+
+/* The access token of t validates on h. */
+static int validates(jwtauth *h, const jwtauth_tokens *t) {
+    const char *token = NULL;
+    jwtauth_claims *c = NULL;
+    int ok = jwtauth_tokens_access_token(t, &token) == OK && jwtauth_validate(h, token, &c) == OK;
+    jwtauth_claims_free(c);
+    return ok;
+}
+
+/* The default key_publish_ahead (10 minutes): a rotated key is published, the
+ * current key keeps signing. An emergency rotation signs at once and replaces the
+ * key still waiting. */
 static void test_rotate_key(jwtauth *h) {
     jwtauth_tokens *before = NULL, *after = NULL;
-    jwtauth_claims *c = NULL;
-    const char *token = NULL, *kid_before = NULL, *kid_after = NULL;
-    char *kid = NULL;
+    char *kid = NULL, *now_kid = NULL;
+    char *kid_before = kid_of_new_token(h);
     CHECK_STATUS(jwtauth_issue(h, "ivan", NULL, 0, NULL, &before), OK);
     CHECK_STATUS(jwtauth_rotate_key(h, "ES256", &kid), OK);
-    CHECK_STATUS(jwtauth_issue(h, "ivan", NULL, 0, NULL, &after), OK);
-    if (before && after && kid) {
-        jwtauth_tokens_kid(before, &kid_before);
-        jwtauth_tokens_kid(after, &kid_after);
-        CHECK(strcmp(kid_after, kid) == 0);
+    CHECK(kid != NULL && kid_before != NULL);
+    if (kid && kid_before) {
         CHECK(strcmp(kid_before, kid) != 0);
+        CHECK(jwks_has(h, kid));
+        char *kid_after = kid_of_new_token(h);
+        CHECK(kid_after && strcmp(kid_after, kid_before) == 0);
+        free(kid_after);
+    }
+    CHECK(before && validates(h, before));
+
+    CHECK_STATUS(jwtauth_rotate_key_now(h, "ES256", &now_kid), OK);
+    CHECK_STATUS(jwtauth_issue(h, "ivan", NULL, 0, NULL, &after), OK);
+    if (now_kid && kid && after) {
+        const char *kid_after = NULL;
+        CHECK_STATUS(jwtauth_tokens_kid(after, &kid_after), OK);
+        CHECK(strcmp(kid_after, now_kid) == 0 && strcmp(now_kid, kid) != 0);
         /* Tokens of the previous key still validate; new ones carry the new kid. */
-        CHECK_STATUS(jwtauth_tokens_access_token(before, &token), OK);
-        CHECK_STATUS(jwtauth_validate(h, token, &c), OK);
-        jwtauth_claims_free(c);
-        c = NULL;
-        CHECK_STATUS(jwtauth_tokens_access_token(after, &token), OK);
-        CHECK_STATUS(jwtauth_validate(h, token, &c), OK);
-        jwtauth_claims_free(c);
-        char *jwks = NULL;
-        CHECK_STATUS(jwtauth_jwks(h, &jwks), OK);
-        CHECK(jwks && strstr(jwks, kid) && strstr(jwks, "\"kty\":\"EC\""));
-        jwtauth_string_free(jwks);
+        CHECK(validates(h, before) && validates(h, after));
+        CHECK(jwks_has(h, now_kid));
+        /* The key that was waiting to sign is gone. */
+        CHECK(!jwks_has(h, kid));
     }
     char *other = (char *)"unchanged";
     CHECK_STATUS(jwtauth_rotate_key(h, "none", &other), INVALID);
     CHECK_STATUS(jwtauth_rotate_key(h, "es256", &other), INVALID);
     CHECK_STATUS(jwtauth_rotate_key(h, NULL, NULL), INVALID);
     CHECK_STATUS(jwtauth_rotate_key(NULL, NULL, &other), INVALID);
+    CHECK_STATUS(jwtauth_rotate_key_now(h, "none", &other), INVALID);
+    CHECK_STATUS(jwtauth_rotate_key_now(h, "HS256", &other), INVALID);
+    CHECK(strstr(jwtauth_last_error(), "hs_secret") != NULL);
+    CHECK_STATUS(jwtauth_rotate_key_now(h, NULL, NULL), INVALID);
+    CHECK_STATUS(jwtauth_rotate_key_now(NULL, NULL, &other), INVALID);
     CHECK(strcmp(other, "unchanged") == 0);
     jwtauth_string_free(kid);
+    jwtauth_string_free(now_kid);
+    free(kid_before);
     jwtauth_tokens_free(before);
     jwtauth_tokens_free(after);
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The smallest key_publish_ahead the configuration takes (twice
+ * revocation_staleness): the rotated key is published at once, signs only from
+ * its activation second, and then without any reload. */
+static void test_rotated_key_signs_after_key_publish_ahead(void) {
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"key_publish_ahead\":\"2s\",\"revocation_staleness\":\"1s\","
+             "\"store\":{\"url\":\"sqlite://%s/ahead.db\"}}",
+             work_dir);
+    jwtauth *h = NULL;
+    CHECK_STATUS(jwtauth_open_json(json, &h), OK);
+    if (!h) return;
+    jwtauth_tokens *old = NULL, *fresh = NULL;
+    char *kid = NULL;
+    char *old_kid = kid_of_new_token(h);
+    CHECK_STATUS(jwtauth_issue(h, "ivan", NULL, 0, NULL, &old), OK);
+    double rotated_at = seconds_now();
+    CHECK_STATUS(jwtauth_rotate_key(h, NULL, &kid), OK);
+    char *signer = kid_of_new_token(h);
+    CHECK(kid && old_kid && signer && strcmp(signer, old_kid) == 0 && strcmp(kid, old_kid) != 0);
+    CHECK(kid && jwks_has(h, kid) && jwks_has(h, old_kid));
+    /* Poll until the new key signs (2 s after the second of the rotation). */
+    while (kid && signer && strcmp(signer, kid) != 0 && seconds_now() - rotated_at < 6.0) {
+        free(signer);
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        signer = kid_of_new_token(h);
+    }
+    double waited = seconds_now() - rotated_at;
+    CHECK(kid && signer && strcmp(signer, kid) == 0);
+    /* Activation is the rotation's whole second + 2: more than 1 s after the call. */
+    CHECK(waited > 1.0);
+    CHECK_STATUS(jwtauth_issue(h, "ivan", NULL, 0, NULL, &fresh), OK);
+    CHECK(fresh && validates(h, fresh) && old && validates(h, old));
+    CHECK(kid && jwks_has(h, kid) && jwks_has(h, old_kid));
+    free(signer);
+    free(old_kid);
+    jwtauth_string_free(kid);
+    jwtauth_tokens_free(old);
+    jwtauth_tokens_free(fresh);
+    jwtauth_close(h);
 }
 
 int main(int argc, char **argv) {
@@ -641,6 +732,7 @@ int main(int argc, char **argv) {
         test_rotate_key(h);
         jwtauth_close(h);
     }
+    test_rotated_key_signs_after_key_publish_ahead();
     printf("c_api: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

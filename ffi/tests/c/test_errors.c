@@ -181,6 +181,10 @@ static void test_empty_is_null(jwtauth *h) {
     jwtauth_status with_null = jwtauth_rotate_key_ex(h, NULL, &kid, &err_null);
     jwtauth_status with_empty = jwtauth_rotate_key_ex(h, "", &kid, &err);
     CHECK(with_null == with_empty && strcmp(jwtauth_error_hint(err_null), jwtauth_error_hint(err)) == 0);
+    jwtauth_error_free(err);
+    /* The emergency rotation reads its arguments the same way. */
+    CHECK(jwtauth_rotate_key_now_ex(h, "", &kid, &err) == with_null);
+    CHECK(err && strcmp(jwtauth_error_hint(err_null), jwtauth_error_hint(err)) == 0);
     jwtauth_error_free(err_null);
     jwtauth_error_free(err);
     /* And on a handle whose configured algorithm can rotate, "" rotates. */
@@ -189,6 +193,9 @@ static void test_empty_is_null(jwtauth *h) {
     jwtauth *es = NULL;
     CHECK(jwtauth_open_json_ex(json, &es, &err) == OK);
     CHECK(jwtauth_rotate_key_ex(es, "", &kid, &err) == OK && kid != NULL && err == NULL);
+    jwtauth_string_free(kid);
+    kid = NULL;
+    CHECK(jwtauth_rotate_key_now_ex(es, "", &kid, &err) == OK && kid != NULL && err == NULL);
     jwtauth_close(es);
     jwtauth_string_free(kid);
 }

@@ -81,6 +81,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "jwtauth_revoke_ex": (_status, [_p, _char_p, _c.POINTER(_c.c_bool), err]),
         "jwtauth_revoke_subject_ex": (_status, [_p, _char_p, _c.POINTER(_c.c_uint64), err]),
         "jwtauth_rotate_key_ex": (_status, [_p, _char_p, out_p, err]),
+        "jwtauth_rotate_key_now_ex": (_status, [_p, _char_p, out_p, err]),
         "jwtauth_jwks_ex": (_status, [_p, out_p, err]),
         "jwtauth_validate_ex": (_status, [_p, _char_p, out_p, err]),
         "jwtauth_validate_header_ex": (_status, [_p, _char_p, _p, out_p, err]),
@@ -438,9 +439,19 @@ class JwtAuth:
         return n.value
 
     def rotate_key(self, algorithm: Optional[str] = None) -> str:
+        """A new key of algorithm (None: the configured one), in the JWKS at once and
+        signing from key_publish_ahead on; returns its kid."""
+        return self._rotate(self._lib.jwtauth_rotate_key_ex, algorithm)
+
+    def rotate_key_now(self, algorithm: Optional[str] = None) -> str:
+        """An emergency rotation: the new key signs at once (relying parties that
+        cached the JWKS refuse its tokens until they fetch it again); returns its kid."""
+        return self._rotate(self._lib.jwtauth_rotate_key_now_ex, algorithm)
+
+    def _rotate(self, fn, algorithm: Optional[str]) -> str:
         out = _p()
         alg = None if algorithm is None else _utf8(algorithm, "algorithm")
-        _call(self._lib.jwtauth_rotate_key_ex, self._h, alg, _c.byref(out))
+        _call(fn, self._h, alg, _c.byref(out))
         return _take_string(out)
 
     def jwks(self) -> dict:
