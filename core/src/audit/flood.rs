@@ -143,6 +143,9 @@ impl FloodGate {
         let day = st.day;
         let out = self.roll(&mut st, now, &super::now_rfc3339());
         st.day = day;
+        // The log is closing: give the tables' memory back.
+        st.seen = HashMap::new();
+        st.capped = HashMap::new();
         out
     }
 

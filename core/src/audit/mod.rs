@@ -320,19 +320,28 @@ impl<W> FailureSink<W>
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Clone + Send + 'static,
 {
-    /// Writes due summary lines every few seconds even when no failure comes, for
-    /// as long as the sink lives.
-    fn tick(&self) {
+    /// Writes due summary lines every few seconds even when no failure comes, until
+    /// the returned stopper is called (it waits for the thread to end).
+    fn tick(&self) -> impl FnOnce() + Send + 'static {
         let (gate, writer) = (std::sync::Arc::downgrade(&self.gate), self.writer.clone());
-        let _ = std::thread::Builder::new()
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
             .name("jwtauth-log-summary".into())
             .spawn(move || {
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(5));
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_secs(5))
+                {
                     let Some(gate) = gate.upgrade() else { return };
                     put(&writer, gate.due(unix_now()));
                 }
-            });
+            })
+            .ok();
+        move || {
+            drop(stop);
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+        }
     }
 }
 
@@ -444,9 +453,10 @@ where
 pub fn file_sink(cfg: &LogConfig) -> Result<(FailureSink<NonBlocking>, FailureLogGuard), LogError> {
     let (writer, mut guard) = file_writer(cfg)?;
     let sink = FailureSink::new(writer, cfg.limits);
-    sink.tick();
+    let stop_ticking = sink.tick();
     let (gate, writer) = (std::sync::Arc::downgrade(&sink.gate), sink.writer.clone());
     guard.pending = Some(Box::new(move || {
+        stop_ticking();
         if let Some(gate) = gate.upgrade() {
             put(&writer, gate.pending(unix_now()));
         }
