@@ -43,16 +43,16 @@ pub(crate) enum Outcome {
 const KEEP_SPENT: i64 = 32;
 const PRUNE_EVERY: i64 = 16;
 
-/// Starts a family. With `user`, only if `subject` is a user that is not
-/// disabled, checked in the same transaction with the user's row locked, so a
-/// disable either waits for this session (and then revokes it) or is seen here.
-/// `None` when the user was refused.
 /// Where a session came from, as stored with its family.
 pub(crate) struct Origin {
     pub client_id: Option<String>,
     pub user_agent: Option<String>,
 }
 
+/// Starts a family. With `user`, only if `subject` is a user that is not
+/// disabled, checked in the same transaction with the user's row locked, so a
+/// disable either waits for this session (and then revokes it) or is seen here.
+/// `None` when the user was refused.
 pub(crate) fn start(
     store: &Store,
     subject: &str,
