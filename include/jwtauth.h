@@ -54,7 +54,8 @@
  *    failure log writer), and it must not use its parent's store connections
  *    (SQLite forbids it; PostgreSQL connections would be shared). So the first call
  *    on a handle in a child, or jwtauth_reopen, opens the store afresh and starts
- *    those threads for the child, with the same configuration. The parent's connections and threads are never
+ *    those threads for the child, with the same configuration; the failure log
+ *    files are reopened likewise. The parent's connections and threads are never
  *    used nor closed by the child: they are left as they are (a little memory, the
  *    child's own copy). Nothing inherited goes stale: the child sees revocations
  *    and new keys as any other process sharing the store does.
@@ -880,8 +881,8 @@ void jwtauth_close(jwtauth *handle);
  * the handle it does nothing.
  *
  * Errors: `CLOSED`, `INVALID_ARGUMENT` (NULL handle), `STORE` or `CONFIG` (the
- * store cannot be opened in this process; the hint names the process that
- * opened the handle). After a failure the next call tries again.
+ * store or the failure log cannot be opened in this process; the hint names the
+ * process that opened the handle). After a failure the next call tries again.
  *
  * # Safety
  * `handle` is a handle from `jwtauth_open*` (or NULL).

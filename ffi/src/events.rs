@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
 use std::io::Write;
-use std::sync::{Mutex, Once, OnceLock, RwLock};
+use std::sync::{Once, OnceLock, RwLock};
 
 use jwtauth_core::audit::LogConfig;
 use jwtauth_core::audit::{self, FailureLogGuard, FailureRecord};
@@ -22,6 +22,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 
 use crate::boundary::entry;
+use crate::fork::{Process, keep};
 use crate::status::{Failure, jwtauth_status};
 
 /// What an event handed to the callback is.
@@ -58,9 +59,18 @@ struct Callback {
 static CALLBACK: RwLock<Option<Callback>> = RwLock::new(None);
 
 /// The failure log files, when a handle's configuration set `log.dir`.
-static FILE: OnceLock<NonBlocking> = OnceLock::new();
-/// Its writer thread; dropped (flushed) at exit.
-static FILE_GUARD: Mutex<Option<FailureLogGuard>> = Mutex::new(None);
+static FILE: RwLock<Option<FileLog>> = RwLock::new(None);
+
+/// The failure log files of one process. Their writer thread does not survive
+/// `fork()`: a child opens its own (see `configure`).
+struct FileLog {
+    writer: NonBlocking,
+    /// Stops the writer thread, flushing it (at exit); `None` once stopped.
+    #[cfg_attr(any(not(unix), test), allow(dead_code, reason = "taken only by the exit handler"))]
+    guard: Option<FailureLogGuard>,
+    config: LogConfig,
+    opened_by: Process,
+}
 
 thread_local! {
     /// Set while this thread runs the host's callback.
@@ -111,19 +121,51 @@ pub unsafe extern "C" fn jwtauth_set_event_callback(
 
 /// Sets up event delivery for a handle's configuration: installs the subscriber
 /// once and opens the failure log files if `log.dir` is configured (first such
-/// handle wins; the files are one per process).
+/// handle wins; the files are one per process). In a child after `fork()`, whose
+/// parent had opened them, it opens them again for the child, with the parent's
+/// settings: the parent's writer thread is not there to write the child's lines.
 pub(crate) fn configure(log: &LogConfig) -> Result<(), Failure> {
-    let ours = install_subscriber();
-    if ours && log.dir_configured && FILE.get().is_none() {
-        let mut guard = FILE_GUARD.lock().unwrap_or_else(|p| p.into_inner());
-        if FILE.get().is_none() {
-            let (writer, g) = audit::file_writer(log)?;
-            let _ = FILE.set(writer);
-            *guard = Some(g);
-            stop_file_log_at_exit();
-        }
+    if !install_subscriber() {
+        return Ok(());
+    }
+    let mut file = FILE.write().unwrap_or_else(|p| p.into_inner());
+    let config = match file.as_ref() {
+        Some(f) if f.opened_by.is_current() => return Ok(()),
+        Some(inherited) => inherited.config.clone(),
+        None if log.dir_configured => log.clone(),
+        None => return Ok(()),
+    };
+    let opened_by = Process::current();
+    let (writer, guard) = audit::file_writer(&config)?;
+    let first = file.is_none();
+    let before = file.replace(FileLog {
+        writer,
+        guard: Some(guard),
+        config,
+        opened_by,
+    });
+    // The parent's writer would wait for its thread at exit: kept, never dropped.
+    if let Some(inherited) = before {
+        keep(inherited);
+    }
+    if first {
+        stop_file_log_at_exit();
     }
     Ok(())
+}
+
+/// Appends one failure line to the files of this process, if it has them. A
+/// failing log sink must not fail authentication: best effort.
+fn write_line(json: &str) {
+    let file = FILE.read().unwrap_or_else(|p| p.into_inner());
+    // An inherited writer has no thread to drain it here: it would fill up and block.
+    let Some(f) = file.as_ref().filter(|f| f.opened_by.is_current()) else {
+        return;
+    };
+    let mut line = Vec::with_capacity(json.len() + 1);
+    line.extend_from_slice(json.as_bytes());
+    line.push(b'\n');
+    let _ = f.writer.make_writer().write_all(&line);
 }
 
 /// Installs the process-wide subscriber the first time; true when it is ours (now
@@ -171,12 +213,8 @@ impl<S: Subscriber> Layer<S> for HostLayer {
             warning_json(event)
         };
         let Ok(json) = json else { return };
-        if failure && let Some(file) = FILE.get() {
-            let mut line = Vec::with_capacity(json.len() + 1);
-            line.extend_from_slice(json.as_bytes());
-            line.push(b'\n');
-            // A failing log sink must not fail authentication; best effort.
-            let _ = file.make_writer().write_all(&line);
+        if failure {
+            write_line(&json);
         }
         let kind = if failure {
             jwtauth_event_kind::Failure
@@ -242,7 +280,13 @@ fn stop_file_log_at_exit() {
     }
     unsafe extern "C" fn stop(_: *mut c_void) {
         let _ = std::panic::catch_unwind(|| {
-            let guard = FILE_GUARD.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let mut file = FILE.write().unwrap_or_else(|p| p.into_inner());
+            // Only this process's writer: an inherited one is kept (see `configure`).
+            let guard = file
+                .as_mut()
+                .filter(|f| f.opened_by.is_current())
+                .and_then(|f| f.guard.take());
+            drop(file);
             drop(guard);
         });
     }

@@ -185,8 +185,8 @@ pub unsafe extern "C" fn jwtauth_close(handle: *mut jwtauth) {
 /// the handle it does nothing.
 ///
 /// Errors: `CLOSED`, `INVALID_ARGUMENT` (NULL handle), `STORE` or `CONFIG` (the
-/// store cannot be opened in this process; the hint names the process that
-/// opened the handle). After a failure the next call tries again.
+/// store or the failure log cannot be opened in this process; the hint names the
+/// process that opened the handle). After a failure the next call tries again.
 ///
 /// # Safety
 /// `handle` is a handle from `jwtauth_open*` (or NULL).

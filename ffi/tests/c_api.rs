@@ -351,13 +351,22 @@ fn run_lifecycle(mut cmd: Command, what: &str, args: &[&str]) -> (tempfile::Temp
 }
 
 /// The fork test's own checks, then what only the runner sees: every process
-/// reported.
+/// reported, and the child's and grandchild's failures reached the failure log
+/// (the writer thread of the parent does not exist in a child).
 fn check_fork(cmd: Command, what: &str) {
-    let (_work, stdout) = run_lifecycle(cmd, what, &[]);
+    let (work, stdout) = run_lifecycle(cmd, what, &[]);
     for process in ["parent", "child", "grandchild-use", "grandchild-close"] {
         assert!(
             stdout.contains(&format!("c_fork {process}: ")),
             "{what}: no verdict from the {process}:\n{stdout}"
+        );
+    }
+    let text = failure_log(work.path(), what);
+    for request in ["fork-parent", "fork-child", "fork-grandchild"] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!(r#""request_id":"{request}""#)) && l.contains(r#""reason":"revoked""#)),
+            "{what}: the failure log lacks the revoked token of {request}:\n{text}"
         );
     }
 }
