@@ -42,6 +42,32 @@
  *    TYPE_MISMATCH, which together with the arguments describe the failure fully;
  *    their status is safe everywhere, their jwtauth_last_error hint only as above.
  *
+ * Handles, close and fork()
+ *  - A handle is reference-counted inside: each call holds the runtime while it
+ *    runs. jwtauth_close may run while other threads are in calls: they finish,
+ *    the runtime is freed when the last returns, and later calls return
+ *    JWTAUTH_STATUS_CLOSED. The handle's few bytes are never freed, so a call on a
+ *    closed handle, or a second jwtauth_close, is detected however late it comes.
+ *    Not detectable: a pointer that never was a handle.
+ *  - fork(): a child inherits a copy of its parent's handles but none of their
+ *    threads (the background thread that keeps revocations and keys fresh, the
+ *    failure log writer), and it must not use its parent's store connections
+ *    (SQLite forbids it; PostgreSQL connections would be shared). So the first call
+ *    on a handle in a child, or jwtauth_reopen, opens the store afresh and starts
+ *    those threads for the child, with the same configuration; the failure log
+ *    files are reopened likewise. The parent's connections and threads are never
+ *    used nor closed by the child: they are left as they are (a little memory, the
+ *    child's own copy). Nothing inherited goes stale: the child sees revocations
+ *    and new keys as any other process sharing the store does.
+ *  - Pre-fork servers (gunicorn --preload, uWSGI, Apache prefork) may open the
+ *    handle in the parent, and should call jwtauth_reopen in their post-fork hook
+ *    so that the store is opened, and any error seen, before requests arrive.
+ *    When reopening fails (STORE, CONFIG), the call that tried fails with a hint
+ *    naming the parent's process, and the next call tries again.
+ *  - As POSIX requires of a process with threads, fork while no other thread of
+ *    the parent is inside a jwtauth call; the library's own background threads
+ *    need no care, since the child never touches what they hold.
+ *
  * ABI stability
  * *  Within a major version (the first number of jwtauth_version()),
  *  existing functions, their parameters, struct layouts and status
@@ -182,6 +208,10 @@ enum jwtauth_status
    * character and so cannot be returned as a C string.
    */
   JWTAUTH_STATUS_TYPE_MISMATCH = 105,
+  /**
+   * The handle was closed with `jwtauth_close`; nothing was done. Open a new one.
+   */
+  JWTAUTH_STATUS_CLOSED = 106,
 };
 #ifndef __cplusplus
 typedef uint32_t jwtauth_status;
@@ -217,13 +247,24 @@ typedef uint32_t jwtauth_event_kind;
  * PostgreSQL) with sessions and signing keys, and a background thread that keeps
  * the key ring and revocations fresh.
  *
- * Ownership: made by `jwtauth_open` or `jwtauth_open_json`, freed once by
+ * Ownership: made by `jwtauth_open` or `jwtauth_open_json`, closed by
  * `jwtauth_close`; objects it hands out (claims, tokens, strings) do not borrow
- * from it and may outlive it.
+ * from it and may outlive it. The handle is reference-counted inside: each call
+ * holds the runtime while it runs, and `jwtauth_close` drops the library's
+ * reference, so the runtime ends when the last call in flight returns. The
+ * handle's own few bytes are never freed (a tombstone): after `jwtauth_close`
+ * the pointer stays valid memory, every call on it returns
+ * `JWTAUTH_STATUS_CLOSED` and a second `jwtauth_close` does nothing. So each
+ * `jwtauth_open` costs those bytes for the life of the process: open handles at
+ * start-up, not per request.
  *
- * Thread safety: every function taking a `const jwtauth *` may be called from any
- * number of threads at once on the same handle. Only `jwtauth_close` needs
- * exclusive access: call it when no other call on the handle is running.
+ * Thread safety: every function, `jwtauth_close` included, may be called from any
+ * number of threads at once on the same handle.
+ *
+ * fork(): a child process may keep using a handle its parent opened. Its first
+ * call (or `jwtauth_reopen`) opens the store afresh and starts the background
+ * thread in the child; the parent's connections and threads are left untouched
+ * (see "Handles, close and fork()" at the top of this header).
  */
 typedef struct jwtauth jwtauth;
 
@@ -616,7 +657,12 @@ jwtauth_status jwtauth_set_event_callback(jwtauth_event_callback callback, void 
  * failure log files there (the first handle that configures it opens them; they
  * are one per process). Without `log.dir` the library writes no log file.
  *
- * On success `*out` receives a handle to free with `jwtauth_close`.
+ * On success `*out` receives a handle to close with `jwtauth_close`. It may be
+ * used from any thread, and in child processes after `fork()`: there the first
+ * call (or `jwtauth_reopen`) opens the store again and restarts the background
+ * thread for the child, so the child never uses the parent's connections and its
+ * revocations and keys stay fresh (see "Handles, close and fork()" at the top of
+ * this header).
  * Errors: `INVALID_ARGUMENT` (`out` NULL, path not UTF-8), `CONFIG` (unreadable
  * file, unknown key, bad value, weak secret, bad key file, log directory not
  * writable), `STORE` (the store cannot be opened).
@@ -655,16 +701,6 @@ jwtauth_status jwtauth_open_json(const char *config_json, jwtauth **out);
  * As for `jwtauth_open_json`; `err` is NULL or valid for writing.
  */
 jwtauth_status jwtauth_open_json_ex(const char *config_json, jwtauth **out, jwtauth_error **err);
-
-/**
- * Closes a handle and frees it. NULL is a no-op. No other call may be running on
- * the handle, and it must not be used afterwards; claims, tokens and strings it
- * handed out stay valid until freed.
- *
- * # Safety
- * `handle` is NULL or a handle from `jwtauth_open*` not closed before.
- */
-void jwtauth_close(jwtauth *handle);
 
 /**
  * Issues an access token for `subject`, signed by the active key and valid for
@@ -818,6 +854,50 @@ jwtauth_status jwtauth_jwks(const jwtauth *handle, char **out);
  * As for `jwtauth_jwks`; `err` is NULL or valid for writing.
  */
 jwtauth_status jwtauth_jwks_ex(const jwtauth *handle, char **out, jwtauth_error **err);
+
+/**
+ * Closes a handle: later calls on it return `JWTAUTH_STATUS_CLOSED`. Calls
+ * running on other threads meanwhile finish normally; the runtime (store
+ * connections, background thread, key ring) is freed when the last of them
+ * returns. Closing again, or closing NULL, does nothing. Claims, tokens and
+ * strings the handle handed out stay valid until freed.
+ *
+ * What can be detected: any call on a handle `jwtauth_open` returned, however
+ * long after its close, because its memory is never freed. What cannot: a
+ * pointer that never was a handle. In a child after `fork()` the parent's runtime
+ * is left untouched (kept, not freed).
+ *
+ * # Safety
+ * `handle` is NULL or a handle from `jwtauth_open*`.
+ */
+void jwtauth_close(jwtauth *handle);
+
+/**
+ * Makes the handle ready in this process. In a child after `fork()`, opens the
+ * store afresh and starts the background thread that keeps revocations and keys
+ * fresh, as the first call on the handle in the child otherwise does by itself:
+ * call it in a post-fork hook (gunicorn's `post_fork`, uWSGI's `@postfork`) to
+ * pay that cost and see its errors before serving. In the process that opened
+ * the handle it does nothing.
+ *
+ * Errors: `CLOSED`, `INVALID_ARGUMENT` (NULL handle), `STORE` or `CONFIG` (the
+ * store or the failure log cannot be opened in this process; the hint names the
+ * process that opened the handle). After a failure the next call tries again.
+ *
+ * # Safety
+ * `handle` is a handle from `jwtauth_open*` (or NULL).
+ */
+jwtauth_status jwtauth_reopen(const jwtauth *handle);
+
+/**
+ * Like `jwtauth_reopen`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_reopen`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_reopen_ex(const jwtauth *handle, jwtauth_error **err);
 
 /**
  * Starts a session (a login, after the application checked the credentials): an

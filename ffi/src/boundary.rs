@@ -85,13 +85,44 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char, name: &str) -> Result<&'a [
     Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
-/// A required pointer to an object owned by the caller (a handle, claims…).
+/// An object C holds a pointer to, and what a call holds of it while it runs.
+pub(crate) trait Object {
+    /// The object itself, or for a handle its runtime, held by the call.
+    type InUse<'a>
+    where
+        Self: 'a;
+
+    /// What the call uses, or why it cannot (a closed handle).
+    fn in_use(&self) -> Result<Self::InUse<'_>, Failure>;
+}
+
+/// Objects that are used as they are (immutable, freed by their `_free`).
+macro_rules! plain_objects {
+    ($($t:ty),*) => {
+        $(impl Object for $t {
+            type InUse<'a> = &'a $t;
+
+            fn in_use(&self) -> Result<&$t, Failure> {
+                Ok(self)
+            }
+        })*
+    };
+}
+
+plain_objects!(crate::claims::jwtauth_claims, crate::tokens::jwtauth_tokens);
+
+/// A required pointer to an object owned by the caller (a handle, claims…), and
+/// what the call holds of it: for a handle its runtime in this process, so a
+/// closed handle is `CLOSED` and one inherited through `fork()` is opened afresh
+/// first (see `lifecycle`).
 ///
 /// # Safety
-/// `p` is NULL or points to a live `T` made by this library, not freed during `'a`.
-pub(crate) unsafe fn ref_arg<'a, T>(p: *const T, name: &str) -> Result<&'a T, Failure> {
+/// `p` is NULL or points to a live `T` made by this library, not freed during `'a`
+/// (a handle's memory never is).
+pub(crate) unsafe fn ref_arg<'a, T: Object>(p: *const T, name: &str) -> Result<T::InUse<'a>, Failure> {
     // SAFETY: forwarded from the caller.
-    unsafe { p.as_ref() }.ok_or_else(|| Failure::invalid(format!("{name} is NULL")))
+    let object: &'a T = unsafe { p.as_ref() }.ok_or_else(|| Failure::invalid(format!("{name} is NULL")))?;
+    object.in_use()
 }
 
 /// An array of `len` strings (`const char *const *`); NULL is allowed when `len` is 0.

@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
-use std::sync::{Mutex, Once, OnceLock, RwLock};
+use std::sync::{Once, OnceLock, RwLock};
 
 use jwtauth_core::audit::LogConfig;
 use jwtauth_core::audit::{self, FailureLogGuard, FailureRecord, FailureSink};
@@ -20,6 +20,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 
 use crate::boundary::entry;
+use crate::fork::{Process, keep};
 use crate::status::{Failure, jwtauth_status};
 
 /// What an event handed to the callback is.
@@ -56,9 +57,18 @@ struct Callback {
 static CALLBACK: RwLock<Option<Callback>> = RwLock::new(None);
 
 /// The failure log files, when a handle's configuration set `log.dir`.
-static FILE: OnceLock<FailureSink<NonBlocking>> = OnceLock::new();
-/// Its writer thread; dropped (flushed) at exit.
-static FILE_GUARD: Mutex<Option<FailureLogGuard>> = Mutex::new(None);
+static FILE: RwLock<Option<FileLog>> = RwLock::new(None);
+
+/// The failure log files of one process. Their writer thread does not survive
+/// `fork()`: a child opens its own (see `configure`).
+struct FileLog {
+    writer: FailureSink<NonBlocking>,
+    /// Stops the writer thread, flushing it (at exit); `None` once stopped.
+    #[cfg_attr(any(not(unix), test), allow(dead_code, reason = "taken only by the exit handler"))]
+    guard: Option<FailureLogGuard>,
+    config: LogConfig,
+    opened_by: Process,
+}
 
 thread_local! {
     /// Set while this thread runs the host's callback.
@@ -109,19 +119,47 @@ pub unsafe extern "C" fn jwtauth_set_event_callback(
 
 /// Sets up event delivery for a handle's configuration: installs the subscriber
 /// once and opens the failure log files if `log.dir` is configured (first such
-/// handle wins; the files are one per process).
+/// handle wins; the files are one per process). In a child after `fork()`, whose
+/// parent had opened them, it opens them again for the child, with the parent's
+/// settings: the parent's writer thread is not there to write the child's lines.
 pub(crate) fn configure(log: &LogConfig) -> Result<(), Failure> {
-    let ours = install_subscriber();
-    if ours && log.dir_configured && FILE.get().is_none() {
-        let mut guard = FILE_GUARD.lock().unwrap_or_else(|p| p.into_inner());
-        if FILE.get().is_none() {
-            let (writer, g) = audit::file_sink(log)?;
-            let _ = FILE.set(writer);
-            *guard = Some(g);
-            stop_file_log_at_exit();
-        }
+    if !install_subscriber() {
+        return Ok(());
+    }
+    let mut file = FILE.write().unwrap_or_else(|p| p.into_inner());
+    let config = match file.as_ref() {
+        Some(f) if f.opened_by.is_current() => return Ok(()),
+        Some(inherited) => inherited.config.clone(),
+        None if log.dir_configured => log.clone(),
+        None => return Ok(()),
+    };
+    let opened_by = Process::current();
+    let (writer, guard) = audit::file_sink(&config)?;
+    let first = file.is_none();
+    let before = file.replace(FileLog {
+        writer,
+        guard: Some(guard),
+        config,
+        opened_by,
+    });
+    // The parent's writer would wait for its thread at exit: kept, never dropped.
+    if let Some(inherited) = before {
+        keep(inherited);
+    }
+    if first {
+        stop_file_log_at_exit();
     }
     Ok(())
+}
+
+/// Appends one failure to the files of this process, if it has them, within the
+/// log's flood limits. A failing log sink must not fail authentication: best effort.
+fn write_record(record: &FailureRecord) {
+    let file = FILE.read().unwrap_or_else(|p| p.into_inner());
+    // An inherited writer has no thread to drain it here: it would fill up and block.
+    if let Some(f) = file.as_ref().filter(|f| f.opened_by.is_current()) {
+        f.writer.write(record);
+    }
 }
 
 /// Installs the process-wide subscriber the first time; true when it is ours (now
@@ -151,8 +189,10 @@ fn install_subscriber() -> bool {
 }
 
 /// The events the host hears about: failures, and the library's warnings and errors.
+/// Not spans; but `tracing::enabled!` asks with a callsite that is neither span nor
+/// event (the core asks before it builds a failure record), so "not a span" it is.
 fn wanted(m: &Metadata<'_>) -> bool {
-    m.is_event() && (m.target() == audit::TARGET || (*m.level() <= Level::WARN && m.target().starts_with("jwtauth")))
+    !m.is_span() && (m.target() == audit::TARGET || (*m.level() <= Level::WARN && m.target().starts_with("jwtauth")))
 }
 
 /// Turns events into JSON for the failure log files and the host's callback.
@@ -163,9 +203,7 @@ impl<S: Subscriber> Layer<S> for HostLayer {
         let failure = event.metadata().target() == audit::TARGET;
         let json = if failure {
             let record = FailureRecord::from_event(event);
-            if let Some(file) = FILE.get() {
-                file.write(&record);
-            }
+            write_record(&record);
             serde_json::to_string(&record)
         } else {
             warning_json(event)
@@ -235,7 +273,13 @@ fn stop_file_log_at_exit() {
     }
     unsafe extern "C" fn stop(_: *mut c_void) {
         let _ = std::panic::catch_unwind(|| {
-            let guard = FILE_GUARD.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let mut file = FILE.write().unwrap_or_else(|p| p.into_inner());
+            // Only this process's writer: an inherited one is kept (see `configure`).
+            let guard = file
+                .as_mut()
+                .filter(|f| f.opened_by.is_current())
+                .and_then(|f| f.guard.take());
+            drop(file);
             drop(guard);
         });
     }

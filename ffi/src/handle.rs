@@ -1,39 +1,21 @@
-//! The `jwtauth` handle and the functions that use it: open/close, issue, validate,
-//! require a role, JWKS.
+//! The functions of the `jwtauth` handle: open, issue, validate, require a role,
+//! JWKS (closing, and life after `fork()`, are in `lifecycle`).
 
 use std::ffi::c_char;
 use std::path::Path;
 use std::sync::Arc;
 
-use jwtauth_core::{Config, JwtAuth, RequestInfo};
+use jwtauth_core::{Config, RequestInfo};
 use serde_json::{Map, Value};
 
 use crate::boundary::{Out, bytes_arg, entry, opt_str_arg, owned_c_string, ref_arg, str_arg, str_array_arg};
 use crate::claims::jwtauth_claims;
 use crate::error::{entry_ex, jwtauth_error};
+/// The handle, beside the functions that use it (its life is in `lifecycle`).
+pub(crate) use crate::lifecycle::jwtauth;
+use crate::lifecycle::{Runtime, handle_out};
 use crate::status::{Failure, jwtauth_status};
 use crate::tokens::jwtauth_tokens;
-
-/// An open jwtauth runtime: configuration, the store (`store.url`: SQLite file or
-/// PostgreSQL) with sessions and signing keys, and a background thread that keeps
-/// the key ring and revocations fresh.
-///
-/// Ownership: made by `jwtauth_open` or `jwtauth_open_json`, freed once by
-/// `jwtauth_close`; objects it hands out (claims, tokens, strings) do not borrow
-/// from it and may outlive it.
-///
-/// Thread safety: every function taking a `const jwtauth *` may be called from any
-/// number of threads at once on the same handle. Only `jwtauth_close` needs
-/// exclusive access: call it when no other call on the handle is running.
-pub struct jwtauth {
-    pub(crate) auth: JwtAuth,
-    pub(crate) roles_claim: Arc<str>,
-}
-
-const _: () = {
-    const fn shareable<T: Send + Sync>() {}
-    shareable::<jwtauth>();
-};
 
 /// Request context recorded with a failure in the failure log. Every field is
 /// optional (NULL); non-NULL fields must be NUL-terminated UTF-8.
@@ -77,17 +59,6 @@ impl jwtauth_request {
     }
 }
 
-fn open_with(config: Config) -> Result<jwtauth, Failure> {
-    crate::events::configure(config.log())?;
-    let roles_claim: Arc<str> = config.roles_claim().into();
-    let auth = JwtAuth::open(config)?;
-    Ok(jwtauth { auth, roles_claim })
-}
-
-fn handle_out(out: Out<*mut jwtauth>, handle: jwtauth) {
-    out.set(Box::into_raw(Box::new(handle)));
-}
-
 /// Opens a runtime from a configuration file, exactly like the jwtauth binaries:
 /// `config_path`, or if it is NULL the file named by `$JWTAUTH_CONFIG`, else
 /// `./jwtauth.toml` if it exists, else the laptop defaults; then the `JWTAUTH_*`
@@ -96,7 +67,12 @@ fn handle_out(out: Out<*mut jwtauth>, handle: jwtauth) {
 /// failure log files there (the first handle that configures it opens them; they
 /// are one per process). Without `log.dir` the library writes no log file.
 ///
-/// On success `*out` receives a handle to free with `jwtauth_close`.
+/// On success `*out` receives a handle to close with `jwtauth_close`. It may be
+/// used from any thread, and in child processes after `fork()`: there the first
+/// call (or `jwtauth_reopen`) opens the store again and restarts the background
+/// thread for the child, so the child never uses the parent's connections and its
+/// revocations and keys stay fresh (see "Handles, close and fork()" at the top of
+/// this header).
 /// Errors: `INVALID_ARGUMENT` (`out` NULL, path not UTF-8), `CONFIG` (unreadable
 /// file, unknown key, bad value, weak secret, bad key file, log directory not
 /// writable), `STORE` (the store cannot be opened).
@@ -137,7 +113,7 @@ unsafe fn open(config_path: *const c_char, out: *mut *mut jwtauth) -> Result<(),
     // SAFETY: the caller's contract above.
     let path = unsafe { opt_str_arg(config_path, "config_path") }?;
     let config = Config::load(path.map(Path::new))?;
-    handle_out(out, open_with(config)?);
+    handle_out(out, Runtime::open(config)?);
     Ok(())
 }
 
@@ -181,24 +157,8 @@ unsafe fn open_json(config_json: *const c_char, out: *mut *mut jwtauth) -> Resul
     // SAFETY: the caller's contract above.
     let json = unsafe { str_arg(config_json, "config_json") }?;
     let config = Config::from_json(json)?;
-    handle_out(out, open_with(config)?);
+    handle_out(out, Runtime::open(config)?);
     Ok(())
-}
-
-/// Closes a handle and frees it. NULL is a no-op. No other call may be running on
-/// the handle, and it must not be used afterwards; claims, tokens and strings it
-/// handed out stay valid until freed.
-///
-/// # Safety
-/// `handle` is NULL or a handle from `jwtauth_open*` not closed before.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn jwtauth_close(handle: *mut jwtauth) {
-    crate::boundary::entry_void!({
-        if !handle.is_null() {
-            // SAFETY: made by Box::into_raw in `handle_out`, freed only here.
-            drop(unsafe { Box::from_raw(handle) });
-        }
-    });
 }
 
 /// Issues an access token for `subject`, signed by the active key and valid for
@@ -271,7 +231,7 @@ unsafe fn issue(
 
 /// The arguments `jwtauth_issue` and `jwtauth_session_start` share, checked.
 pub(crate) struct IssueArgs<'a> {
-    pub handle: &'a jwtauth,
+    pub handle: Arc<Runtime>,
     pub subject: &'a str,
     pub roles: Vec<&'a str>,
     pub extra: Map<String, Value>,

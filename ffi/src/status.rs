@@ -1,5 +1,6 @@
 //! `jwtauth_status`: one stable number per failure reason of the core, plus the
-//! library's own (invalid argument, config, store, internal, not found, type mismatch),
+//! library's own (invalid argument, config, store, internal, not found, type mismatch,
+//! closed),
 //! and the thread-local hint behind `jwtauth_last_error`.
 
 use std::cell::RefCell;
@@ -75,6 +76,8 @@ pub enum jwtauth_status {
     /// The claim exists but has another JSON type than asked for, or holds a NUL
     /// character and so cannot be returned as a C string.
     TypeMismatch = 105,
+    /// The handle was closed with `jwtauth_close`; nothing was done. Open a new one.
+    Closed = 106,
 }
 
 impl jwtauth_status {
@@ -106,6 +109,7 @@ impl jwtauth_status {
         jwtauth_status::Internal,
         jwtauth_status::NotFound,
         jwtauth_status::TypeMismatch,
+        jwtauth_status::Closed,
     ];
 
     /// The status with this number, if any.
@@ -143,6 +147,7 @@ impl jwtauth_status {
             S::Internal => c"internal",
             S::NotFound => c"not_found",
             S::TypeMismatch => c"type_mismatch",
+            S::Closed => c"closed",
         }
     }
 }
@@ -310,7 +315,7 @@ mod tests {
                 "{s:?}"
             );
         }
-        assert_eq!(jwtauth_status::ALL.len(), Reason::ALL.len() + 7);
+        assert_eq!(jwtauth_status::ALL.len(), Reason::ALL.len() + 8);
     }
 
     #[test]

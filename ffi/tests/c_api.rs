@@ -122,6 +122,55 @@ fn compile(name: &str, link: Link, tag: &str) -> PathBuf {
     exe
 }
 
+/// Loads the library this test was built with, never a stale copy cargo put on the
+/// path; and the tests choose their configuration: no JWTAUTH_* variable may override it.
+fn isolate(cmd: &mut Command) {
+    cmd.env_remove("LD_LIBRARY_PATH");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("JWTAUTH_") {
+            cmd.env_remove(k);
+        }
+    }
+}
+
+/// Whether `.ci/run` asked for the valgrind runs (valgrind must be installed).
+fn valgrind_asked() -> bool {
+    std::env::var_os("JWTAUTH_VALGRIND").is_some_and(|v| v == "1")
+}
+
+/// `exe` under valgrind memcheck with `tests/valgrind.supp` and the `extra`
+/// suppression files of `tests/`: any error or leak, in it or in a process it
+/// forks, makes that process exit 1. Stacks are deep enough to reach `main`.
+fn memcheck(exe: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--tool=memcheck",
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--num-callers=64",
+        "--show-leak-kinds=definite,indirect,possible",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+    ]);
+    for supp in std::iter::once("valgrind.supp").chain(extra.iter().copied()) {
+        cmd.arg(format!(
+            "--suppressions={}",
+            crate_dir().join("tests").join(supp).display()
+        ));
+    }
+    cmd.arg(exe);
+    cmd
+}
+
+/// Every line of the failure log files in `<work>/logs`, which `what` must have written.
+fn failure_log(work: &Path, what: &str) -> String {
+    let logs = work.join("logs");
+    std::fs::read_dir(&logs)
+        .unwrap_or_else(|e| panic!("{what} wrote no failure log in {}: {e}", logs.display()))
+        .filter_map(Result::ok)
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect()
+}
+
 /// Runs a C test program (`args` after the data file and work dir); it must exit
 /// 0 and report no failed check. Returns its standard output.
 fn run(mut cmd: Command, what: &str, args: &[&str]) -> String {
@@ -129,14 +178,7 @@ fn run(mut cmd: Command, what: &str, args: &[&str]) -> String {
     cmd.arg(crate_dir().join("tests/data/c_api_tokens.txt"))
         .arg(work.path())
         .args(args);
-    // Load the library this test was built with, never a stale copy cargo put on the path.
-    cmd.env_remove("LD_LIBRARY_PATH");
-    // The tests choose their configuration; no JWTAUTH_* variable may override it.
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("JWTAUTH_") {
-            cmd.env_remove(k);
-        }
-    }
+    isolate(&mut cmd);
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -146,12 +188,7 @@ fn run(mut cmd: Command, what: &str, args: &[&str]) -> String {
         output.status
     );
     // The library installed the failure log from the handle's config and flushed it.
-    let logs = work.path().join("logs");
-    let text: String = std::fs::read_dir(&logs)
-        .unwrap_or_else(|e| panic!("{what} wrote no failure log in {}: {e}", logs.display()))
-        .filter_map(Result::ok)
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect();
+    let text = failure_log(work.path(), what);
     for expected in [
         r#""reason":"expired""#,
         r#""reason":"insufficient_role""#,
@@ -185,26 +222,12 @@ fn c_api_tests_pass_linked_against_the_static_library() {
 
 #[test]
 fn c_api_tests_are_clean_under_valgrind_when_asked() {
-    if std::env::var_os("JWTAUTH_VALGRIND").is_none_or(|v| v != "1") {
-        return; // .ci/run sets JWTAUTH_VALGRIND=1 (valgrind must be installed).
+    if !valgrind_asked() {
+        return;
     }
     let exe = compile("test_api", Link::Shared, "-valgrind");
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "--tool=memcheck",
-        "--error-exitcode=1",
-        "--leak-check=full",
-        "--num-callers=40",
-        "--show-leak-kinds=definite,indirect,possible",
-        "--errors-for-leak-kinds=definite,indirect,possible",
-    ])
-    .arg(format!(
-        "--suppressions={}",
-        crate_dir().join("tests/valgrind.supp").display()
-    ))
-    .arg(&exe);
     // Fewer validations per thread (valgrind is ~50x slower); the 8 threads still race.
-    let out = run(cmd, "test_api under valgrind", &["50"]);
+    let out = run(memcheck(&exe, &[]), "test_api under valgrind", &["50"]);
     assert!(out.contains(", 0 failed"));
 }
 
@@ -247,12 +270,8 @@ fn run_errors_test(exe: &Path, what: &str, iterations: &str) {
     let work = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(exe);
     cmd.arg(work.path()).arg(iterations).current_dir(work.path());
-    cmd.env_remove("LD_LIBRARY_PATH").env_remove("RUST_LOG");
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("JWTAUTH_") {
-            cmd.env_remove(k);
-        }
-    }
+    cmd.env_remove("RUST_LOG");
+    isolate(&mut cmd);
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -311,4 +330,86 @@ fn shared_library_has_the_soname_of_its_major_version() {
         text.contains(&format!("Shared library: [libjwtauth.so.{major}]")),
         "the program does not need libjwtauth.so.{major}:\n{text}"
     );
+}
+
+/// Runs a handle lifecycle program (`test_close`, `test_fork`) with a fresh work
+/// dir and `args`: it, and every process it forks, must pass. Returns the work dir
+/// (for its failure log) and the standard output.
+fn run_lifecycle(mut cmd: Command, what: &str, args: &[&str]) -> (tempfile::TempDir, String) {
+    let work = tempfile::tempdir().expect("temp dir");
+    cmd.arg(work.path()).args(args);
+    isolate(&mut cmd);
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let verdicts: Vec<&str> = stdout.lines().filter(|l| l.contains(" passed, ")).collect();
+    assert!(
+        output.status.success() && !verdicts.is_empty() && verdicts.iter().all(|l| l.ends_with(", 0 failed")),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    (work, stdout)
+}
+
+/// The fork test's own checks, then what only the runner sees: every process
+/// reported, and the child's and grandchild's failures reached the failure log
+/// (the writer thread of the parent does not exist in a child).
+fn check_fork(cmd: Command, what: &str) {
+    let (work, stdout) = run_lifecycle(cmd, what, &[]);
+    for process in ["parent", "child", "grandchild-use", "grandchild-close"] {
+        assert!(
+            stdout.contains(&format!("c_fork {process}: ")),
+            "{what}: no verdict from the {process}:\n{stdout}"
+        );
+    }
+    let text = failure_log(work.path(), what);
+    for request in ["fork-parent", "fork-child", "fork-grandchild"] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!(r#""request_id":"{request}""#)) && l.contains(r#""reason":"revoked""#)),
+            "{what}: the failure log lacks the revoked token of {request}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_handle_used_across_fork_sees_revocations_and_new_keys_in_the_child_shared() {
+    let exe = compile("test_fork", Link::Shared, "");
+    check_fork(Command::new(exe), "test_fork (shared)");
+}
+
+#[test]
+fn a_handle_used_across_fork_sees_revocations_and_new_keys_in_the_child_static() {
+    let exe = compile("test_fork", Link::Static, "");
+    check_fork(Command::new(exe), "test_fork (static)");
+}
+
+#[test]
+fn a_handle_used_across_fork_is_clean_under_valgrind_when_asked() {
+    if !valgrind_asked() {
+        return;
+    }
+    let exe = compile("test_fork", Link::Shared, "-valgrind");
+    check_fork(memcheck(&exe, &["valgrind-fork.supp"]), "test_fork under valgrind");
+}
+
+#[test]
+fn closing_a_handle_in_use_then_using_and_closing_it_again_is_defined_shared() {
+    let exe = compile("test_close", Link::Shared, "");
+    run_lifecycle(Command::new(exe), "test_close (shared)", &[]);
+}
+
+#[test]
+fn closing_a_handle_in_use_then_using_and_closing_it_again_is_defined_static() {
+    let exe = compile("test_close", Link::Static, "");
+    run_lifecycle(Command::new(exe), "test_close (static)", &[]);
+}
+
+#[test]
+fn closing_a_handle_in_use_reads_no_freed_memory_under_valgrind_when_asked() {
+    if !valgrind_asked() {
+        return;
+    }
+    let exe = compile("test_close", Link::Shared, "-valgrind");
+    run_lifecycle(memcheck(&exe, &[]), "test_close under valgrind", &["100000"]);
 }

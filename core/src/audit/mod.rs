@@ -322,7 +322,7 @@ where
 {
     /// Writes due summary lines every few seconds even when no failure comes, until
     /// the returned stopper is called (it waits for the thread to end).
-    fn tick(&self) -> impl FnOnce() + Send + 'static {
+    fn tick(&self) -> impl FnOnce() + Send + Sync + 'static {
         let (gate, writer) = (std::sync::Arc::downgrade(&self.gate), self.writer.clone());
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -392,7 +392,7 @@ pub fn now_rfc3339() -> String {
 #[must_use = "dropping the guard stops the failure log writer"]
 pub struct FailureLogGuard {
     /// Writes the summaries still pending, before the writer stops.
-    pending: Option<Box<dyn FnOnce() + Send>>,
+    pending: Option<Box<dyn FnOnce() + Send + Sync>>,
     _worker: WorkerGuard,
 }
 

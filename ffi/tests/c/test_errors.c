@@ -11,26 +11,12 @@
  *  - no ./logs is created (the process's stderr is checked by the runner).
  * Prints one line per failed check, then "c_errors: N passed, M failed".
  */
-#include "jwtauth.h"
+#include "check.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static atomic_int passed, failed;
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (cond) {                                                         \
-            atomic_fetch_add(&passed, 1);                                   \
-        } else {                                                            \
-            atomic_fetch_add(&failed, 1);                                   \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                   \
-    } while (0)
 
 #define OK JWTAUTH_STATUS_OK
 #define THREADS 8
