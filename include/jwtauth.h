@@ -973,8 +973,10 @@ jwtauth_status jwtauth_refresh_ex(const jwtauth *handle,
                                   jwtauth_error **err);
 
 /**
- * Logout: revokes the session of `refresh_token` (its refresh tokens stop working;
- * access tokens already issued run out at their `exp`). Revoking twice is fine.
+ * Logout: revokes the session of `refresh_token`: its refresh tokens stop working,
+ * and access tokens issued for it (their `sid` claim names the session) fail with
+ * `REVOKED` (in this process at once, in other processes sharing the store within
+ * `revocation_staleness`). Revoking twice is fine.
  *
  * `known`: NULL, or receives whether the token belonged to a session.
  * Errors: `INVALID_ARGUMENT`, `STORE`.

@@ -13,9 +13,46 @@ use serde_json::{Map, Value};
 
 /// First 12 hex digits of the SHA-256 of a token: enough to correlate log lines,
 /// useless for replaying the token.
+///
+/// An ES256/ES384/ES512 token whose signature has a high S is fingerprinted in its
+/// low-S spelling, so the two spellings of one token (both verify) are one token
+/// in the log. Any other bytes are hashed as they are.
 pub fn fingerprint(token: &[u8]) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token);
+    let token = low_s_spelling(token);
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &token);
     d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `token` with its ECDSA signature in the low-S spelling, when it is a compact
+/// JWS whose header names an ES* algorithm and whose signature has a high S;
+/// otherwise `token` itself.
+fn low_s_spelling(token: &[u8]) -> Cow<'_, [u8]> {
+    #[derive(serde::Deserialize)]
+    struct Alg<'a> {
+        #[serde(borrow)]
+        alg: Cow<'a, str>,
+    }
+    let spelt = || -> Option<Vec<u8>> {
+        let mut parts = token.split(|b| *b == b'.');
+        let (h64, _, s64) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let mut buf = [0u8; 512];
+        let header = b64_decode_in(h64, &mut buf)?;
+        let alg: Alg<'_> = serde_json::from_slice(&header).ok()?;
+        let curve = crate::low_s::Curve::of_alg(&alg.alg)?;
+        let sig = b64_decode(s64)?;
+        let low = crate::low_s::low_s(curve, &sig)?;
+        if low == sig {
+            return None;
+        }
+        let mut out = String::with_capacity(token.len());
+        out.push_str(std::str::from_utf8(&token[..token.len() - s64.len()]).ok()?);
+        b64_into(&low, &mut out);
+        Some(out.into_bytes())
+    };
+    spelt().map_or(Cow::Borrowed(token), Cow::Owned)
 }
 
 /// base64url without padding.
@@ -321,6 +358,34 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(parse_object_with(deep.as_bytes(), Names).is_err());
+    }
+
+    #[test]
+    fn an_es_token_is_fingerprinted_in_its_low_s_spelling() {
+        // r = 1, s = 1: a well-formed P-256 signature (it need not verify here).
+        let mut low = [0u8; 64];
+        low[31] = 1;
+        low[63] = 1;
+        let high = crate::low_s::p256_twin(&low);
+        let token =
+            |alg: &str, sig: &[u8]| format!("{}.e30.{}", b64(format!(r#"{{"alg":"{alg}"}}"#).as_bytes()), b64(sig));
+        let (es_low, es_high) = (token("ES256", &low), token("ES256", &high));
+        assert_eq!(fingerprint(es_high.as_bytes()), fingerprint(es_low.as_bytes()));
+        let plain = |t: &str| {
+            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, t.as_bytes());
+            d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        assert_eq!(
+            fingerprint(es_low.as_bytes()),
+            plain(&es_low),
+            "the low spelling as it is"
+        );
+        // Under any other algorithm, or not a JWS, the bytes are hashed as they are.
+        let hs_high = token("HS512", &high);
+        assert_eq!(fingerprint(hs_high.as_bytes()), plain(&hs_high));
+        for other in [format!("{es_high}.x"), es_high.replace("e30.", ""), "abc".into()] {
+            assert_eq!(fingerprint(other.as_bytes()), plain(&other), "{other}");
+        }
     }
 
     #[test]

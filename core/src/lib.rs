@@ -30,6 +30,7 @@ pub mod error;
 pub mod issuers;
 pub mod keys;
 pub mod keystore;
+mod low_s;
 pub mod random;
 pub mod refresh;
 mod runtime;

@@ -80,6 +80,28 @@ fn a_valid_token_logs_nothing() {
 }
 
 #[test]
+fn both_spellings_of_an_ecdsa_signature_are_one_token_in_the_cache_and_the_log() {
+    for alg in [Algorithm::ES256, Algorithm::ES384, Algorithm::ES512] {
+        let (auth, clock) = auth(alg);
+        let token = auth.issuer().issue("alice", &[], &Map::new()).unwrap().token;
+        let twin = ecdsa_twin(alg, &token);
+        assert_ne!(twin, token);
+        // High S is accepted (other issuers' signers produce it), as one token.
+        for t in [&token, &twin, &token, &twin] {
+            assert_eq!(auth.verifier().validate(t).unwrap().subject(), "alice", "{alg}");
+        }
+        let stats = auth.verifier().cache_stats().unwrap();
+        assert_eq!((stats.entries, stats.misses, stats.hits), (1, 1, 3), "{alg}");
+        assert_eq!(fingerprint(twin.as_bytes()), fingerprint(token.as_bytes()), "{alg}");
+        // Refused, both are logged with that one fingerprint.
+        clock.advance(TTL + LEEWAY);
+        let (first, _) = logged(&auth, &token, Reason::Expired);
+        let (second, _) = logged(&auth, &twin, Reason::Expired);
+        assert_eq!(first.fingerprint, second.fingerprint, "{alg}");
+    }
+}
+
+#[test]
 fn a_forged_subject_is_logged_as_unverified() {
     let (auth, _) = auth(Algorithm::ES256);
     let ring = auth.verifier().key_ring();

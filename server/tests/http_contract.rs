@@ -22,6 +22,8 @@ async fn login_gives_an_oauth_token_pair_that_works() {
     let me: Value = s.get("/auth/me", Some(access)).await.json().await.unwrap();
     assert_eq!(me["sub"], "alice");
     assert_eq!(me["roles"], json!(["User"]));
+    // The session the token belongs to; revoking it revokes the token.
+    assert!(me["sid"].as_str().is_some_and(|sid| !sid.is_empty()), "{me}");
 }
 
 #[tokio::test]
@@ -142,7 +144,7 @@ async fn refresh_rotates_and_a_replayed_refresh_token_revokes_the_family() {
 #[tokio::test]
 async fn logout_ends_one_session_and_logout_all_every_session_and_token() {
     let s = start().await;
-    let (_, r1) = s.tokens("alice", USER_PW).await;
+    let (a1, r1) = s.tokens("alice", USER_PW).await;
     let r = s
         .client
         .post(s.url("/auth/logout"))
@@ -151,6 +153,13 @@ async fn logout_ends_one_session_and_logout_all_every_session_and_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    // The session's access token ends with it.
+    let (status, _, body) = error_of(s.get("/auth/me", Some(&a1)).await).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error_description"].as_str().unwrap().starts_with("revoked:"),
+        "{body}"
+    );
     let r = s
         .client
         .post(s.url("/auth/refresh"))

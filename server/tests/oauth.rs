@@ -192,6 +192,7 @@ async fn client_credentials_tokens_work_on_the_api_and_introspect_honestly() {
     let me: Value = s.get("/auth/me", Some(&access)).await.json().await.unwrap();
     assert_eq!(me["sub"], "billing");
     assert_eq!(me["client_id"], "billing");
+    assert!(me.get("sid").is_none(), "a client's token belongs to no session: {me}");
     let r = s
         .client
         .post(s.url("/api/products"))

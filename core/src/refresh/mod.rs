@@ -1,7 +1,10 @@
 //! Sessions (refresh-token families, RFC 9700 §4.14): login starts a family,
 //! refresh spends its current token and rotates to the next, presenting a spent
 //! token revokes the whole family, and logout everywhere sets a watermark that
-//! the [`crate::token::Verifier`] checks on every access token.
+//! the [`crate::token::Verifier`] checks on every access token. Every access token
+//! of a family names it (`sid`), so revoking the family revokes them too: a
+//! revoked family is a revocation mark, reloaded with the watermarks and kept as
+//! long as they are.
 //!
 //! The family's rotation state is a generation counter that only moves forward;
 //! what a presented token leads to is decided by a pure function (`decision`).
@@ -12,7 +15,6 @@ mod sql;
 mod throttle;
 mod token;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -22,7 +24,7 @@ use crate::clock::Clock;
 use crate::error::{AuthError, Reason};
 use crate::random::NoRandomness;
 use crate::store::{Store, StoreError};
-use crate::token::{IssueError, Issued, Issuer, Revocations};
+use crate::token::{IssueError, Issued, Issuer, Marks, Revocations};
 use claims::SessionClaims;
 use sql::Outcome;
 
@@ -190,7 +192,8 @@ impl Sessions {
         request: &RequestInfo<'_>,
     ) -> Result<Option<TokenPair>, SessionError> {
         // Issue first: it checks the subject and extra claims before anything is stored.
-        let access = self.0.issuer.issue(subject, roles, extra)?;
+        let family_id = crate::random::b64_id::<16>()?;
+        let access = self.0.issuer.issue_for_session(&family_id, subject, roles, extra)?;
         let mut claims = SessionClaims::new(roles, extra);
         claims.user = user;
         let claims = claims.to_json()?;
@@ -198,7 +201,14 @@ impl Sessions {
             client_id: request.client_id.map(crate::error::clip),
             user_agent: request.user_agent.map(crate::error::clip),
         };
-        let Some(started) = sql::start(&self.0.store, subject, &claims, user, &origin, self.now(), self.0.life)? else {
+        let family = sql::NewFamily {
+            id: family_id,
+            subject,
+            claims: &claims,
+            user,
+            origin: &origin,
+        };
+        let Some(started) = sql::start(&self.0.store, &family, self.now(), self.0.life)? else {
             return Ok(None);
         };
         Ok(Some(TokenPair {
@@ -213,11 +223,11 @@ impl Sessions {
     /// transaction. Returns whether the user exists.
     pub(crate) fn disable_user(&self, name: &str) -> Result<bool, StoreError> {
         let now = self.now();
-        let found = sql::disable_user(&self.0.store, name, now)?;
-        if found {
-            self.0.revocations.set(name, now);
+        let revoked = sql::disable_user(&self.0.store, name, now)?;
+        if let Some(sessions) = &revoked {
+            self.0.revocations.set_subject(name, now, sessions);
         }
-        Ok(found)
+        Ok(revoked.is_some())
     }
 
     /// Spends a refresh token and returns a new pair (rotation). A spent token
@@ -265,7 +275,10 @@ impl Sessions {
                 family_id,
             } => {
                 let stored = SessionClaims::from_json(&claims)?;
-                let access = self.0.issuer.issue(&subject, &stored.role_refs(), &stored.extra)?;
+                let access =
+                    self.0
+                        .issuer
+                        .issue_for_session(&family_id, &subject, &stored.role_refs(), &stored.extra)?;
                 Ok(TokenPair {
                     access,
                     refresh_token: token,
@@ -294,32 +307,51 @@ impl Sessions {
                 format!("this session refreshed too often; retry in {retry_after} s (the token is still valid)"),
                 Some(&subject),
             )),
-            Outcome::Reused { subject, family_id } => Err(fail(
-                Reason::RefreshReused,
-                format!("a spent refresh token was presented again; session {family_id} is revoked"),
-                Some(&subject),
-            )),
+            Outcome::Reused { subject, family_id } => {
+                // The family's access tokens die with it, here at once.
+                self.0.revocations.set_session(&family_id, self.now());
+                Err(fail(
+                    Reason::RefreshReused,
+                    format!("a spent refresh token was presented again; session {family_id} is revoked"),
+                    Some(&subject),
+                ))
+            }
         }
     }
 
-    /// Logout: revokes the family of `refresh_token`. Returns whether the token was known.
+    /// Logout: revokes the family of `refresh_token` and the access tokens issued
+    /// for it (their `sid`; in this process at once, in others within
+    /// `revocation_staleness`). Returns whether the token was known.
     pub fn revoke(&self, refresh_token: &str) -> Result<bool, StoreError> {
-        Ok(sql::revoke(&self.0.store, refresh_token, self.now())?.is_some())
+        let now = self.now();
+        let family = sql::revoke(&self.0.store, refresh_token, now)?;
+        if let Some(family_id) = &family {
+            self.0.revocations.set_session(family_id, now);
+        }
+        Ok(family.is_some())
     }
 
-    /// Revokes one session by family id (administration).
+    /// Revokes one session by family id (administration), with its access tokens.
     pub fn revoke_family(&self, family_id: &str) -> Result<bool, StoreError> {
-        sql::revoke_family(&self.0.store, family_id, self.now())
+        let now = self.now();
+        let found = sql::revoke_family(&self.0.store, family_id, now)?;
+        if found {
+            self.0.revocations.set_session(family_id, now);
+        }
+        Ok(found)
     }
 
-    /// Logout everywhere: revokes every session of `subject`, and access tokens
-    /// issued to it at or before this second fail with `revoked` (in this process at
-    /// once, in others within `revocation_staleness`). Returns the sessions revoked.
+    /// Logout everywhere: revokes every session of `subject` with its access
+    /// tokens, and access tokens issued to it before this second fail with
+    /// `revoked` (in this process at once, in others within
+    /// `revocation_staleness`). A token of a session started after the call is
+    /// good, even within the same second; one without a session (`sid`) issued in
+    /// that second is refused. Returns the sessions revoked.
     pub fn revoke_subject(&self, subject: &str) -> Result<u64, StoreError> {
         let now = self.now();
-        let n = sql::revoke_subject(&self.0.store, subject, now)?;
-        self.0.revocations.set(subject, now);
-        Ok(n)
+        let sessions = sql::revoke_subject(&self.0.store, subject, now)?;
+        self.0.revocations.set_subject(subject, now, &sessions);
+        Ok(sessions.len() as u64)
     }
 
     /// Live sessions, most recently used first, optionally of one subject.
@@ -328,11 +360,14 @@ impl Sessions {
         sql::list(&self.0.store, subject, self.now(), limit)
     }
 
-    /// Reloads the revocation watermarks from the store now.
+    /// Reloads the revocation watermarks and revoked sessions from the store now.
     pub fn reload_revocations(&self) -> Result<(), StoreError> {
         let since = self.now().saturating_sub(self.0.watermark_horizon);
-        let marks: HashMap<String, i64> = sql::watermarks(&self.0.store, since)?.into_iter().collect();
-        self.0.revocations.replace(marks);
+        let (subjects, sessions) = sql::revocation_marks(&self.0.store, since)?;
+        self.0.revocations.replace(Marks {
+            subjects: subjects.into_iter().collect(),
+            sessions: sessions.into_iter().collect(),
+        });
         Ok(())
     }
 

@@ -49,21 +49,29 @@ pub(crate) struct Origin {
     pub user_agent: Option<String>,
 }
 
+/// A family to start: its id (already in the access token as `sid`), whose it
+/// is, the claims it carries, whether it is a password user's, where it came from.
+pub(crate) struct NewFamily<'a> {
+    pub id: String,
+    pub subject: &'a str,
+    pub claims: &'a str,
+    pub user: bool,
+    pub origin: &'a Origin,
+}
+
 /// Starts a family. With `user`, only if `subject` is a user that is not
 /// disabled, checked in the same transaction with the user's row locked, so a
 /// disable either waits for this session (and then revokes it) or is seen here.
 /// `None` when the user was refused.
 pub(crate) fn start(
     store: &Store,
-    subject: &str,
-    claims: &str,
-    user: bool,
-    origin: &Origin,
+    family: &NewFamily<'_>,
     now: i64,
     life: Lifetimes,
 ) -> Result<Option<Started>, SessionError> {
+    let (family_id, subject, claims, user, origin) =
+        (&family.id, family.subject, family.claims, family.user, family.origin);
     let token = RefreshToken::generate()?;
-    let family_id = crate::random::b64_id::<16>()?;
     let max = now.saturating_add(life.max);
     let idle = now.saturating_add(life.idle).min(max);
     let started = store.write(|tx| {
@@ -98,7 +106,7 @@ pub(crate) fn start(
         Ok(true)
     })?;
     Ok(started.then_some(Started {
-        family_id,
+        family_id: family_id.clone(),
         token,
         expires_at: idle,
     }))
@@ -222,20 +230,21 @@ pub(crate) fn rotate(
         .map_err(SessionError::from)
 }
 
-/// Revokes the family of `presented` (logout). Returns its subject, or `None` for an unknown token.
+/// Revokes the family of `presented` (logout). Returns its id, or `None` for an unknown token.
 pub(crate) fn revoke(store: &Store, presented: &str, now: i64) -> Result<Option<String>, StoreError> {
     let h = hash(presented);
     store.write(|tx| {
         let rows = tx.query(
-            "SELECT f.id, f.subject FROM jwtauth_refresh_tokens t JOIN jwtauth_families f ON f.id = t.family_id WHERE t.hash = ?1",
+            "SELECT f.id FROM jwtauth_refresh_tokens t JOIN jwtauth_families f ON f.id = t.family_id WHERE t.hash = ?1",
             &[h.as_str().into()],
         )?;
         let Some(row) = rows.first() else { return Ok(None) };
+        let family_id = row.text(0)?;
         tx.exec(
             "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'logout' WHERE id = ?2 AND revoked_at IS NULL",
-            &[Val::I64(now), row.text(0)?.into()],
+            &[Val::I64(now), family_id.as_str().into()],
         )?;
-        Ok(Some(row.text(1)?))
+        Ok(Some(family_id))
     })
 }
 
@@ -251,14 +260,16 @@ pub(crate) fn revoke_family(store: &Store, family_id: &str, now: i64) -> Result<
 }
 
 /// Revokes every family of `subject` and sets its watermark to `now`: access tokens
-/// issued at or before `now` fail with `revoked`. Returns the number of families revoked.
-pub(crate) fn revoke_subject(store: &Store, subject: &str, now: i64) -> Result<u64, StoreError> {
+/// issued before `now`, and those of the families revoked, fail with `revoked`.
+/// Returns the ids of the families revoked.
+pub(crate) fn revoke_subject(store: &Store, subject: &str, now: i64) -> Result<Vec<String>, StoreError> {
     store.write(|tx| revoke_subject_in(tx, subject, now, "logout_all"))
 }
 
-fn revoke_subject_in(tx: &mut dyn Tx, subject: &str, now: i64, why: &str) -> Result<u64, StoreError> {
-    let n = tx.exec(
-        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = ?3 WHERE subject = ?2 AND revoked_at IS NULL",
+fn revoke_subject_in(tx: &mut dyn Tx, subject: &str, now: i64, why: &str) -> Result<Vec<String>, StoreError> {
+    let revoked = tx.query(
+        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = ?3 WHERE subject = ?2 AND revoked_at IS NULL
+         RETURNING id",
         &[Val::I64(now), subject.into(), why.into()],
     )?;
     tx.exec(
@@ -266,20 +277,19 @@ fn revoke_subject_in(tx: &mut dyn Tx, subject: &str, now: i64, why: &str) -> Res
          ON CONFLICT (subject) DO UPDATE SET revoked_before = excluded.revoked_before",
         &[subject.into(), Val::I64(now)],
     )?;
-    Ok(n)
+    revoked.iter().map(|r| r.text(0)).collect()
 }
 
 /// Disables the user `name` and revokes its sessions and access tokens in one
 /// transaction: a login that has not committed its session yet either holds the
 /// user's row (this waits, then revokes its session) or sees the user disabled.
-/// Returns whether the user exists.
-pub(crate) fn disable_user(store: &Store, name: &str, now: i64) -> Result<bool, StoreError> {
+/// Returns the ids of the families revoked, or `None` when there is no such user.
+pub(crate) fn disable_user(store: &Store, name: &str, now: i64) -> Result<Option<Vec<String>>, StoreError> {
     store.write(|tx| {
         if tx.exec("UPDATE jwtauth_users SET disabled = 1 WHERE name = ?1", &[name.into()])? == 0 {
-            return Ok(false);
+            return Ok(None);
         }
-        revoke_subject_in(tx, name, now, "disabled")?;
-        Ok(true)
+        revoke_subject_in(tx, name, now, "disabled").map(Some)
     })
 }
 
@@ -302,16 +312,28 @@ pub(crate) fn record_horizon(store: &Store, horizon: i64) -> Result<i64, StoreEr
     })
 }
 
-/// Watermarks newer than `since` (older ones cannot matter: those tokens expired).
-pub(crate) fn watermarks(store: &Store, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+/// Subject watermarks, and families revoked, after `since` (older ones cannot
+/// matter: those tokens expired).
+pub(crate) type RevocationMarks = (Vec<(String, i64)>, Vec<(String, i64)>);
+
+/// The [`RevocationMarks`] after `since`. The watermarks are read first: a
+/// watermark seen here was committed with the families it revoked, so the second
+/// read sees those families too, and a session's token from the watermark's
+/// second is never let through for want of its family.
+pub(crate) fn revocation_marks(store: &Store, since: i64) -> Result<RevocationMarks, StoreError> {
     store.write(|tx| {
-        tx.query(
+        let pairs = |rows: Vec<Row>| -> Result<Vec<(String, i64)>, StoreError> {
+            rows.iter().map(|r| Ok((r.text(0)?, r.i64(1)?))).collect()
+        };
+        let subjects = pairs(tx.query(
             "SELECT subject, revoked_before FROM jwtauth_revocations WHERE revoked_before > ?1",
             &[Val::I64(since)],
-        )?
-        .iter()
-        .map(|r| Ok((r.text(0)?, r.i64(1)?)))
-        .collect()
+        )?)?;
+        let families = pairs(tx.query(
+            "SELECT id, revoked_at FROM jwtauth_families WHERE revoked_at > ?1",
+            &[Val::I64(since)],
+        )?)?;
+        Ok((subjects, families))
     })
 }
 
@@ -346,8 +368,9 @@ pub(crate) fn list(store: &Store, subject: Option<&str>, now: i64, limit: i64) -
 }
 
 /// Deletes up to `limit` families that expired or were revoked before `before`,
-/// with their tokens, and watermarks older than `watermark_horizon`. Bounded, so a
-/// sweep never holds the store for long.
+/// with their tokens, and watermarks older than `watermark_horizon`. A revoked
+/// family is its access tokens' revocation mark too: it is kept as long as a
+/// watermark. Bounded, so a sweep never holds the store for long.
 pub(crate) fn purge(store: &Store, before: i64, now: i64, own_horizon: i64, limit: i64) -> Result<u64, StoreError> {
     store.write(|tx| {
         // Another process may accept longer-lived tokens: keep watermarks for the
@@ -363,8 +386,9 @@ pub(crate) fn purge(store: &Store, before: i64, now: i64, own_horizon: i64, limi
             .unwrap_or(0);
         let watermark_horizon = now.saturating_sub(own_horizon.max(stored));
         let ids = tx.query(
-            "SELECT id FROM jwtauth_families WHERE idle_expires_at < ?1 OR revoked_at < ?1 LIMIT ?2",
-            &[Val::I64(before), Val::I64(limit)],
+            "SELECT id FROM jwtauth_families WHERE (idle_expires_at < ?1 OR revoked_at < ?1)
+             AND (revoked_at IS NULL OR revoked_at < ?3) LIMIT ?2",
+            &[Val::I64(before), Val::I64(limit), Val::I64(watermark_horizon)],
         )?;
         for row in &ids {
             let id = row.text(0)?;

@@ -72,6 +72,9 @@ const MIGRATIONS: &[&str] = &[
     // User-Agent of its login), so administrators can tell devices apart.
     "ALTER TABLE jwtauth_families ADD COLUMN client_id TEXT;
     ALTER TABLE jwtauth_families ADD COLUMN user_agent TEXT;",
+    // 6: a revoked family revokes its access tokens (their `sid`): every process
+    // reloads the families revoked lately, by this index.
+    "CREATE INDEX jwtauth_families_revoked ON jwtauth_families (revoked_at);",
 ];
 
 /// The schema version this build writes.

@@ -1,9 +1,13 @@
 //! Tokens already verified, so that a client presenting the same access token on
 //! every request pays for its signature once (an ES256 or RS256 verification costs
-//! tens of microseconds; a lookup, one SHA-256 of the token).
+//! tens of microseconds; a lookup, one SHA-256 of the token's signing input).
 //!
 //! Only tokens that passed every check are remembered, keyed by the SHA-256 of the
-//! whole token. A remembered token is served again only while
+//! signing input (header and payload) and holding the signature as presented. A
+//! token is served again only when its signature is that one, byte for byte
+//! (compared in constant time), or, under an ECDSA key, its other spelling
+//! (r, n − s), which verifies just as well: the two spellings of one ES* token are
+//! one entry, never two. Only then, and only while
 //! - the key that verified it is still in the ring, the same key object: a reload,
 //!   a rotation or a retirement builds new key objects, and every remembered token
 //!   is then verified afresh;
@@ -22,11 +26,15 @@ use aws_lc_rs::digest;
 
 use super::validate::check_times;
 use super::{Claims, Rules};
+use crate::encoding::b64_decode;
 use crate::keys::{Key, KeyRing};
+use crate::low_s::Curve;
 
 struct Verified {
     key: Arc<Key>,
     claims: Claims,
+    /// The base64url signature that was verified.
+    signature: Box<[u8]>,
 }
 
 /// A bounded set of verified tokens (S3-FIFO eviction, sharded locks).
@@ -47,11 +55,33 @@ pub struct CacheStats {
     pub entries: u64,
 }
 
-fn fingerprint(token: &[u8]) -> [u8; 32] {
-    let d = digest::digest(&digest::SHA256, token);
+/// The signing input and the base64url signature of a compact JWS (split at its
+/// last dot); `None` without a dot.
+fn split(token: &[u8]) -> Option<(&[u8], &[u8])> {
+    let dot = token.iter().rposition(|b| *b == b'.')?;
+    Some((&token[..dot], &token[dot + 1..]))
+}
+
+fn cache_key(signing_input: &[u8]) -> [u8; 32] {
+    let d = digest::digest(&digest::SHA256, signing_input);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out
+}
+
+/// Whether `presented` is the signature `hit` was verified with: the same bytes,
+/// or, under an ECDSA key, the other spelling of the same signature.
+fn same_signature(hit: &Verified, presented: &[u8]) -> bool {
+    if aws_lc_rs::constant_time::verify_slices_are_equal(&hit.signature, presented).is_ok() {
+        return true;
+    }
+    let Some(curve) = Curve::of_alg(hit.key.algorithm().as_str()) else {
+        return false;
+    };
+    match (b64_decode(&hit.signature), b64_decode(presented)) {
+        (Some(ours), Some(theirs)) => crate::low_s::same_signature(curve, &ours, &theirs),
+        _ => false,
+    }
 }
 
 impl VerifiedTokens {
@@ -88,7 +118,11 @@ impl VerifiedTokens {
         if token.len() > rules.max_size {
             return None;
         }
-        let hit = self.cache.get(&fingerprint(token))?;
+        let (signing_input, signature) = split(token)?;
+        let hit = self.cache.get(&cache_key(signing_input))?;
+        if !same_signature(&hit, signature) {
+            return None;
+        }
         // One cache serves our tokens and trusted issuers': a hit counts only
         // under the rules of the issuer that verified it.
         if hit.claims.issuer != rules.issuer {
@@ -105,12 +139,13 @@ impl VerifiedTokens {
 
     /// Remembers a token that `ring` has just verified into `claims`.
     pub(crate) fn insert(&self, token: &[u8], ring: &KeyRing, claims: &Claims) {
-        if let Some(key) = ring.get(claims.kid.as_str()) {
+        if let (Some(key), Some((signing_input, signature))) = (ring.get(claims.kid.as_str()), split(token)) {
             self.cache.insert(
-                fingerprint(token),
+                cache_key(signing_input),
                 Arc::new(Verified {
                     key: key.clone(),
                     claims: claims.clone(),
+                    signature: signature.into(),
                 }),
             );
         }
@@ -141,7 +176,11 @@ mod tests {
 
     /// A ring with one ES256 key, a token it signed (valid 15 minutes) and its claims.
     fn setup() -> (KeyRing, String, Claims) {
-        let ring = KeyRing::new(vec![Key::generate(Algorithm::ES256, NOW).unwrap()]).unwrap();
+        setup_with(Algorithm::ES256)
+    }
+
+    fn setup_with(alg: Algorithm) -> (KeyRing, String, Claims) {
+        let ring = KeyRing::new(vec![Key::generate(alg, NOW).unwrap()]).unwrap();
         let token = issue(
             ring.active().unwrap(),
             &rules(),
@@ -150,6 +189,7 @@ mod tests {
             "alice",
             &["User"],
             &Default::default(),
+            None,
         )
         .unwrap()
         .token;
@@ -174,6 +214,43 @@ mod tests {
         let last = other.len() - 1;
         other[last] = if other[last] == b'A' { b'B' } else { b'A' };
         assert!(v.get(&other, &ring, &rules(), NOW).is_none());
+    }
+
+    /// The token with its signature read as a P-256 one and spelt the other way,
+    /// (r, n − s), made with the curve crate.
+    fn twin(token: &str) -> String {
+        let (input, sig64) = token.rsplit_once('.').unwrap();
+        let other = crate::low_s::p256_twin(&b64_decode(sig64.as_bytes()).unwrap());
+        format!("{input}.{}", crate::encoding::b64(&other))
+    }
+
+    #[test]
+    fn both_spellings_of_an_ecdsa_signature_are_one_entry() {
+        let (ring, token, claims) = setup();
+        let other = twin(&token);
+        assert_ne!(other, token);
+        let v = VerifiedTokens::new(16);
+        v.insert(token.as_bytes(), &ring, &claims);
+        assert_eq!(v.get(other.as_bytes(), &ring, &rules(), NOW).unwrap().subject, "alice");
+        v.insert(other.as_bytes(), &ring, &claims);
+        assert_eq!(v.stats().entries, 1, "the twin is the same entry");
+        // Any other signature over the same header and claims is not the token.
+        let (input, _) = token.rsplit_once('.').unwrap();
+        for sig in [&[7u8; 64][..], &[0u8; 64], &[7u8; 63], b""] {
+            let forged = format!("{input}.{}", crate::encoding::b64(sig));
+            assert!(v.get(forged.as_bytes(), &ring, &rules(), NOW).is_none(), "{sig:?}");
+        }
+        assert!(v.get(input.as_bytes(), &ring, &rules(), NOW).is_none(), "no signature");
+    }
+
+    #[test]
+    fn under_another_key_type_only_the_very_signature_is_the_token() {
+        // An HS512 MAC has the length of a P-256 signature: its "twin" is a forgery.
+        let (ring, token, claims) = setup_with(Algorithm::HS512);
+        let v = VerifiedTokens::new(16);
+        v.insert(token.as_bytes(), &ring, &claims);
+        assert!(v.get(token.as_bytes(), &ring, &rules(), NOW).is_some());
+        assert!(v.get(twin(&token).as_bytes(), &ring, &rules(), NOW).is_none());
     }
 
     #[test]
@@ -230,7 +307,17 @@ mod tests {
         let v = VerifiedTokens::new(8);
         let key = ring.active().unwrap();
         for i in 0..100 {
-            let t = issue(key, &rules(), NOW, 900, &format!("user{i}"), &[], &Default::default()).unwrap();
+            let t = issue(
+                key,
+                &rules(),
+                NOW,
+                900,
+                &format!("user{i}"),
+                &[],
+                &Default::default(),
+                None,
+            )
+            .unwrap();
             let claims = validate(&ring, &rules(), NOW, t.token.as_bytes()).unwrap();
             v.insert(t.token.as_bytes(), &ring, &claims);
         }

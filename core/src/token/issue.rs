@@ -48,7 +48,22 @@ impl Issuer {
         let ring = self.ring.load();
         let now = self.clock.now();
         let key = ring.signer(now).ok_or(KeyError::NoActiveKey)?;
-        issue(key, &self.rules, now, self.ttl, subject, roles, extra)
+        issue(key, &self.rules, now, self.ttl, subject, roles, extra, None)
+    }
+
+    /// Like [`Issuer::issue`], for the session (refresh-token family) `session`:
+    /// the token carries it as `sid`, so revoking the session revokes the token.
+    pub(crate) fn issue_for_session(
+        &self,
+        session: &str,
+        subject: &str,
+        roles: &[&str],
+        extra: &Map<String, Value>,
+    ) -> Result<Issued, IssueError> {
+        let ring = self.ring.load();
+        let now = self.clock.now();
+        let key = ring.signer(now).ok_or(KeyError::NoActiveKey)?;
+        issue(key, &self.rules, now, self.ttl, subject, roles, extra, Some(session))
     }
 
     /// Seconds an issued access token lives (`access_ttl`).
@@ -57,7 +72,8 @@ impl Issuer {
     }
 }
 
-/// Issues a compact JWS signed by `key`.
+/// Issues a compact JWS signed by `key`, of `session` (as `sid`) if given.
+#[allow(clippy::too_many_arguments)] // one private function behind both issuing calls
 pub(crate) fn issue(
     key: &Key,
     rules: &Rules,
@@ -66,6 +82,7 @@ pub(crate) fn issue(
     subject: &str,
     roles: &[&str],
     extra: &Map<String, Value>,
+    session: Option<&str>,
 ) -> Result<Issued, IssueError> {
     if subject.is_empty() {
         return Err(IssueError::EmptySubject);
@@ -96,6 +113,7 @@ pub(crate) fn issue(
         now,
         expires_at,
         jwt_id: &jwt_id,
+        session,
         roles,
         extra,
     })
@@ -131,13 +149,14 @@ struct OutClaims<'a> {
     now: i64,
     expires_at: i64,
     jwt_id: &'a str,
+    session: Option<&'a str>,
     roles: &'a [&'a str],
     extra: &'a Map<String, Value>,
 }
 
 impl Serialize for OutClaims<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(8 + self.extra.len()))?;
+        let mut m = s.serialize_map(Some(8 + usize::from(self.session.is_some()) + self.extra.len()))?;
         m.serialize_entry("iss", &self.rules.issuer)?;
         m.serialize_entry("sub", self.subject)?;
         match self.rules.audience.as_slice() {
@@ -148,6 +167,9 @@ impl Serialize for OutClaims<'_> {
         m.serialize_entry("nbf", &self.now)?;
         m.serialize_entry("exp", &self.expires_at)?;
         m.serialize_entry("jti", self.jwt_id)?;
+        if let Some(sid) = self.session {
+            m.serialize_entry(super::SESSION_CLAIM, sid)?;
+        }
         m.serialize_entry(&self.rules.roles_claim, self.roles)?;
         for (k, v) in self.extra {
             m.serialize_entry(k, v)?;

@@ -14,7 +14,7 @@ pub use inspect::Inspection;
 pub use issue::Issuer;
 #[cfg(test)]
 pub(crate) use issue::issue;
-pub(crate) use revocation::Revocations;
+pub(crate) use revocation::{Marks, Revocations};
 pub(crate) use validate::{Rejection, validate};
 pub(crate) use verifier::{External, ReloadKeys};
 pub use verifier::{Verdict, Verifier};
@@ -25,7 +25,11 @@ use crate::error::{AuthError, Reason};
 use crate::keys::{KeyError, Kid};
 
 /// Claim names this library sets itself; extra claims may not use them.
-pub const REGISTERED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+pub const REGISTERED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"];
+
+/// The claim naming the session (refresh-token family) an access token was issued
+/// for; revoking the session revokes the token.
+pub const SESSION_CLAIM: &str = "sid";
 
 /// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
 const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
@@ -158,6 +162,13 @@ impl Claims {
     /// `jti`, if present.
     pub fn jwt_id(&self) -> Option<&str> {
         self.jwt_id.as_deref()
+    }
+
+    /// `sid`: the session (refresh-token family id) the token was issued for, if it
+    /// was issued for one and the claim is a string. Revoking that session revokes
+    /// the token.
+    pub fn session_id(&self) -> Option<&str> {
+        self.extra.get(SESSION_CLAIM).and_then(Value::as_str)
     }
 
     /// Roles from the configured roles claim.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
+use super::revocation::Revoked;
 use super::{Claims, Rejection, Revocations, Rules, VerifiedTokens, bearer_token, validate};
 use crate::audit::{self, FailureEvent, RequestInfo};
 use crate::clock::Clock;
@@ -356,18 +357,22 @@ impl Verifier {
                 claims
             }
         };
-        // Logout-everywhere covers the sessions this service issued, not another issuer's.
+        // Revocation covers the sessions this service issued, not another issuer's.
         if Arc::ptr_eq(rules, &p.rules)
-            && let Some(mark) = p.revocations.of(&claims.subject)
-            && claims.issued_at.unwrap_or(0) <= mark
+            && let Some(why) = p
+                .revocations
+                .check(&claims.subject, claims.session_id(), claims.issued_at)
         {
-            return Err(Rejection {
-                error: AuthError::new(
-                    Reason::Revoked,
-                    format!(
-                        "every session of this subject was revoked at {mark} (logged out everywhere, a password or role change, or the account was disabled or deleted)"
-                    ),
+            let hint = match why {
+                Revoked::Subject(mark) => format!(
+                    "every session of this subject was revoked at {mark} (logged out everywhere, a password or role change, or the account was disabled or deleted)"
                 ),
+                Revoked::Session(at) => format!(
+                    "the token's session was revoked at {at} (logout, a refresh token used twice, or an administrator)"
+                ),
+            };
+            return Err(Rejection {
+                error: AuthError::new(Reason::Revoked, hint),
                 kid: Some(claims.kid.to_string()),
                 subject: Some(clip(&claims.subject)),
                 verified: true,

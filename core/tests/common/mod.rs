@@ -216,3 +216,26 @@ pub fn public_pem(key: &Key) -> String {
 pub fn private_pem(key: &Key) -> String {
     pem::encode(&pem::Pem::new("PRIVATE KEY", key.material().bytes().to_vec()))
 }
+
+/// An ES256/ES384/ES512 token with its signature spelt the other way, (r, n − s):
+/// the twin that verifies just as well. Made with RustCrypto's curve crates.
+pub fn ecdsa_twin(alg: Algorithm, token: &str) -> String {
+    macro_rules! twin {
+        ($curve:ident, $sig:expr) => {{
+            let (r, s) = $curve::ecdsa::Signature::from_slice($sig).unwrap().split_scalars();
+            $curve::ecdsa::Signature::from_scalars(r, -s)
+                .unwrap()
+                .to_bytes()
+                .to_vec()
+        }};
+    }
+    let (input, sig64) = token.rsplit_once('.').unwrap();
+    let sig = b64_decode(sig64);
+    let other = match alg {
+        Algorithm::ES256 => twin!(p256, &sig),
+        Algorithm::ES384 => twin!(p384, &sig),
+        Algorithm::ES512 => twin!(p521, &sig),
+        other => panic!("{other} has no twin signatures"),
+    };
+    format!("{input}.{}", b64(other))
+}
