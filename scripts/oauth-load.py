@@ -15,6 +15,9 @@ Each client thread keeps one session and spends its refresh token in a chain, so
 every request is a real rotation. Needs only `requests` (in a virtual environment).
 The client is Python: the figures are a comparison of the endpoints side by side on
 one machine, not a ceiling of the server.
+
+`load_env`, `prepare_store` and `start_server` are shared with the other load
+scripts here (scripts/refresh-load.py).
 """
 
 import json
@@ -25,8 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-
-import requests
 
 MAX_SECONDS = 30
 MAX_THREADS = 16
@@ -80,38 +81,72 @@ def measure(name, threads, seconds, setup, step):
     return n / elapsed
 
 
+def load_env(tmp, port, store_url=None):
+    """The environment of a server on 127.0.0.1:`port` keeping its store at
+    `store_url` (a SQLite file in `tmp` by default), with the login and refresh
+    throttles lifted as far as the configuration allows."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTAUTH_")}
+    env.update(
+        JWTAUTH_STORE__URL=store_url or f"sqlite://{tmp}/jwtauth.db",
+        JWTAUTH_LOG__DIR=f"{tmp}/logs",
+        JWTAUTH_SERVER__LISTEN=f"127.0.0.1:{port}",
+        JWTAUTH_ISSUER=f"http://127.0.0.1:{port}",
+        # Each client thread logs in once per measurement.
+        JWTAUTH_LOGIN__USER_BURST="100",
+        JWTAUTH_LOGIN__CLIENT_BURST="100",
+        # Each client chains one session as fast as it can: lift the refresh throttle
+        # (10,000 at once, then one more per millisecond: the configuration's bounds).
+        JWTAUTH_REFRESH_LIMITS__FAMILY_BURST="10000",
+        JWTAUTH_REFRESH_LIMITS__FAMILY_PERIOD="1ms",
+        JWTAUTH_REFRESH_LIMITS__CLIENT_BURST="10000",
+        JWTAUTH_REFRESH_LIMITS__CLIENT_PERIOD="1ms",
+    )
+    return env
+
+
+def admin(binary, env, cwd, *args, stdin=""):
+    """Runs one administration subcommand of the server binary."""
+    done = subprocess.run([binary, *args], input=stdin, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"{binary} {' '.join(args)} failed: {done.stderr.strip()}")
+    return done
+
+
+def prepare_store(binary, env, cwd):
+    """Creates the store and the user `load` (password PASSWORD)."""
+    admin(binary, env, cwd, "init")
+    admin(binary, env, cwd, "user", "add", "load", "--role", "User", stdin=PASSWORD + "\n")
+
+
+def start_server(binary, env, cwd):
+    """Starts the server and returns its process once it listens."""
+    proc = subprocess.Popen([binary], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("jwtauth-server listening on"):
+        proc.kill()
+        raise RuntimeError(f"{binary} did not start: {line!r}")
+    return proc
+
+
+def stop_server(proc):
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
 def main():
+    import requests
+
     binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/jwtauth-server")
     seconds = min(float(sys.argv[2]) if len(sys.argv) > 2 else 5.0, MAX_SECONDS)
     threads = min(int(sys.argv[3]) if len(sys.argv) > 3 else 4, MAX_THREADS)
     tmp = tempfile.mkdtemp(prefix="jwtauth-load-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTAUTH_")}
-    env.update(
-        JWTAUTH_STORE__URL=f"sqlite://{tmp}/jwtauth.db",
-        JWTAUTH_LOG__DIR=f"{tmp}/logs",
-        JWTAUTH_SERVER__LISTEN=f"127.0.0.1:{port}",
-        JWTAUTH_ISSUER=base,
-        # Each client thread logs in once per measurement.
-        JWTAUTH_LOGIN__USER_BURST="100",
-        JWTAUTH_LOGIN__CLIENT_BURST="100",
-        # Each client chains one session as fast as it can: lift the refresh throttle.
-        JWTAUTH_REFRESH_LIMITS__FAMILY_BURST="10000",
-        JWTAUTH_REFRESH_LIMITS__FAMILY_PERIOD="1ms",
-        JWTAUTH_REFRESH_LIMITS__CLIENT_BURST="10000",
-        JWTAUTH_REFRESH_LIMITS__CLIENT_PERIOD="1ms",
-    )
-
-    def run(*args, stdin=""):
-        return subprocess.run([binary, *args], input=stdin, env=env, cwd=tmp, capture_output=True, text=True, timeout=60, check=True)
-
-    run("init")
-    run("user", "add", "load", "--role", "User", stdin=PASSWORD + "\n")
-    creds = json.loads(run("client", "add", "load-svc", "--json").stdout)
-    proc = subprocess.Popen([binary], env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = load_env(tmp, port)
+    prepare_store(binary, env, tmp)
+    creds = json.loads(admin(binary, env, tmp, "client", "add", "load-svc", "--json").stdout)
+    proc = start_server(binary, env, tmp)
     try:
-        assert proc.stdout.readline().startswith("jwtauth-server listening on")
         print(f"server {binary}, {threads} client threads, {seconds:.0f} s each, load average {os.getloadavg()}")
 
         def session(s):
@@ -143,8 +178,7 @@ def main():
         measure("POST /oauth/token client_credentials (tokens)", threads, seconds, lambda s: None, client_credentials)
         print(f"load average after: {os.getloadavg()}")
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop_server(proc)
 
 
 if __name__ == "__main__":

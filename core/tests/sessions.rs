@@ -147,6 +147,53 @@ fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     }
 }
 
+/// A rotation on PostgreSQL runs outside BEGIN/COMMIT, statement by statement: a
+/// pooled connection the server has closed must still be replaced before anything
+/// ran, as it is for a transaction.
+#[test]
+fn refreshes_survive_pooled_postgres_connections_closed_by_the_server() {
+    let Some(b) = common::store::postgres() else { return };
+    let name = b.pg_schema.clone().unwrap();
+    let clock = Arc::new(FixedClock::new(T0));
+    let auth = Arc::new(open(&format!("{}&application_name={name}", b.url), "", &clock));
+    let mut tokens: Vec<String> = (0..4)
+        .map(|i| {
+            let pair = auth.sessions().start(&format!("dora{i}"), &[], &Map::new()).unwrap();
+            pair.refresh_token.expose().to_string()
+        })
+        .collect();
+    // Fill the pool: four rotations at once.
+    let barrier = Arc::new(Barrier::new(4));
+    tokens = std::thread::scope(|s| {
+        let handles: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                let (auth, barrier) = (auth.clone(), barrier.clone());
+                s.spawn(move || {
+                    barrier.wait();
+                    auth.sessions()
+                        .refresh(t, &REQ)
+                        .unwrap()
+                        .refresh_token
+                        .expose()
+                        .to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        common::store::terminate_connections(&name) >= 1,
+        "the pool held no connection"
+    );
+    // Every pooled connection is dead: each session still rotates, once.
+    for t in &tokens {
+        let next = auth.sessions().refresh(t, &REQ).unwrap();
+        assert_eq!(reason(auth.sessions().refresh(t, &REQ)), Reason::RefreshReused);
+        assert_ne!(next.refresh_token.expose(), t);
+    }
+}
+
 #[test]
 fn grace_window_lets_the_previous_token_be_retried_once() {
     for b in backends() {

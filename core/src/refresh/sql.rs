@@ -112,20 +112,79 @@ pub(crate) fn start(
     }))
 }
 
-/// Whether `subject` may still be issued tokens by a family: not a disabled user,
-/// and, for a password user's session (`user`), a user that still exists. Read
-/// without a lock: a disable that commits after this revokes the family and sets
-/// the watermark, so what this rotation issues dies with it.
-fn subject_allowed(tx: &mut dyn Tx, subject: &str, user: bool) -> Result<bool, StoreError> {
-    let row = tx.query("SELECT disabled FROM jwtauth_users WHERE name = ?1", &[subject.into()])?;
-    Ok(match row.first() {
-        Some(r) => r.i64(0)? == 0,
-        None => !user,
-    })
+/// A token's family and generation, and the family's subject as a user (`disabled`,
+/// `NULL` when no such user), in one statement the backends share. Read without a
+/// lock: the rotation's write is a compare-and-set on the generation (which every
+/// change of the rotation state moves) and on the family being unrevoked, so a
+/// rotation, logout or disable that commits after this read makes the write miss.
+const LOOKUP: &str =
+    "SELECT f.subject, f.claims, f.expires_at, f.idle_expires_at, f.generation, f.grace_used, f.revoked_at,
+        f.last_used_at, f.id, t.generation, u.disabled
+     FROM jwtauth_refresh_tokens t JOIN jwtauth_families f ON f.id = t.family_id
+     LEFT JOIN jwtauth_users u ON u.name = f.subject
+     WHERE t.hash = ?1";
+
+/// The family's move to the next generation, if nothing moved it since it was read.
+macro_rules! advance_family {
+    () => {
+        "UPDATE jwtauth_families SET generation = ?1, last_used_at = ?2, idle_expires_at = ?3, grace_used = ?4
+         WHERE id = ?5 AND generation = ?6 AND revoked_at IS NULL"
+    };
+}
+
+/// The next token of a family (SQLite, inside the rotation's transaction).
+const INSERT_TOKEN: &str =
+    "INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at) VALUES (?1, ?2, ?3, ?4)";
+
+/// Spent tokens older than the kept ones (SQLite, inside the rotation's transaction).
+const PRUNE: &str = "DELETE FROM jwtauth_refresh_tokens WHERE family_id = ?1 AND generation < ?2";
+
+/// On PostgreSQL the family's move, its next token (and, with `PRUNE_EVERY`, the
+/// pruning of old spent tokens) are one statement, so one round trip that commits
+/// all or nothing: the token is inserted only when the compare-and-set won.
+const ADVANCE_PG: &str = concat!(
+    "WITH f AS (",
+    advance_family!(),
+    " RETURNING id)
+     INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at)
+     SELECT CAST(?7 AS TEXT), id, CAST(?1 AS BIGINT), CAST(?2 AS BIGINT) FROM f"
+);
+const ADVANCE_AND_PRUNE_PG: &str = concat!(
+    "WITH f AS (",
+    advance_family!(),
+    " RETURNING id),
+     p AS (DELETE FROM jwtauth_refresh_tokens WHERE family_id IN (SELECT id FROM f) AND generation < CAST(?8 AS BIGINT))
+     INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at)
+     SELECT CAST(?7 AS TEXT), id, CAST(?1 AS BIGINT), CAST(?2 AS BIGINT) FROM f"
+);
+
+/// Looks taken by one refresh at most: each look after the first follows a lost
+/// compare-and-set, so the token it reads is spent (grace or reuse) or revoked.
+const ATTEMPTS: usize = 4;
+
+/// The family throttle, spent at most once per refresh however often the store
+/// work runs again (a retried connection, a lost compare-and-set): its first
+/// verdict is kept.
+pub(crate) struct SpendOnce<'a> {
+    allowed: &'a dyn Fn(&str) -> Result<(), u64>,
+    verdict: Option<Result<(), u64>>,
+}
+
+impl<'a> SpendOnce<'a> {
+    pub(crate) fn new(allowed: &'a dyn Fn(&str) -> Result<(), u64>) -> SpendOnce<'a> {
+        SpendOnce { allowed, verdict: None }
+    }
+
+    fn spend(&mut self, family_id: &str) -> Result<(), u64> {
+        *self.verdict.get_or_insert_with(|| (self.allowed)(family_id))
+    }
 }
 
 /// Spends `presented` and returns a new token, atomically: of two concurrent calls
-/// with one token, in threads or processes, exactly one rotates.
+/// with one token, in threads or processes, exactly one rotates. On SQLite in one
+/// transaction under the write lock; on PostgreSQL in two statements (the lookup,
+/// then one compare-and-set writing the family and the next token), and a call
+/// that loses the compare-and-set looks again and finds its token spent.
 pub(crate) fn rotate(
     store: &Store,
     presented: &str,
@@ -135,99 +194,137 @@ pub(crate) fn rotate(
 ) -> Result<Outcome, SessionError> {
     let next = RefreshToken::generate()?;
     let presented_hash = hash(presented);
+    let one_statement = store.commits_each_statement();
+    let mut limit = SpendOnce::new(family_allowed);
     store
-        .write(|tx| {
-            // One round trip: the token's generation and its family, the family row locked.
-            let sql = format!(
-                "SELECT f.subject, f.claims, f.expires_at, f.idle_expires_at, f.generation, f.grace_used, f.revoked_at,
-                    f.last_used_at, f.id, t.generation
-             FROM jwtauth_refresh_tokens t JOIN jwtauth_families f ON f.id = t.family_id
-             WHERE t.hash = ?1{}",
-                tx.for_update()
-            );
-            let Some(fam) = tx.query(&sql, &[presented_hash.as_str().into()])?.into_iter().next() else {
-                return Ok(Outcome::Invalid);
-            };
-            let (family_id, token_gen) = (fam.text(8)?, fam.i64(9)?);
-            let subject = fam.text(0)?;
-            let (expires_at, idle_expires_at, generation) = (fam.i64(2)?, fam.i64(3)?, fam.i64(4)?);
-            let (grace_used, revoked_at, last_used_at) = (fam.i64(5)? != 0, fam.opt_i64(6)?, fam.i64(7)?);
-            let claims = fam.text(1)?;
-            let user = SessionClaims::from_json(&claims)?.user;
-            let family = FamilyState {
-                expires_at,
-                idle_expires_at,
-                generation,
-                grace_used,
-                revoked: revoked_at.is_some(),
-                last_used_at,
-                subject_allowed: revoked_at.is_some() || subject_allowed(tx, &subject, user)?,
-            };
-            let in_grace = match decide(&family, token_gen, now, life.grace) {
-                Decision::Revoked => return Ok(Outcome::Revoked { subject }),
-                Decision::SubjectRefused => {
-                    tx.exec(
-                        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'disabled' WHERE id = ?2",
-                        &[Val::I64(now), family_id.as_str().into()],
-                    )?;
-                    return Ok(Outcome::SubjectRefused { subject });
+        .each_statement(|tx| {
+            for _ in 0..ATTEMPTS {
+                let step = Step {
+                    presented_hash: &presented_hash,
+                    next: &next,
+                    now,
+                    life,
+                    one_statement,
+                };
+                if let Some(outcome) = step.run(tx, &mut limit)? {
+                    return Ok(outcome);
                 }
-                Decision::Expired => return Ok(Outcome::Expired { subject }),
-                Decision::Reuse => {
-                    tx.exec(
-                        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = 'reuse' WHERE id = ?2",
-                        &[Val::I64(now), family_id.as_str().into()],
-                    )?;
-                    return Ok(Outcome::Reused { subject, family_id });
-                }
-                Decision::Rotate { in_grace } => in_grace,
-            };
-            // Reuse is always detected; only a rotation is throttled.
-            if let Err(retry_after) = family_allowed(&family_id) {
-                return Ok(Outcome::Limited { subject, retry_after });
             }
-            let new_gen = generation + 1;
-            let new_idle = now.saturating_add(life.idle).min(expires_at);
-            let changed = tx.exec(
-                "UPDATE jwtauth_families SET generation = ?1, last_used_at = ?2, idle_expires_at = ?3, grace_used = ?4
-             WHERE id = ?5 AND generation = ?6 AND revoked_at IS NULL",
-                &[
-                    Val::I64(new_gen),
-                    Val::I64(now),
-                    Val::I64(new_idle),
-                    Val::I64(i64::from(in_grace)),
-                    family_id.as_str().into(),
-                    Val::I64(generation),
-                ],
-            )?;
-            if changed != 1 {
-                // The row lock makes this unreachable; fail closed if it ever is not.
-                return Err(StoreError::Data("concurrent rotation detected".into()));
-            }
-            tx.exec(
-                "INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at) VALUES (?1, ?2, ?3, ?4)",
-                &[
-                    next.hash().into(),
-                    family_id.as_str().into(),
-                    Val::I64(new_gen),
-                    Val::I64(now),
-                ],
-            )?;
-            if new_gen % PRUNE_EVERY == 0 {
-                tx.exec(
-                    "DELETE FROM jwtauth_refresh_tokens WHERE family_id = ?1 AND generation < ?2",
-                    &[family_id.as_str().into(), Val::I64(new_gen - KEEP_SPENT)],
-                )?;
-            }
-            Ok(Outcome::Rotated {
-                subject,
-                claims: claims.clone(),
-                token: next.clone(),
-                expires_at: new_idle,
-                family_id,
-            })
+            // Every look lost to another rotation of the same family: fail closed.
+            Err(StoreError::Data("concurrent rotation detected".into()))
         })
         .map_err(SessionError::from)
+}
+
+/// One look at a presented token and what it leads to.
+struct Step<'a> {
+    presented_hash: &'a str,
+    next: &'a RefreshToken,
+    now: i64,
+    life: Lifetimes,
+    one_statement: bool,
+}
+
+impl Step<'_> {
+    /// The outcome, or `None` when a concurrent rotation moved the family first.
+    fn run(&self, tx: &mut dyn Tx, limit: &mut SpendOnce<'_>) -> Result<Option<Outcome>, StoreError> {
+        let now = self.now;
+        let Some(fam) = tx.query(LOOKUP, &[self.presented_hash.into()])?.into_iter().next() else {
+            return Ok(Some(Outcome::Invalid));
+        };
+        let (family_id, token_gen) = (fam.text(8)?, fam.i64(9)?);
+        let subject = fam.text(0)?;
+        let (expires_at, idle_expires_at, generation) = (fam.i64(2)?, fam.i64(3)?, fam.i64(4)?);
+        let (grace_used, revoked_at, last_used_at) = (fam.i64(5)? != 0, fam.opt_i64(6)?, fam.i64(7)?);
+        let claims = fam.text(1)?;
+        let user = SessionClaims::from_json(&claims)?.user;
+        // Not a disabled user, and for a password user's session a user that still exists.
+        let subject_allowed = match fam.opt_i64(10)? {
+            Some(disabled) => disabled == 0,
+            None => !user,
+        };
+        let family = FamilyState {
+            expires_at,
+            idle_expires_at,
+            generation,
+            grace_used,
+            revoked: revoked_at.is_some(),
+            last_used_at,
+            subject_allowed,
+        };
+        let in_grace = match decide(&family, token_gen, now, self.life.grace) {
+            Decision::Revoked => return Ok(Some(Outcome::Revoked { subject })),
+            Decision::SubjectRefused => {
+                revoke_in(tx, &family_id, now, "disabled")?;
+                return Ok(Some(Outcome::SubjectRefused { subject }));
+            }
+            Decision::Expired => return Ok(Some(Outcome::Expired { subject })),
+            Decision::Reuse => {
+                revoke_in(tx, &family_id, now, "reuse")?;
+                return Ok(Some(Outcome::Reused { subject, family_id }));
+            }
+            Decision::Rotate { in_grace } => in_grace,
+        };
+        // Reuse is always detected; only a rotation is throttled.
+        if let Err(retry_after) = limit.spend(&family_id) {
+            return Ok(Some(Outcome::Limited { subject, retry_after }));
+        }
+        let new_gen = generation + 1;
+        let new_idle = now.saturating_add(self.life.idle).min(expires_at);
+        let prune = new_gen % PRUNE_EVERY == 0;
+        let mut params = vec![
+            Val::I64(new_gen),
+            Val::I64(now),
+            Val::I64(new_idle),
+            Val::I64(i64::from(in_grace)),
+            family_id.as_str().into(),
+            Val::I64(generation),
+        ];
+        let won = if self.one_statement {
+            params.push(self.next.hash().into());
+            if prune {
+                params.push(Val::I64(new_gen - KEEP_SPENT));
+            }
+            let sql = if prune { ADVANCE_AND_PRUNE_PG } else { ADVANCE_PG };
+            tx.exec(sql, &params)? == 1
+        } else {
+            let won = tx.exec(advance_family!(), &params)? == 1;
+            if won {
+                tx.exec(
+                    INSERT_TOKEN,
+                    &[
+                        self.next.hash().into(),
+                        family_id.as_str().into(),
+                        Val::I64(new_gen),
+                        Val::I64(now),
+                    ],
+                )?;
+                if prune {
+                    tx.exec(PRUNE, &[family_id.as_str().into(), Val::I64(new_gen - KEEP_SPENT)])?;
+                }
+            }
+            won
+        };
+        if !won {
+            return Ok(None);
+        }
+        Ok(Some(Outcome::Rotated {
+            subject,
+            claims,
+            token: self.next.clone(),
+            expires_at: new_idle,
+            family_id,
+        }))
+    }
+}
+
+/// Revokes one family for `why`, unless it is revoked already (the first reason stays).
+/// A single statement: atomic on its own, inside a transaction or not.
+fn revoke_in(tx: &mut dyn Tx, family_id: &str, now: i64, why: &str) -> Result<u64, StoreError> {
+    tx.exec(
+        "UPDATE jwtauth_families SET revoked_at = ?1, revoked_reason = ?3 WHERE id = ?2 AND revoked_at IS NULL",
+        &[Val::I64(now), family_id.into(), why.into()],
+    )
 }
 
 /// Revokes the family of `presented` (logout). Returns its id, or `None` for an unknown token.
@@ -404,4 +501,32 @@ pub(crate) fn purge(store: &Store, before: i64, now: i64, own_horizon: i64, limi
         )?;
         Ok(ids.len() as u64)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn the_family_throttle_is_spent_once_however_often_the_store_work_runs() {
+        let spent = Cell::new(0);
+        let allowed = |_: &str| {
+            spent.set(spent.get() + 1);
+            if spent.get() == 1 { Ok(()) } else { Err(7) }
+        };
+        let mut limit = SpendOnce::new(&allowed);
+        // A retried connection or a lost compare-and-set runs the step again: it
+        // reads the first verdict, and the limiter is asked once.
+        for _ in 0..ATTEMPTS {
+            assert_eq!(limit.spend("family"), Ok(()));
+        }
+        assert_eq!(spent.get(), 1);
+
+        let refused = |_: &str| Err(3);
+        let mut limit = SpendOnce::new(&refused);
+        assert_eq!(limit.spend("family"), Err(3));
+        assert_eq!(limit.spend("family"), Err(3));
+    }
 }

@@ -328,6 +328,32 @@ impl Store {
         }
     }
 
+    /// Runs `f` for work that is correct statement by statement, each write a
+    /// compare-and-set on what an earlier statement read: on PostgreSQL every
+    /// statement commits on its own (one round trip each, no BEGIN or COMMIT); on
+    /// SQLite they all run in one transaction holding the write lock, cheaper there
+    /// than one transaction per statement. Rolls back (SQLite) when `f` fails.
+    pub(crate) fn each_statement<T>(
+        &self,
+        f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.transaction(f),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => p.each_statement(f),
+        }
+    }
+
+    /// Whether [`Store::each_statement`] commits statement by statement
+    /// (PostgreSQL), so that a write spanning two tables must be one statement.
+    pub(crate) fn commits_each_statement(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => true,
+        }
+    }
+
     /// Whether jwtauth's schema table is there (the store was made by jwtauth). Asks
     /// the catalog: a failed statement would abort a PostgreSQL transaction.
     fn has_schema(&self) -> Result<bool, StoreError> {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls, Statement, Transaction};
+use postgres::{Client, GenericClient, NoTls, Statement};
 use r2d2::Pool;
 
 use super::{Row, StoreError, Tx, Val, dollar_placeholders};
@@ -79,6 +79,12 @@ impl Postgres {
         })
     }
 
+    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Query(format!("{}: no connection: {e}", self.url)))
+    }
+
     pub(super) fn transaction<T>(
         &self,
         mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
@@ -91,10 +97,7 @@ impl Postgres {
         let mut attempts = self.pool.max_size() + 1;
         loop {
             attempts -= 1;
-            let mut conn = self
-                .pool
-                .get()
-                .map_err(|e| StoreError::Query(format!("{}: no connection: {e}", self.url)))?;
+            let mut conn = self.checkout()?;
             let Conn { client, statements } = &mut *conn;
             let mut tx = match client.transaction() {
                 Ok(tx) => tx,
@@ -102,27 +105,59 @@ impl Postgres {
                 Err(e) => return Err(StoreError::Query(format!("{}: {e}", self.url))),
             };
             let out = f(&mut PgTx {
-                tx: &mut tx,
+                client: &mut tx,
                 statements,
+                ran: false,
             })?;
             tx.commit()
                 .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
             return Ok(out);
         }
     }
+
+    /// Runs `f` with every statement committing on its own: one round trip each, no
+    /// BEGIN or COMMIT. A pooled connection the server has closed fails at the first
+    /// statement; when nothing has run yet, `f` runs again on another connection (r2d2
+    /// drops the closed one), as a failed BEGIN is retried in `transaction`.
+    pub(super) fn each_statement<T>(
+        &self,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut attempts = self.pool.max_size() + 1;
+        loop {
+            attempts -= 1;
+            let mut conn = self.checkout()?;
+            let Conn { client, statements } = &mut *conn;
+            let mut tx = PgTx {
+                client,
+                statements,
+                ran: false,
+            };
+            match f(&mut tx) {
+                Err(_) if attempts > 0 && !tx.ran && tx.client.is_closed() => continue,
+                out => return out,
+            }
+        }
+    }
 }
 
-struct PgTx<'a, 'c> {
-    tx: &'a mut Transaction<'c>,
+/// Statements on a transaction or, for [`Postgres::each_statement`], on the bare
+/// connection. `ran` says whether one got an answer from the server.
+struct PgTx<'a, C: GenericClient> {
+    client: &'a mut C,
     statements: &'a mut HashMap<String, Statement>,
+    ran: bool,
 }
 
-impl PgTx<'_, '_> {
+impl<C: GenericClient> PgTx<'_, C> {
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(&dollar_placeholders(sql)).map_err(|e| pg_error(&e))?;
+        let s = self
+            .client
+            .prepare(&dollar_placeholders(sql))
+            .map_err(|e| pg_error(&e))?;
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
@@ -148,19 +183,22 @@ fn pg_error(e: &postgres::Error) -> StoreError {
     }
 }
 
-impl Tx for PgTx<'_, '_> {
+impl<C: GenericClient> Tx for PgTx<'_, C> {
     fn exec(&mut self, sql: &str, vals: &[Val]) -> Result<u64, StoreError> {
         let owned = params(vals);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
         let stmt = self.statement(sql)?;
-        self.tx.execute(&stmt, &refs).map_err(|e| pg_error(&e))
+        let n = self.client.execute(&stmt, &refs).map_err(|e| pg_error(&e))?;
+        self.ran = true;
+        Ok(n)
     }
 
     fn query(&mut self, sql: &str, vals: &[Val]) -> Result<Vec<Row>, StoreError> {
         let owned = params(vals);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
         let stmt = self.statement(sql)?;
-        let rows = self.tx.query(&stmt, &refs).map_err(|e| pg_error(&e))?;
+        let rows = self.client.query(&stmt, &refs).map_err(|e| pg_error(&e))?;
+        self.ran = true;
         rows.iter()
             .map(|r| {
                 (0..r.len())
@@ -188,7 +226,9 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        self.tx.batch_execute(sql).map_err(|e| pg_error(&e))
+        self.client.batch_execute(sql).map_err(|e| pg_error(&e))?;
+        self.ran = true;
+        Ok(())
     }
 }
 

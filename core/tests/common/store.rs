@@ -81,6 +81,36 @@ pub fn postgres() -> Option<Backend> {
     })
 }
 
+/// Closes, from the server's side, every connection whose `application_name` is
+/// `name` (as a restart or an idle timeout would), waits until they are gone, and
+/// returns how many there were.
+pub fn terminate_connections(name: &str) -> i64 {
+    let mut admin = postgres::Client::connect(&pg_url(), postgres::NoTls).expect("admin connection");
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .expect("terminate")
+        .get(0);
+    // Termination is asynchronous: wait until those backends are gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .expect("count")
+            .get(0);
+        if left == 0 {
+            return killed;
+        }
+        assert!(std::time::Instant::now() < deadline, "{left} backends still alive");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// SQLite always; PostgreSQL when reachable.
 pub fn backends() -> Vec<Backend> {
     let mut v = vec![sqlite()];
