@@ -214,9 +214,10 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
             .unwrap();
     }
     let bob = login(&c, &s, "bob", "bob's password");
+    let bob_access = bob["access_token"].as_str().unwrap().to_owned();
     let r = c
         .post(s.url("/api/products"))
-        .bearer_auth(bob["access_token"].as_str().unwrap())
+        .bearer_auth(&bob_access)
         .json(&json!({"name": "Tea", "price": 1}))
         .send()
         .unwrap();
@@ -263,18 +264,23 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
     assert_eq!(lines[1]["subject_verified"], false);
     let raw: String = lines.iter().map(Value::to_string).collect();
     assert!(!raw.contains(password) && !raw.contains("not the password") && !raw.contains(refresh));
-    assert!(!raw.contains(&access));
+    assert!(!raw.contains(&access) && !raw.contains(&bob_access));
 
-    let (code, out, _) = env.run(&["token", "inspect", &format!("Bearer {access}")], "");
+    // The replayed refresh token revoked alice's session, and with it (through
+    // `sid`) the access token that session issued; bob's session is untouched.
+    let (code, out, _) = env.run(&["token", "inspect", &access], "");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("INVALID: revoked: the token's session was revoked"), "{out}");
+    let (code, out, _) = env.run(&["token", "inspect", &format!("Bearer {bob_access}")], "");
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("VALID: subject 'alice'") && out.contains("note: the input starts with 'Bearer '"),
+        out.contains("VALID: subject 'bob'") && out.contains("note: the input starts with 'Bearer '"),
         "{out}"
     );
     // `-` takes it from stdin, so a live token stays out of the process list.
-    let (code, out, _) = env.run(&["token", "inspect", "-"], &format!("{access}\n"));
+    let (code, out, _) = env.run(&["token", "inspect", "-"], &format!("{bob_access}\n"));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("VALID: subject 'alice'"), "{out}");
+    assert!(out.contains("VALID: subject 'bob'"), "{out}");
     let (code, out, _) = env.run(&["token", "inspect", "abc.def.ghi"], "");
     assert_eq!(code, 2);
     assert!(out.contains("INVALID: malformed"), "{out}");
