@@ -72,6 +72,13 @@ impl Failure {
     pub fn client_host(&self) -> Option<&str> {
         self.record.client.as_deref().map(host_of)
     }
+
+    /// How many failures the line stands for: one, or a flood summary's count.
+    pub fn weight(&self) -> u32 {
+        self.record
+            .suppressed
+            .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX).max(1))
+    }
 }
 
 /// `127.0.0.1:51234` → `127.0.0.1`, `[::1]:443` → `::1`; anything else unchanged.

@@ -3,6 +3,9 @@
 //!
 //! Both are bounded: the minute series is 60 slots whatever the rate; the tallies
 //! count what the ring holds (added on push, removed on eviction).
+//!
+//! A summary line of a flood (`"suppressed": N`) stands for the N failures it was
+//! not written for: it counts N in both, so a burst shows at its real size.
 
 use std::collections::HashMap;
 
@@ -38,8 +41,9 @@ impl Default for PerMinute {
 }
 
 impl PerMinute {
-    /// Counts a failure at its time; one older than the window it would land in is ignored.
-    pub fn add(&mut self, at: i64, reason: Option<Reason>) {
+    /// Counts `weight` failures at a time; older than the window they would land in
+    /// are ignored.
+    pub fn add(&mut self, at: i64, reason: Option<Reason>, weight: u32) {
         let minute = at.div_euclid(60);
         let i = usize::try_from(minute.rem_euclid(WINDOW_MINUTES as i64)).unwrap_or(0);
         let s = &mut self.slots[i];
@@ -47,7 +51,7 @@ impl PerMinute {
             *s = (minute, [0; REASON_SLOTS]);
         }
         if s.0 == minute {
-            s.1[slot(reason)] = s.1[slot(reason)].saturating_add(1);
+            s.1[slot(reason)] = s.1[slot(reason)].saturating_add(weight);
         }
     }
 
@@ -73,29 +77,40 @@ pub struct Tallies {
     reasons: HashMap<String, u32>,
     hosts: HashMap<String, u32>,
     subjects: HashMap<String, u32>,
+    total: u64,
 }
 
 impl Tallies {
-    /// Counts a failure that entered the ring.
+    /// Counts a failure that entered the ring (a summary line as the failures it
+    /// stands for).
     pub fn add(&mut self, f: &Failure) {
-        bump(&mut self.reasons, &f.record.reason);
+        let w = f.weight();
+        self.total = self.total.saturating_add(u64::from(w));
+        bump(&mut self.reasons, &f.record.reason, w);
         if let Some(h) = f.client_host() {
-            bump(&mut self.hosts, h);
+            bump(&mut self.hosts, h, w);
         }
         if let Some(s) = &f.record.subject {
-            bump(&mut self.subjects, s);
+            bump(&mut self.subjects, s, w);
         }
     }
 
     /// Forgets a failure that left the ring.
     pub fn remove(&mut self, f: &Failure) {
-        drop_one(&mut self.reasons, &f.record.reason);
+        let w = f.weight();
+        self.total = self.total.saturating_sub(u64::from(w));
+        drop_one(&mut self.reasons, &f.record.reason, w);
         if let Some(h) = f.client_host() {
-            drop_one(&mut self.hosts, h);
+            drop_one(&mut self.hosts, h, w);
         }
         if let Some(s) = &f.record.subject {
-            drop_one(&mut self.subjects, s);
+            drop_one(&mut self.subjects, s, w);
         }
+    }
+
+    /// The failures counted: lines, with a summary line as the failures it stands for.
+    pub fn total(&self) -> u64 {
+        self.total
     }
 
     /// The `n` most frequent reasons, most frequent first (ties by name).
@@ -114,18 +129,18 @@ impl Tallies {
     }
 }
 
-fn bump(map: &mut HashMap<String, u32>, key: &str) {
+fn bump(map: &mut HashMap<String, u32>, key: &str, weight: u32) {
     match map.get_mut(key) {
-        Some(c) => *c += 1,
+        Some(c) => *c = c.saturating_add(weight),
         None => {
-            map.insert(key.to_owned(), 1);
+            map.insert(key.to_owned(), weight);
         }
     }
 }
 
-fn drop_one(map: &mut HashMap<String, u32>, key: &str) {
+fn drop_one(map: &mut HashMap<String, u32>, key: &str, weight: u32) {
     if let Some(c) = map.get_mut(key) {
-        *c -= 1;
+        *c = c.saturating_sub(weight);
         if *c == 0 {
             map.remove(key);
         }
@@ -158,10 +173,10 @@ mod tests {
     #[test]
     fn per_minute_counts_by_reason_and_slides_with_the_clock() {
         let mut p = PerMinute::default();
-        p.add(T0 + 5, Some(Reason::Expired));
-        p.add(T0 + 59, Some(Reason::Expired));
-        p.add(T0 + 60, Some(Reason::BadSignature));
-        p.add(T0 + 61, None);
+        p.add(T0 + 5, Some(Reason::Expired), 1);
+        p.add(T0 + 59, Some(Reason::Expired), 1);
+        p.add(T0 + 60, Some(Reason::BadSignature), 1);
+        p.add(T0 + 61, None, 1);
         let s = p.series(T0 + 90);
         assert_eq!(s.len(), WINDOW_MINUTES);
         assert_eq!(s[58][slot(Some(Reason::Expired))], 2);
@@ -175,9 +190,9 @@ mod tests {
     #[test]
     fn a_slot_is_reused_by_a_newer_minute_and_late_events_are_ignored() {
         let mut p = PerMinute::default();
-        p.add(T0, Some(Reason::Expired));
-        p.add(T0 + 3600, Some(Reason::Revoked)); // same slot, an hour later
-        p.add(T0 + 30, Some(Reason::Expired)); // too old for that slot now
+        p.add(T0, Some(Reason::Expired), 1);
+        p.add(T0 + 3600, Some(Reason::Revoked), 1); // same slot, an hour later
+        p.add(T0 + 30, Some(Reason::Expired), 1); // too old for that slot now
         let s = p.series(T0 + 3600);
         assert_eq!(s[59][slot(Some(Reason::Revoked))], 1);
         assert_eq!(s.iter().map(|c| c.iter().sum::<u32>()).sum::<u32>(), 1);
@@ -214,5 +229,26 @@ mod tests {
         }
         assert_eq!(t.top_reasons(5), vec![("expired", 2)]);
         assert!(t.top_hosts(5).iter().all(|(h, _)| *h != "10.0.0.9"));
+    }
+
+    #[test]
+    fn a_flood_summary_counts_as_the_failures_it_stands_for() {
+        let mut summary = f("rate_limited", "victim", "127.0.0.1:1");
+        summary.record.suppressed = Some(9_972);
+        let mut t = Tallies::default();
+        t.add(&f("rate_limited", "victim", "127.0.0.1:2"));
+        t.add(&summary);
+        t.add(&f("bad_credentials", "nobody", "127.0.0.1:3"));
+        assert_eq!(t.total(), 9_974);
+        assert_eq!(t.top_reasons(2), vec![("rate_limited", 9_973), ("bad_credentials", 1)]);
+        assert_eq!(t.top_hosts(1), vec![("127.0.0.1", 9_974)]);
+        t.remove(&summary);
+        assert_eq!(t.total(), 2);
+        assert_eq!(t.top_reasons(2), vec![("bad_credentials", 1), ("rate_limited", 1)]);
+
+        let mut p = PerMinute::default();
+        p.add(T0 + 1, Some(Reason::RateLimited), 1);
+        p.add(T0 + 59, Some(Reason::RateLimited), summary.weight());
+        assert_eq!(p.series(T0 + 60)[58][slot(Some(Reason::RateLimited))], 9_973);
     }
 }

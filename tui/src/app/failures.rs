@@ -68,7 +68,7 @@ impl Failures {
         self.skipped += batch.skipped;
         for f in batch.failures {
             self.total += 1;
-            self.per_minute.add(f.at, f.reason);
+            self.per_minute.add(f.at, f.reason, f.weight());
             self.tallies.add(&f);
             let pass = self.filter.matches(&f);
             let filtered = !self.filter.is_empty();

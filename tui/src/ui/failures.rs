@@ -75,10 +75,17 @@ fn draw_chart_panel(frame: &mut Frame, area: Rect, f: &Failures, now: i64) {
     frame.render_widget(StackedBars { columns: &columns }, inner);
 
     // The top lists count what the table shows: the failures that pass the filter.
-    let title = if f.filter.is_empty() {
-        format!(" top of {} held ", f.ring.len())
+    // A flood's summary line counts as the failures it stands for: then the title
+    // says both numbers.
+    let (failures, lines, which) = if f.filter.is_empty() {
+        (f.top().total(), f.ring.len(), "held")
     } else {
-        format!(" top of {} matching the filter ", f.visible.len())
+        (f.top().total(), f.visible.len(), "matching the filter")
+    };
+    let title = if failures == lines as u64 {
+        format!(" top of {lines} {which} ")
+    } else {
+        format!(" top of {failures} failures in {lines} lines {which} ")
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -107,7 +114,10 @@ fn top_list<'a>(heading: &'static str, items: &[(&'a str, u32)], colored: bool) 
             } else {
                 Style::new()
             };
-            Line::from(vec![Span::styled(format!("{n:>4} "), DIM), Span::styled(*name, style)])
+            Line::from(vec![
+                Span::styled(format!("{:>4} ", compact(*n)), DIM),
+                Span::styled(*name, style),
+            ])
         }))
         .collect();
     Paragraph::new(lines)

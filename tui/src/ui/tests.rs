@@ -769,6 +769,7 @@ fn a_summary_line_shows_how_many_were_not_written_and_the_issuer() {
     })));
     for screen in snapshots(&mut app, "summary_line") {
         assert!(screen.contains("not written 47"), "{screen}");
+        assert!(screen.contains("failures in"), "the top lists count the 47: {screen}");
         assert!(screen.contains("issuer https://idp.example.com"), "{screen}");
     }
 }
