@@ -16,7 +16,7 @@ every request is a real rotation. Needs only `requests` (in a virtual environmen
 The client is Python: the figures are a comparison of the endpoints side by side on
 one machine, not a ceiling of the server.
 
-`load_env`, `prepare_store` and `start_server` are shared with the other load
+`server_env`, `load_env`, `prepare_store` and `start_server` are shared with the other load
 scripts here (scripts/refresh-load.py).
 """
 
@@ -81,16 +81,25 @@ def measure(name, threads, seconds, setup, step):
     return n / elapsed
 
 
-def load_env(tmp, port, store_url=None):
+def server_env(tmp, port, store_url=None):
     """The environment of a server on 127.0.0.1:`port` keeping its store at
-    `store_url` (a SQLite file in `tmp` by default), with the login and refresh
-    throttles lifted as far as the configuration allows."""
+    `store_url` (a SQLite file in `tmp` by default) and its failure log in
+    `tmp`/logs, with every other setting at its default."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWTAUTH_")}
     env.update(
         JWTAUTH_STORE__URL=store_url or f"sqlite://{tmp}/jwtauth.db",
         JWTAUTH_LOG__DIR=f"{tmp}/logs",
         JWTAUTH_SERVER__LISTEN=f"127.0.0.1:{port}",
         JWTAUTH_ISSUER=f"http://127.0.0.1:{port}",
+    )
+    return env
+
+
+def load_env(tmp, port, store_url=None):
+    """server_env with the login and refresh throttles lifted as far as the
+    configuration allows."""
+    env = server_env(tmp, port, store_url)
+    env.update(
         # Each client thread logs in once per measurement.
         JWTAUTH_LOGIN__USER_BURST="100",
         JWTAUTH_LOGIN__CLIENT_BURST="100",
