@@ -270,7 +270,10 @@ fn subcommands_serve_and_the_failure_log_carry_the_request_context() {
     // `sid`) the access token that session issued; bob's session is untouched.
     let (code, out, _) = env.run(&["token", "inspect", &access], "");
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("INVALID: revoked: the token's session was revoked"), "{out}");
+    assert!(
+        out.contains("INVALID: revoked: the token's session was revoked"),
+        "{out}"
+    );
     let (code, out, _) = env.run(&["token", "inspect", &format!("Bearer {bob_access}")], "");
     assert_eq!(code, 0, "{out}");
     assert!(
