@@ -161,7 +161,9 @@ impl Load {
                     }
                     // The cut attempt had committed: the retry is a reuse, and the
                     // family is revoked (what a client that lost the answer gets).
-                    (401, "refresh_reused") if cut => {
+                    // (Or, when a second kill cut that answer too, the retry
+                    // finds the family revoked.)
+                    (401, "refresh_reused" | "revoked") if cut => {
                         l.cut_committed += 1;
                         l.revoked.insert(sid.clone());
                         continue 'session;
@@ -186,6 +188,11 @@ impl Load {
         l.replays += 1;
         match again {
             Some(((401, body), _)) if reason(&body) == "refresh_reused" => {
+                l.revoked.insert(sid.to_owned());
+            }
+            // A kill cut the replay after its revocation committed: the retry
+            // finds the family revoked.
+            Some(((401, body), true)) if reason(&body) == "revoked" => {
                 l.revoked.insert(sid.to_owned());
             }
             Some(((200, _), _)) => l.fail("a spent refresh token was accepted again".into()),
