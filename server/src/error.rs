@@ -105,7 +105,8 @@ impl From<LoginError> for ApiError {
                 retry_after_secs,
             } => ApiError::Limited(error, retry_after_secs),
             LoginError::Failed(e) => e.into(),
-            other => ApiError::Internal(other.to_string()),
+            // A store failure among them is a 503 like everywhere else.
+            LoginError::Error(e) => e.into(),
         }
     }
 }
@@ -226,11 +227,15 @@ impl IntoResponse for ApiError {
                 .into_response(),
             ApiError::NotFound => body(StatusCode::NOT_FOUND, "not_found", None),
             ApiError::NoMetadata => body(StatusCode::NOT_FOUND, "not_found", Some(NO_METADATA.into())),
-            ApiError::Unavailable => body(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                Some("the store is unavailable; retry later".into()),
-            ),
+            ApiError::Unavailable => {
+                let mut r = body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    Some("the store is unavailable; retry later".into()),
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+                r
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 body(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
@@ -246,6 +251,33 @@ mod tests {
     #[test]
     fn challenge_text_cannot_break_out_of_its_quotes() {
         assert_eq!(quoted("a\"b\\c\nd"), "abcd");
+    }
+
+    #[test]
+    fn a_store_failure_is_503_whichever_service_reports_it() {
+        let down = || StoreError::Query("connection refused".into());
+        let status = |e: ApiError| e.into_response().status();
+        assert_eq!(status(down().into()), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(LoginError::from(down()).into()),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a login whose session cannot be written"
+        );
+        assert_eq!(
+            status(SessionError::Store(down()).into()),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(LoginError::Error(UserError::Session(SessionError::Store(down()))).into()),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let r = ApiError::Unavailable.into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        // Not a store failure: still a 500 that says nothing to the client.
+        assert_eq!(
+            status(LoginError::Error(UserError::Hashing("bad params".into())).into()),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

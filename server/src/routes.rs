@@ -108,6 +108,8 @@ fn no_store(json: impl Serialize) -> Response {
         (status = 401, description = "Bad credentials (`invalid_grant`)", body = ErrorBody),
         (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The store is unavailable (`unavailable`); retry after Retry-After", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -141,6 +143,8 @@ pub async fn login(
         (status = 200, description = "New tokens", body = TokenResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = ErrorBody),
+        (status = 503, description = "The store is unavailable (`unavailable`); nothing was spent; retry after Retry-After", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,

@@ -3,9 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "common/binary.rs"]
+mod binary;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,57 +46,17 @@ impl Env {
 
     /// Runs a subcommand to the end: (exit code, stdout, stderr).
     fn run(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        binary::run(&mut self.command(args), stdin)
     }
 
     fn serve(&self) -> Server {
-        let mut child = self
-            .command(&[])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("jwtauth-server listening on ") {
-                        break url.to_owned();
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    panic!("server did not start: {}", stderr.lock().unwrap());
-                }
-            }
-        };
-        Server { child, base, stderr }
+        let l = binary::spawn(&mut self.command(&[]))
+            .unwrap_or_else(|(code, err)| panic!("server did not start (exit {code}): {err}"));
+        Server {
+            child: l.child,
+            base: l.base,
+            stderr: l.stderr,
+        }
     }
 }
 

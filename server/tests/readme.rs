@@ -10,7 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "common/binary.rs"]
+mod binary;
+
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -331,39 +334,18 @@ fn clean(cmd: &mut Command) -> &mut Command {
 }
 
 fn start(dir: &Path) -> Server {
-    let mut child = clean(&mut Command::new(dir.join("target/release/jwtauth-server")))
+    let mut cmd = Command::new(dir.join("target/release/jwtauth-server"));
+    clean(&mut cmd)
         .current_dir(dir)
         .env("JWTAUTH_SERVER__LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let mut err = child.stderr.take().unwrap();
-    let sink = stderr.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = err.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(url) = line.strip_prefix("jwtauth-server listening on ") {
-                    break url.to_owned();
-                }
-            }
-            _ => panic!("the server did not start: {}", stderr.lock().unwrap()),
-        }
-    };
-    Server { child, base, stderr }
+        .env("RUST_LOG", "warn");
+    let l =
+        binary::spawn(&mut cmd).unwrap_or_else(|(code, err)| panic!("the server did not start (exit {code}): {err}"));
+    Server {
+        child: l.child,
+        base: l.base,
+        stderr: l.stderr,
+    }
 }
 
 #[test]

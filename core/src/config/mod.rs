@@ -46,6 +46,9 @@ pub const NOT_CONFIG_KEYS: &[&str] = &[
     "BENCH_PG_URL",
     "VALGRIND",
     "BLESS",
+    "REQUIRE_FAULTS",
+    "FAULTS_KILLS",
+    "FAULTS_CLIENTS",
 ];
 
 /// A configuration that cannot be used, with what to do about it.

@@ -169,6 +169,8 @@ fn environment_overrides_file_with_double_underscore_nesting() {
         jail.set_env("JWTAUTH_LOG__RETENTION_DAYS", "3");
         jail.set_env("JWTAUTH_MASTER_KEY", "not-a-config-key");
         jail.set_env("JWTAUTH_REQUIRE_PG", "1");
+        jail.set_env("JWTAUTH_REQUIRE_FAULTS", "1");
+        jail.set_env("JWTAUTH_FAULTS_KILLS", "20");
         jail.set_env("JWTAUTH_TEST_PG_URL", "postgres://postgres@127.0.0.1/test");
         jail.set_env("JWTAUTH_SERVER__TRUSTED_PROXIES", "[127.0.0.1, 10.0.0.0/8]");
         jail.set_env("JWTAUTH_LOGIN__USER_PERIOD", "1m");

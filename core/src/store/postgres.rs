@@ -9,6 +9,14 @@ use r2d2::Pool;
 
 use super::{Row, StoreError, Tx, Val, dollar_placeholders};
 
+/// The longest a request waits for a connection (a new one included). A server
+/// that is down or unreachable makes every checkout fail this soon, so requests
+/// that need the store are refused quickly (HTTP 503) rather than queueing behind
+/// it; the pool keeps reconnecting in the background and the first checkout after
+/// the server is back succeeds. A healthy pool hands out a connection in
+/// microseconds, and one busy with millisecond transactions well within this.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub(super) struct Postgres {
     pool: Pool<Manager>,
     url: String,
@@ -56,7 +64,7 @@ impl Postgres {
                 "Write it like postgres://user@host:5432/db",
             )
         })?;
-        config.connect_timeout(Duration::from_secs(5));
+        config.connect_timeout(CHECKOUT_TIMEOUT);
         // One direct connection first: its error says why (refused, auth, no such
         // database), where the pool would only say it timed out.
         config.connect(NoTls).map_err(|e| {
@@ -70,7 +78,7 @@ impl Postgres {
             // No ping on every checkout: it would add a round trip to every transaction.
             // A connection the server has closed fails at BEGIN instead (see `transaction`).
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(|e| open_err(e.to_string(), "Check the server's max_connections and store.pool_size"))?;
         Ok(Postgres {
@@ -89,56 +97,74 @@ impl Postgres {
         &self,
         mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        // Any pooled connection may have been closed by the server (a restart, an
-        // idle timeout, an administrator). Such a one fails at BEGIN, the first thing
-        // sent on it, before anything ran; so a failed BEGIN is retried on another
-        // connection (r2d2 drops the closed one). Nothing is retried once BEGIN has
-        // succeeded.
-        let mut attempts = self.pool.max_size() + 1;
-        loop {
-            attempts -= 1;
-            let mut conn = self.checkout()?;
-            let Conn { client, statements } = &mut *conn;
+        // BEGIN is the first thing sent on the connection: when it fails, nothing
+        // ran, so another connection may be tried. Nothing is retried once BEGIN
+        // has succeeded.
+        self.on_live_connection(|Conn { client, statements }| {
             let mut tx = match client.transaction() {
                 Ok(tx) => tx,
-                Err(_) if attempts > 0 => continue,
-                Err(e) => return Err(StoreError::Query(format!("{}: {e}", self.url))),
+                Err(e) => return Attempt::NothingRan(StoreError::Query(format!("{}: {e}", self.url))),
             };
             let out = f(&mut PgTx {
                 client: &mut tx,
                 statements,
                 ran: false,
-            })?;
-            tx.commit()
-                .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
-            return Ok(out);
-        }
+            })
+            .and_then(|out| {
+                tx.commit()
+                    .map_err(|e| StoreError::Query(format!("{}: {e}", self.url)))?;
+                Ok(out)
+            });
+            Attempt::Done(out)
+        })
     }
 
     /// Runs `f` with every statement committing on its own: one round trip each, no
     /// BEGIN or COMMIT. A pooled connection the server has closed fails at the first
-    /// statement; when nothing has run yet, `f` runs again on another connection (r2d2
-    /// drops the closed one), as a failed BEGIN is retried in `transaction`.
+    /// statement; when nothing has run yet, `f` runs again on another connection.
     pub(super) fn each_statement<T>(
         &self,
         mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut attempts = self.pool.max_size() + 1;
-        loop {
-            attempts -= 1;
-            let mut conn = self.checkout()?;
-            let Conn { client, statements } = &mut *conn;
+        self.on_live_connection(|Conn { client, statements }| {
             let mut tx = PgTx {
                 client,
                 statements,
                 ran: false,
             };
             match f(&mut tx) {
-                Err(_) if attempts > 0 && !tx.ran && tx.client.is_closed() => continue,
-                out => return out,
+                Err(e) if !tx.ran && tx.client.is_closed() => Attempt::NothingRan(e),
+                out => Attempt::Done(out),
+            }
+        })
+    }
+
+    /// Runs `attempt` on a pooled connection, and again on another one while it
+    /// reports that the connection failed before anything ran. Any pooled
+    /// connection may have been closed by the server (a restart, an idle timeout,
+    /// an administrator) and is found out only when used; r2d2 drops it, and with
+    /// the pool's size plus one attempts a healthy or fresh connection is reached.
+    /// When the server is down, the checkout fails within [`CHECKOUT_TIMEOUT`].
+    fn on_live_connection<T>(&self, mut attempt: impl FnMut(&mut Conn) -> Attempt<T>) -> Result<T, StoreError> {
+        let mut left = self.pool.max_size() + 1;
+        loop {
+            left -= 1;
+            let mut conn = self.checkout()?;
+            match attempt(&mut conn) {
+                Attempt::Done(out) => return out,
+                Attempt::NothingRan(e) if left == 0 => return Err(e),
+                Attempt::NothingRan(_) => {}
             }
         }
     }
+}
+
+/// How one try on a pooled connection ended.
+enum Attempt<T> {
+    /// Something ran (or the work failed by itself): this is the result.
+    Done(Result<T, StoreError>),
+    /// The connection failed before anything ran: another one may be tried.
+    NothingRan(StoreError),
 }
 
 /// Statements on a transaction or, for [`Postgres::each_statement`], on the bare

@@ -68,6 +68,15 @@ impl Sqlite {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(url, &e))?;
+        // SQLite opens a file it cannot write read-only, without an error; every
+        // write would fail later, on a login. Refuse it here, saying why.
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::Open {
+                url: url.to_string(),
+                detail: "the file is read-only (its permissions, or a read-only filesystem)".into(),
+                fix: "jwtauth writes to it on every login and refresh: make the file and its folder writable by this user (SQLite keeps -wal and -shm files beside it), or point store.url at a writable place".into(),
+            });
+        }
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| open_error(url, &e))?;
         // Reading the schema proves the file is a database before anything is written.
