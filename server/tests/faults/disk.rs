@@ -11,6 +11,7 @@ fn sqlite_url(dir: &std::path::Path) -> String {
 
 #[test]
 fn a_read_only_sqlite_store_is_refused_at_start_with_a_clear_error_and_no_panic() {
+    let _one_at_a_time = crate::harness::serial();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let env = Env::new(dir.path(), &sqlite_url(&store), &[]);
@@ -43,6 +44,7 @@ fn a_read_only_sqlite_store_is_refused_at_start_with_a_clear_error_and_no_panic(
 
 #[test]
 fn a_full_log_disk_keeps_serving_says_so_once_and_counts_the_lost_lines() {
+    let _one_at_a_time = crate::harness::serial();
     let dir = tempfile::tempdir().unwrap();
     let env = Env::new(dir.path(), &sqlite_url(dir.path()), &[]);
     env.prepare();
@@ -85,6 +87,7 @@ fn a_full_log_disk_keeps_serving_says_so_once_and_counts_the_lost_lines() {
 
 #[test]
 fn sqlite_on_a_full_disk_refuses_writes_with_503_keeps_validating_and_recovers() {
+    let _one_at_a_time = crate::harness::serial();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let disk = match Tmpfs::mount(&store, "2m") {

@@ -13,6 +13,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_jwtauth-server");
 pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const PASSWORD: &str = "fault test password";
 
+/// Held by every test for its whole run: they kill, stop and fill things and
+/// measure latencies, so they never overlap, whatever `--test-threads` says.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether skips are failures (`JWTAUTH_REQUIRE_FAULTS=1`).
 pub fn required() -> bool {
     std::env::var("JWTAUTH_REQUIRE_FAULTS").is_ok_and(|v| v == "1")

@@ -367,6 +367,7 @@ fn check_store(url: &str, ledger: &Ledger) -> Vec<String> {
 
 #[test]
 fn kill_9_under_load_on_sqlite_loses_nothing_acknowledged_and_accepts_no_token_twice() {
+    let _one_at_a_time = crate::harness::serial();
     let dir = tempfile::tempdir().unwrap();
     run(
         "sqlite",
@@ -376,6 +377,7 @@ fn kill_9_under_load_on_sqlite_loses_nothing_acknowledged_and_accepts_no_token_t
 
 #[test]
 fn kill_9_under_load_on_postgresql_loses_nothing_acknowledged_and_accepts_no_token_twice() {
+    let _one_at_a_time = crate::harness::serial();
     let Some(schema) = SharedPgSchema::create("the kill -9 test on PostgreSQL") else {
         return;
     };

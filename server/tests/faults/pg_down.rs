@@ -31,6 +31,7 @@ impl Seen {
 
 #[test]
 fn postgresql_stopped_under_load_gives_503_keeps_validating_and_recovers_by_itself() {
+    let _one_at_a_time = crate::harness::serial();
     let test = "the PostgreSQL-stopped test";
     let cluster = match PrivateCluster::create() {
         Ok(c) => c,
