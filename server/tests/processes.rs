@@ -278,7 +278,8 @@ fn the_first_start_puts_the_admin_password_in_an_owner_only_file_off_a_terminal_
     // owner-only file and stderr says where. stderr is read by another thread: let
     // it catch up (bounded).
     let file = dir.path().join("logs").join("first-admin-password");
-    for _ in 0..100 {
+    // Up to 30 s: a loaded machine may take its time.
+    for _ in 0..600 {
         if s.stderr.lock().unwrap().contains("readable by this user only") {
             break;
         }
