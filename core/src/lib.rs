@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 mod encoding;
 pub mod error;
+mod fold;
 pub mod issuers;
 pub mod keys;
 pub mod keystore;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jwtauth_core::users::throttle::LoginLimits;
 use jwtauth_core::users::{HashCost, Login, LoginError};
-use jwtauth_core::{FixedClock, Reason, RequestInfo, UserError};
+use jwtauth_core::{FixedClock, Reason, RequestInfo, Store, StoreError, UserError};
 
 const CHEAP: HashCost = HashCost {
     memory_kib: 64,
@@ -25,6 +25,7 @@ fn login_service() -> Login {
             per_client_burst: 100,
             per_client_period: Duration::from_secs(1),
             max_keys: 1000,
+            ..LoginLimits::default()
         },
         CHEAP,
     )
@@ -109,6 +110,243 @@ fn a_username_is_throttled_after_its_burst() {
     }
 }
 
+fn is_limited(r: &Result<jwtauth_core::TokenPair, LoginError>) -> Option<u64> {
+    match r {
+        Err(LoginError::Limited {
+            error,
+            retry_after_secs,
+        }) => {
+            assert_eq!(error.reason, Reason::RateLimited);
+            Some(*retry_after_secs)
+        }
+        _ => None,
+    }
+}
+
+/// A SQLite store with the user `alice` ("correct horse"); keep the backend alive.
+fn with_alice() -> (common::store::Backend, jwtauth_core::JwtAuth) {
+    let b = common::store::sqlite();
+    let clock = Arc::new(FixedClock::new(common::store::T0));
+    let auth = common::store::open(&b.url, "", &clock);
+    auth.users()
+        .add_with_cost("alice", "correct horse", &[], CHEAP)
+        .unwrap();
+    (b, auth)
+}
+
+fn assert_failed(r: &Result<jwtauth_core::TokenPair, LoginError>) {
+    assert!(matches!(r, Err(LoginError::Failed(_))), "{r:?}");
+}
+
+#[test]
+fn a_correct_password_is_not_throttled_however_often_it_logs_in() {
+    let (_b, auth) = with_alice();
+    let login = login_service();
+    let req = RequestInfo::default();
+    // 30 logins in a row from one address, ten times the username's failure burst.
+    for i in 0..30 {
+        let r = login.login(auth.users(), "alice", "correct horse", Some("127.0.0.1"), &req);
+        assert!(r.is_ok(), "login {i}: {:?}", r.err());
+    }
+    // Failures are still throttled: 3 for the username, then 429 even for the right password.
+    for _ in 0..3 {
+        let r = login.login(auth.users(), "alice", "wrong horse", Some("127.0.0.1"), &req);
+        assert_failed(&r);
+    }
+    let r = login.login(auth.users(), "alice", "correct horse", Some("127.0.0.1"), &req);
+    assert!(is_limited(&r).is_some_and(|s| (1..=60).contains(&s)), "{r:?}");
+}
+
+#[test]
+fn a_success_ends_the_back_off_of_its_username() {
+    let (_b, auth) = with_alice();
+    let login = login_service();
+    let req = RequestInfo::default();
+    // Burst 3: two failures, a success, two failures, a success, ... never 429.
+    for round in 0..4 {
+        for _ in 0..2 {
+            let r = login.login(auth.users(), "alice", "typo horse", Some("10.0.0.1"), &req);
+            assert!(matches!(r, Err(LoginError::Failed(_))), "round {round}: {r:?}");
+        }
+        let r = login.login(auth.users(), "alice", "correct horse", Some("10.0.0.1"), &req);
+        assert!(r.is_ok(), "round {round}: {:?}", r.err());
+    }
+}
+
+#[test]
+fn failures_from_one_address_are_throttled_across_usernames() {
+    let (_b, auth) = with_alice();
+    let login = Login::with(
+        LoginLimits {
+            per_client_burst: 4,
+            per_client_period: Duration::from_secs(60),
+            ..LoginLimits::default()
+        },
+        CHEAP,
+    )
+    .unwrap();
+    let req = RequestInfo::default();
+    for i in 0..4 {
+        let r = login.login(
+            auth.users(),
+            &format!("user{i}"),
+            "guess guess",
+            Some("192.0.2.7"),
+            &req,
+        );
+        assert_failed(&r);
+    }
+    let r = login.login(auth.users(), "alice", "correct horse", Some("192.0.2.7"), &req);
+    assert!(is_limited(&r).is_some(), "{r:?}");
+    // IPv6 clients are one client per /64.
+    for i in 0..4 {
+        let ip = format!("2001:db8:7:7::{}", i + 1);
+        let r = login.login(auth.users(), "nobody", "guess guess", Some(&ip), &req);
+        assert_failed(&r);
+    }
+    let r = login.login(
+        auth.users(),
+        "alice",
+        "correct horse",
+        Some("2001:db8:7:7:abcd::1"),
+        &req,
+    );
+    assert!(is_limited(&r).is_some(), "{r:?}");
+    // Another address still logs in.
+    assert!(
+        login
+            .login(auth.users(), "alice", "correct horse", Some("192.0.2.8"), &req)
+            .is_ok()
+    );
+}
+
+#[test]
+fn an_over_long_password_is_refused_and_counts_as_a_failure() {
+    let (_b, auth) = with_alice();
+    let login = login_service();
+    let req = RequestInfo::default();
+    let long = "x".repeat(jwtauth_core::users::MAX_PASSWORD_BYTES + 1);
+    for _ in 0..3 {
+        let r = login.login(auth.users(), "alice", &long, Some("10.0.0.1"), &req);
+        assert_failed(&r);
+    }
+    let r = login.login(auth.users(), "ALICE", "correct horse", Some("10.0.0.2"), &req);
+    assert!(is_limited(&r).is_some(), "{r:?}");
+}
+
+#[test]
+fn user_names_are_unique_caselessly_and_shown_as_entered() {
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = common::store::open(&b.url, "", &clock);
+        let users = auth.users();
+        users
+            .add_with_cost("admin", "correct horse", &["Admin"], CHEAP)
+            .unwrap();
+        for twin in ["Admin", "ADMIN"] {
+            match users.add_with_cost(twin, "another horse", &[], CHEAP) {
+                Err(UserError::AlreadyExists(existing)) => assert_eq!(existing, "admin", "{}", b.name),
+                other => panic!("{}: {twin}: {other:?}", b.name),
+            }
+        }
+        users.add_with_cost("Zoe.Q", "correct horse", &[], CHEAP).unwrap();
+        let mut names: Vec<String> = users.list().unwrap().into_iter().map(|u| u.name).collect();
+        names.sort();
+        assert_eq!(names, ["Zoe.Q", "admin"], "{}", b.name);
+
+        let login = login_service();
+        let req = RequestInfo::default();
+        let pair = login.login(users, "ADMIN", "correct horse", None, &req).unwrap();
+        let claims = auth.verifier().validate(&pair.access.token).unwrap();
+        assert_eq!(claims.subject(), "admin", "{}", b.name);
+        let pair = login.login(users, "zoe.q", "correct horse", None, &req).unwrap();
+        let claims = auth.verifier().validate(&pair.access.token).unwrap();
+        assert_eq!(claims.subject(), "Zoe.Q", "{}", b.name);
+
+        // Administrators designate a user by any spelling too.
+        assert!(users.disable("ZOE.Q").unwrap(), "{}", b.name);
+        assert!(
+            users.list().unwrap().iter().any(|u| u.name == "Zoe.Q" && u.disabled),
+            "{}",
+            b.name
+        );
+        assert!(users.enable("zoe.q").unwrap(), "{}", b.name);
+        assert!(users.delete("Zoe.q").unwrap(), "{}", b.name);
+        assert_eq!(users.list().unwrap().len(), 1, "{}", b.name);
+    }
+}
+
+/// Takes a store back to schema 6 (no `name_key`), as a previous jwtauth left it.
+fn back_to_schema_6(store: &Store) {
+    store
+        .write(|tx| {
+            tx.batch(
+                "DROP INDEX jwtauth_users_name_key;
+                 ALTER TABLE jwtauth_users DROP COLUMN name_key;
+                 UPDATE jwtauth_schema SET version = 6;",
+            )
+        })
+        .unwrap();
+}
+
+fn schema_version(store: &Store) -> i64 {
+    store
+        .write(|tx| tx.query("SELECT version FROM jwtauth_schema", &[]))
+        .unwrap()[0]
+        .i64(0)
+        .unwrap()
+}
+
+#[test]
+fn migration_7_keys_existing_users_and_refuses_names_that_collide() {
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = common::store::open(&b.url, "", &clock);
+        auth.users()
+            .add_with_cost("admin", "correct horse", &["Admin"], CHEAP)
+            .unwrap();
+        drop(auth);
+        let old = Store::open(&b.url, 1).unwrap();
+        back_to_schema_6(&old);
+        // Two accounts a previous jwtauth allowed.
+        old.write(|tx| {
+            tx.exec(
+                "INSERT INTO jwtauth_users (name, password_hash, roles, disabled, created_at)
+                 SELECT 'ADMIN', password_hash, roles, disabled, created_at FROM jwtauth_users WHERE name = 'admin'",
+                &[],
+            )
+        })
+        .unwrap();
+
+        let e = Store::open(&b.url, 1).unwrap_err();
+        assert!(matches!(e, StoreError::Data(_)), "{}: {e}", b.name);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("'ADMIN' and 'admin'") && msg.contains("Nothing was changed"),
+            "{}: {msg}",
+            b.name
+        );
+        assert_eq!(schema_version(&old), 6, "{}", b.name);
+
+        // Once a person removed one of them, the upgrade goes through.
+        old.write(|tx| tx.exec("DELETE FROM jwtauth_users WHERE name = 'ADMIN'", &[]))
+            .unwrap();
+        let auth = common::store::open(&b.url, "", &clock);
+        assert_eq!(schema_version(&old), 7, "{}", b.name);
+        let pair = login_service()
+            .login(auth.users(), "Admin", "correct horse", None, &RequestInfo::default())
+            .unwrap();
+        assert_eq!(
+            auth.verifier().validate(&pair.access.token).unwrap().subject(),
+            "admin",
+            "{}",
+            b.name
+        );
+        let twin = auth.users().add_with_cost("ADMIN", "another horse", &[], CHEAP);
+        assert!(matches!(twin, Err(UserError::AlreadyExists(_))), "{}: {twin:?}", b.name);
+    }
+}
+
 #[test]
 fn the_first_admin_is_created_once_on_an_empty_store() {
     for b in common::store::backends() {
@@ -146,6 +384,7 @@ fn administrators_change_passwords_roles_and_accounts_and_old_sessions_end() {
             per_client_burst: 100,
             per_client_period: Duration::from_secs(1),
             max_keys: 1000,
+            ..LoginLimits::default()
         };
         let login = Login::with(roomy, CHEAP).unwrap();
         let req = RequestInfo::default();
@@ -294,6 +533,7 @@ fn a_login_racing_a_disable_never_leaves_a_live_session() {
                     per_client_burst: 1000,
                     per_client_period: Duration::from_secs(1),
                     max_keys: 1000,
+                    ..LoginLimits::default()
                 },
                 slow,
             )

@@ -207,6 +207,8 @@ user_burst = 5
 user_period = "12s"
 client_burst = 20
 client_period = "3s"
+client_attempt_burst = 100
+client_attempt_period = "100ms"
 max_tracked = 100000
 "#
             ),

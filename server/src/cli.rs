@@ -320,7 +320,13 @@ fn admin(config: Config, command: Command) -> anyhow::Result<()> {
             writeln!(out, "user '{name}' enabled; it may log in again")?;
         }
         Command::User(UserCmd::Passwd { name }) => {
-            if !auth.users().list()?.iter().any(|u| u.name == name) {
+            let key = jwtauth_core::users::name_key(&name);
+            if !auth
+                .users()
+                .list()?
+                .iter()
+                .any(|u| jwtauth_core::users::name_key(&u.name) == key)
+            {
                 bail!("no user '{name}'");
             }
             let password = read_password()?;

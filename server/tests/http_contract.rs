@@ -83,6 +83,28 @@ async fn too_many_attempts_for_one_username_get_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn correct_passwords_log_in_often_without_429() {
+    let s = start().await;
+    // Six times the username's failure burst, from one address, in any spelling.
+    for i in 0..30 {
+        let user = if i % 2 == 0 { "alice" } else { "ALICE" };
+        let r = s.login(user, USER_PW).await;
+        assert_eq!(r.status(), 200, "login {i}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["access_token"].is_string());
+    }
+    // Failures are still counted: 5, then 429 with Retry-After.
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..6 {
+            v.push(s.login("Alice", "wrong password").await.status().as_u16());
+        }
+        v
+    };
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+}
+
+#[tokio::test]
 async fn without_trusted_proxies_x_forwarded_for_cannot_dodge_the_client_limit() {
     let s = start_with(
         "[login]\nclient_burst = 2\nclient_period = \"1h\"\nuser_burst = 100",

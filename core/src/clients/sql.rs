@@ -24,7 +24,10 @@ pub(super) fn insert(store: &Store, name: &str, hash: &str, roles: &str, now: i6
             .query("SELECT client_id FROM jwtauth_clients WHERE client_id = ?1", &[name.into()])?
             .is_empty()
             || !tx
-                .query("SELECT name FROM jwtauth_users WHERE name = ?1", &[name.into()])?
+                .query(
+                    "SELECT name FROM jwtauth_users WHERE name_key = ?1",
+                    &[crate::fold::name_key(name).into()],
+                )?
                 .is_empty();
         if taken {
             return Ok(false);

@@ -240,6 +240,8 @@ pub(super) struct RawLogin {
     user_period: Dur,
     client_burst: u32,
     client_period: Dur,
+    client_attempt_burst: u32,
+    client_attempt_period: Dur,
     max_tracked: usize,
 }
 
@@ -251,6 +253,8 @@ impl Default for RawLogin {
             user_period: Dur(d.per_user_period),
             client_burst: d.per_client_burst,
             client_period: Dur(d.per_client_period),
+            client_attempt_burst: d.per_client_attempt_burst,
+            client_attempt_period: Dur(d.per_client_attempt_period),
             max_tracked: d.max_keys,
         }
     }
@@ -299,7 +303,7 @@ fn tracked(key: &'static str, n: usize) -> Result<(), ConfigError> {
 
 impl RawLogin {
     pub(super) fn validate(self) -> Result<LoginLimits, ConfigError> {
-        let example = "5 then one per \"12s\" per user, 20 then one per \"3s\" per client";
+        let example = "5 failures then one per \"12s\" per user, 20 then one per \"3s\" per client";
         rate(
             "login.user_burst",
             self.user_burst,
@@ -314,12 +318,21 @@ impl RawLogin {
             self.client_period.0,
             example,
         )?;
+        rate(
+            "login.client_attempt_burst",
+            self.client_attempt_burst,
+            "login.client_attempt_period",
+            self.client_attempt_period.0,
+            "100 attempts then one per \"100ms\" per client",
+        )?;
         tracked("login.max_tracked", self.max_tracked)?;
         Ok(LoginLimits {
             per_user_burst: self.user_burst,
             per_user_period: self.user_period.0,
             per_client_burst: self.client_burst,
             per_client_period: self.client_period.0,
+            per_client_attempt_burst: self.client_attempt_burst,
+            per_client_attempt_period: self.client_attempt_period.0,
             max_keys: self.max_tracked,
         })
     }
@@ -479,6 +492,13 @@ mod tests {
         assert!(err("[login]\nuser_period = 0").contains("login.user_period"));
         assert!(err("[login]\nclient_period = \"2h\"").contains("login.client_period"));
         assert!(err("[login]\nmax_tracked = 0").contains("login.max_tracked"));
+        assert_eq!(c.login.per_client_attempt_burst, 100);
+        assert_eq!(c.login.per_client_attempt_period, Duration::from_millis(100));
+        let c = Config::from_toml("[login]\nclient_attempt_burst = 30\nclient_attempt_period = \"1s\"").unwrap();
+        assert_eq!(c.login.per_client_attempt_burst, 30);
+        assert_eq!(c.login.per_client_attempt_period, Duration::from_secs(1));
+        assert!(err("[login]\nclient_attempt_burst = 0").contains("login.client_attempt_burst"));
+        assert!(err("[login]\nclient_attempt_period = \"2h\"").contains("login.client_attempt_period"));
         assert!(err("[login]\nuser_bust = 3").contains("user_bust"));
     }
 }

@@ -1,11 +1,11 @@
-//! Password login: throttling, verification that takes the same time whether or
+//! Password login: throttling of failures, verification that takes the same time whether or
 //! not the user exists, and the session start.
 
 use argon2::password_hash::PasswordVerifier;
 
 use super::password::{HashCost, hash_password, random_password};
 use super::throttle::{Limited, LoginLimiter, LoginLimits};
-use super::{MAX_PASSWORD_BYTES, UserError, Users, user_info};
+use super::{MAX_PASSWORD_BYTES, UserError, Users, name_key, user_info};
 use crate::audit::{RequestInfo, record_failure};
 use crate::error::{AuthError, Reason};
 use crate::refresh::TokenPair;
@@ -77,8 +77,12 @@ impl Login {
     }
 
     /// Checks `username` and `password`, then starts a session with the user's roles.
-    /// Every failure (throttled, bad credentials) is recorded in the failure log with
-    /// `request`; the log never says whether the user exists.
+    /// The username is compared caselessly ([`super::name_key`]): `ADMIN` logs in
+    /// as `admin`, whose tokens carry the name as it was entered when the user was
+    /// added. Every failure (throttled, bad credentials) is recorded in the failure
+    /// log with `request`; the log never says whether the user exists. A password
+    /// over [`MAX_PASSWORD_BYTES`] is refused before the store is read or anything
+    /// is hashed, and counts as a failure.
     pub fn login(
         &self,
         users: &Users,
@@ -88,61 +92,73 @@ impl Login {
         request: &RequestInfo<'_>,
     ) -> Result<TokenPair, LoginError> {
         let subject = crate::error::clip(username);
-        if let Err(Limited {
-            retry_after_secs,
-            by_client,
-        }) = self.limiter.check(username, client_ip)
-        {
-            let who = if by_client {
-                "this client address"
-            } else {
-                "this username"
-            };
-            let error = AuthError::new(
-                Reason::RateLimited,
-                format!("too many login attempts for {who}; retry in {retry_after_secs} s"),
-            );
-            record_failure(&error, Some(&subject), request);
-            return Err(LoginError::Limited {
-                error,
+        let attempt = match self.limiter.begin(username, client_ip) {
+            Ok(attempt) => attempt,
+            Err(Limited {
                 retry_after_secs,
-            });
+                by_client,
+            }) => {
+                let who = if by_client {
+                    "from this client address"
+                } else {
+                    "for this username"
+                };
+                let error = AuthError::new(
+                    Reason::RateLimited,
+                    format!("too many login attempts {who}; retry in {retry_after_secs} s"),
+                );
+                record_failure(&error, Some(&subject), request);
+                return Err(LoginError::Limited {
+                    error,
+                    retry_after_secs,
+                });
+            }
+        };
+        let outcome = self.verify_and_start(users, username, password, request);
+        match &outcome {
+            Ok(_) => self.limiter.succeeded(attempt),
+            Err(LoginError::Failed(error)) => record_failure(error, Some(&subject), request),
+            // The store or hashing failed: no password was judged, nothing counts.
+            Err(_) => self.limiter.abandoned(attempt),
         }
+        outcome
+    }
+
+    fn verify_and_start(
+        &self,
+        users: &Users,
+        username: &str,
+        password: &str,
+        request: &RequestInfo<'_>,
+    ) -> Result<TokenPair, LoginError> {
+        let failed = || LoginError::Failed(AuthError::new(Reason::BadCredentials, "wrong username or password"));
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(failed());
+        }
+        let key = name_key(username);
         let row = users.store().write(|tx| {
             tx.query(
-                "SELECT name, roles, disabled, created_at, password_hash FROM jwtauth_users WHERE name = ?1",
-                &[username.into()],
+                "SELECT name, roles, disabled, created_at, password_hash FROM jwtauth_users WHERE name_key = ?1",
+                &[key.as_str().into()],
             )
         })?;
         let user = row.first().map(|r| Ok::<_, StoreError>((user_info(r)?, r.text(4)?)));
         let user = user.transpose()?;
         let hash = user.as_ref().map_or(self.dummy_hash.as_str(), |(_, h)| h.as_str());
         // Verify even for an unknown or disabled user: the time taken tells nothing.
-        let verified = password.len() <= MAX_PASSWORD_BYTES
-            && self.cost.hasher()?.verify_password(password.as_bytes(), hash).is_ok();
+        let verified = self.cost.hasher()?.verify_password(password.as_bytes(), hash).is_ok();
         match user {
             Some((info, _)) if verified && !info.disabled => {
                 let roles: Vec<&str> = info.roles.iter().map(String::as_str).collect();
                 // The user is checked again where the session commits: a disable
                 // since the read above refuses the login like a wrong password.
-                match users
+                users
                     .sessions()
                     .start_for_user(&info.name, &roles, request)
                     .map_err(UserError::from)?
-                {
-                    Some(pair) => Ok(pair),
-                    None => {
-                        let error = AuthError::new(Reason::BadCredentials, "wrong username or password");
-                        record_failure(&error, Some(&subject), request);
-                        Err(LoginError::Failed(error))
-                    }
-                }
+                    .ok_or_else(failed)
             }
-            _ => {
-                let error = AuthError::new(Reason::BadCredentials, "wrong username or password");
-                record_failure(&error, Some(&subject), request);
-                Err(LoginError::Failed(error))
-            }
+            _ => Err(failed()),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Users who log in with a password: stored with argon2id hashes (OWASP parameters:
 //! 7 MiB, 5 passes, 1 lane), listed and disabled by administrators, and checked by
-//! [`Login`], which throttles attempts and takes the same time whether or not the
-//! user exists.
+//! [`Login`], which throttles failures and takes the same time whether or not the
+//! user exists. Names are compared caselessly ([`name_key`]) and kept as entered:
+//! administrators may designate a user by any spelling of its name.
 
 mod login;
 mod password;
@@ -14,6 +15,7 @@ use crate::random::NoRandomness;
 use crate::refresh::{SessionError, Sessions};
 use crate::store::{Row, Store, StoreError, Val};
 
+pub use crate::fold::name_key;
 pub use login::{Login, LoginError};
 pub use password::{GeneratedPassword, HashCost};
 use password::{hash_password, random_password};
@@ -30,7 +32,8 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// A user as listed (no hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserInfo {
-    /// Login name.
+    /// Login name, as it was entered when the user was added (names are compared
+    /// caselessly, see [`name_key`]).
     pub name: String,
     /// Roles put into the user's tokens.
     pub roles: Vec<String>,
@@ -56,7 +59,7 @@ pub enum UserError {
     /// The password is longer than [`MAX_PASSWORD_BYTES`].
     #[error("the password is too long: at most {MAX_PASSWORD_BYTES} bytes")]
     PasswordTooLong,
-    /// Another user has this name.
+    /// Another user has this name, compared caselessly (the other user's name as stored).
     #[error("user '{0}' already exists")]
     AlreadyExists(String),
     /// The argon2 parameters or the hashing failed.
@@ -137,7 +140,9 @@ impl Users {
     }
 
     /// Adds a user with an argon2id hash of `password` (OWASP cost). Fails for a
-    /// bad name, role or password, or a name already taken.
+    /// bad name, role or password, or a name already taken: names are compared
+    /// caselessly ([`name_key`]), so `Admin` is refused beside `admin`. The name is
+    /// kept and shown as entered.
     pub fn add(&self, name: &str, password: &str, roles: &[&str]) -> Result<(), UserError> {
         self.add_with_cost(name, password, roles, HashCost::OWASP)
     }
@@ -151,24 +156,37 @@ impl Users {
         let hash = hash_password(cost, password)?;
         let roles_json = serde_json::to_string(roles).map_err(|e| UserError::Hashing(e.to_string()))?;
         let now = self.0.clock.now();
-        let inserted = store.write(|tx| {
-            if !tx
-                .query("SELECT name FROM jwtauth_users WHERE name = ?1", &[name.into()])?
-                .is_empty()
-            {
-                return Ok(false);
+        let key = name_key(name);
+        let taken = store.write(|tx| {
+            let same = tx.query(
+                "SELECT name FROM jwtauth_users WHERE name_key = ?1 OR name = ?2",
+                &[key.as_str().into(), name.into()],
+            )?;
+            if let Some(row) = same.first() {
+                return Ok(Some(row.text(0)?));
             }
             tx.exec(
-                "INSERT INTO jwtauth_users (name, password_hash, roles, disabled, created_at) VALUES (?1, ?2, ?3, 0, ?4)",
-                &[name.into(), hash.as_str().into(), roles_json.as_str().into(), Val::I64(now)],
+                "INSERT INTO jwtauth_users (name, name_key, password_hash, roles, disabled, created_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                &[name.into(), key.as_str().into(), hash.as_str().into(), roles_json.as_str().into(), Val::I64(now)],
             )?;
-            Ok(true)
+            Ok(None)
         })?;
-        if inserted {
-            Ok(())
-        } else {
-            Err(UserError::AlreadyExists(name.to_string()))
+        match taken {
+            None => Ok(()),
+            Some(existing) => Err(UserError::AlreadyExists(existing)),
         }
+    }
+
+    /// The stored name of the user `name` designates, compared caselessly.
+    fn stored_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let key = name_key(name);
+        let rows = self.0.store.write(|tx| {
+            tx.query(
+                "SELECT name FROM jwtauth_users WHERE name_key = ?1",
+                &[key.as_str().into()],
+            )
+        })?;
+        rows.first().map(|r| r.text(0)).transpose()
     }
 
     /// Every user, by name.
@@ -189,12 +207,19 @@ impl Users {
     /// login in flight either commits its session first (and it is revoked) or
     /// sees the user disabled; refresh refuses a disabled or deleted user too.
     pub fn disable(&self, name: &str) -> Result<bool, StoreError> {
-        self.0.sessions.disable_user(name)
+        match self.stored_name(name)? {
+            Some(stored) => self.0.sessions.disable_user(&stored),
+            None => Ok(false),
+        }
     }
 
     /// Lets a disabled user log in again. Sessions revoked when it was disabled stay
     /// revoked. Returns whether the user exists.
     pub fn enable(&self, name: &str) -> Result<bool, StoreError> {
+        let Some(name) = self.stored_name(name)? else {
+            return Ok(false);
+        };
+        let name = name.as_str();
         let n = self
             .0
             .store
@@ -212,6 +237,10 @@ impl Users {
     /// Like [`Users::set_password`] with explicit argon2 cost (tests use a cheap one).
     pub fn set_password_with_cost(&self, name: &str, password: &str, cost: HashCost) -> Result<bool, UserError> {
         check_password(password)?;
+        let Some(name) = self.stored_name(name)? else {
+            return Ok(false);
+        };
+        let name = name.as_str();
         let hash = hash_password(cost, password)?;
         let n = self.0.store.write(|tx| {
             tx.exec(
@@ -231,6 +260,10 @@ impl Users {
     /// roles now, or `None` when there is no such user.
     pub fn change_roles(&self, name: &str, add: &[&str], remove: &[&str]) -> Result<Option<Vec<String>>, UserError> {
         add.iter().chain(remove).try_for_each(|r| check_role(r))?;
+        let Some(name) = self.stored_name(name)? else {
+            return Ok(None);
+        };
+        let name = name.as_str();
         let roles = self.0.store.write(|tx| {
             let rows = tx.query(
                 &format!("SELECT roles FROM jwtauth_users WHERE name = ?1{}", tx.for_update()),
@@ -262,6 +295,10 @@ impl Users {
     /// be taken again by a new user, whose tokens the old ones cannot be mistaken
     /// for: they were revoked. Returns whether the user existed.
     pub fn delete(&self, name: &str) -> Result<bool, StoreError> {
+        let Some(name) = self.stored_name(name)? else {
+            return Ok(false);
+        };
+        let name = name.as_str();
         let n = self
             .0
             .store
