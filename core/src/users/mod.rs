@@ -5,6 +5,7 @@
 
 mod login;
 mod password;
+pub mod slots;
 pub mod throttle;
 
 use std::sync::Arc;
