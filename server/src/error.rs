@@ -21,7 +21,8 @@ pub const REALM: &str = "jwtauth";
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `invalid_token`, `insufficient_scope`, `invalid_grant`,
-    /// `invalid_request`, `rate_limited`, `not_found`, `server_error`, `unavailable`.
+    /// `invalid_request`, `rate_limited`, `not_found`, `server_error`, `unavailable`,
+    /// `temporarily_unavailable`.
     pub error: String,
     /// `<reason>: <hint>` for authentication failures; a sentence otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +62,8 @@ pub enum ApiError {
     NoMetadata,
     /// The store cannot be reached.
     Unavailable,
+    /// Every password hashing slot stayed busy for `login.hash_wait`.
+    Busy,
     /// Anything else; details go to the server log, never to the client.
     Internal(String),
 }
@@ -105,6 +108,7 @@ impl From<LoginError> for ApiError {
                 retry_after_secs,
             } => ApiError::Limited(error, retry_after_secs),
             LoginError::Failed(e) => e.into(),
+            LoginError::Busy(_) => ApiError::Busy,
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -231,6 +235,17 @@ impl IntoResponse for ApiError {
                 "unavailable",
                 Some("the store is unavailable; retry later".into()),
             ),
+            ApiError::Busy => {
+                // Not an authentication failure (nothing was checked): counted apart.
+                metrics::counter!("jwtauth_login_busy_total").increment(1);
+                let mut r = body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    Some("every password hashing slot is busy; retry in 1 s".into()),
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+                r
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 body(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
