@@ -4,6 +4,7 @@
 #   scripts/bench.sh            # ~3.5 minutes: HS256, ES256 (remembered, and verified every
 #                               # time), unprotected baseline, Node express
 #   SOAK=600 scripts/bench.sh   # then a 10-minute soak sampling the server's resident memory
+#   LOGIN_STORM=0 scripts/bench.sh   # without the login storm at the end (scripts/login-storm.sh)
 #
 # The machine may be shared and noisy, so the targets are not measured one after the
 # other: ROUNDS rounds each run every target for DURATION, in a rotating order, and
@@ -173,4 +174,10 @@ if [ "$SOAK" -gt 0 ]; then
             awk '/requests in/ {printf "%s requests, ", $1}'
         echo "RSS $(rss_kb "$PID_hs") kB"
     done
+fi
+
+# Resident memory through a login storm (64 clients, 10,000 attempts; LOGIN_STORM=0 skips
+# it, BEFORE=<older jwtauth-server> runs the same storm on that binary first).
+if [ "${LOGIN_STORM:-1}" != 0 ]; then
+    BIN="$BIN" scripts/login-storm.sh
 fi

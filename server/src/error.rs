@@ -21,7 +21,8 @@ pub const REALM: &str = "jwtauth";
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `invalid_token`, `insufficient_scope`, `invalid_grant`,
-    /// `invalid_request`, `rate_limited`, `not_found`, `server_error`, `unavailable`.
+    /// `invalid_request`, `rate_limited`, `not_found`, `server_error`, `unavailable`,
+    /// `temporarily_unavailable`.
     pub error: String,
     /// `<reason>: <hint>` for authentication failures; a sentence otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +62,8 @@ pub enum ApiError {
     NoMetadata,
     /// The store cannot be reached.
     Unavailable,
+    /// Every password hashing slot stayed busy for `login.hash_wait`.
+    Busy,
     /// Anything else; details go to the server log, never to the client.
     Internal(String),
 }
@@ -107,6 +110,7 @@ impl From<LoginError> for ApiError {
             LoginError::Failed(e) => e.into(),
             // A store failure among them is a 503 like everywhere else.
             LoginError::Error(e) => e.into(),
+            LoginError::Busy(_) => ApiError::Busy,
         }
     }
 }
@@ -234,6 +238,17 @@ impl IntoResponse for ApiError {
                     Some("the store is unavailable; retry later".into()),
                 );
                 r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+                r
+            }
+            ApiError::Busy => {
+                // Not an authentication failure (nothing was checked): counted apart.
+                metrics::counter!("jwtauth_login_busy_total").increment(1);
+                let mut r = body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    Some("every password hashing slot is busy; retry in 1 s".into()),
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
                 r
             }
             ApiError::Internal(detail) => {

@@ -28,10 +28,6 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// Password verifications running at once, at most. Each takes 7 MiB and a core for
-/// tens of milliseconds; more at once would not log anyone in sooner, and the
-/// allocator keeps each one's buffer resident afterwards.
-pub const HASHING_PERMITS: usize = 2;
 /// How often latency samples are folded into the histogram buckets.
 pub const METRICS_UPKEEP: Duration = Duration::from_millis(250);
 /// A request taking longer than this is answered 408.
@@ -41,10 +37,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Shared {
     /// The core runtime.
     pub auth: Arc<JwtAuth>,
-    /// Password login with its throttle.
+    /// Password login with its throttle and its bound on concurrent hashes
+    /// (`login.concurrent_hashes`, waited for with [`routes::hash_slot`]).
     pub login: Arc<Login>,
-    /// Bounds concurrent password verifications (each holds 7 MiB).
-    pub hashing: tokio::sync::Semaphore,
     /// The products list, rendered once and served from memory.
     pub catalog: catalog::Catalog,
     /// Renders `/metrics`.

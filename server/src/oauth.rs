@@ -269,11 +269,7 @@ pub async fn token(
             let username = required(&p.username, "username")?.to_owned();
             let password = required(&p.password, "password")?.to_owned();
             let login = state.login.clone();
-            let _permit = state
-                .hashing
-                .acquire()
-                .await
-                .map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
+            let slot = crate::routes::hash_slot(&login, &password).await?;
             blocking(&state.auth, move |auth| {
                 let mut info = ctx.info();
                 if let ClientAuth::Secret(id, secret) = &client {
@@ -284,7 +280,14 @@ pub async fn token(
                     info.client_id = Some(id);
                 }
                 Ok(
-                    match login.login(auth.users(), &username, &password, ctx.client_ip.as_deref(), &info) {
+                    match login.login_in_slot(
+                        slot,
+                        auth.users(),
+                        &username,
+                        &password,
+                        ctx.client_ip.as_deref(),
+                        &info,
+                    ) {
                         Ok(pair) => Ok(token_body(
                             auth,
                             &pair.access,

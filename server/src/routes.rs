@@ -6,6 +6,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jwtauth_core::users::Login;
+use jwtauth_core::users::slots::HashSlot;
 use jwtauth_core::{JwtAuth, SessionError, TokenPair};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -100,6 +102,21 @@ fn no_store(json: impl Serialize) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Json(json)).into_response()
 }
 
+/// A hashing slot for a login with `password`, waited for on the async side so
+/// that a storm of logins queues here rather than filling the blocking pool (which
+/// refreshes and store calls share). `None` when the password is refused without
+/// hashing; [`ApiError::Busy`] after `login.hash_wait` without a free slot.
+pub async fn hash_slot(login: &Login, password: &str) -> Result<Option<HashSlot>, ApiError> {
+    if !login.needs_slot(password) {
+        return Ok(None);
+    }
+    let slots = login.hash_slots();
+    tokio::time::timeout(slots.limits().hash_wait, slots.acquire_async())
+        .await
+        .map(Some)
+        .map_err(|_| ApiError::Busy)
+}
+
 /// Logs in with a username and password.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
@@ -108,8 +125,8 @@ fn no_store(json: impl Serialize) -> Response {
         (status = 401, description = "Bad credentials (`invalid_grant`)", body = ErrorBody),
         (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "The store is unavailable (`unavailable`); retry after Retry-After", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The store is unavailable (`unavailable`), or every password hashing slot stayed busy (`temporarily_unavailable`); see Retry-After",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -117,14 +134,10 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let login = state.login.clone();
-    // Each argon2 verification takes 7 MiB: bound how many run at once.
-    let _permit = state
-        .hashing
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
+    let slot = hash_slot(&login, &body.password).await?;
     let response = blocking(&state.auth, move |auth| {
-        let pair = login.login(
+        let pair = login.login_in_slot(
+            slot,
             auth.users(),
             &body.username,
             &body.password,

@@ -341,7 +341,11 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
         let auth = auth.clone();
         tokio::task::spawn_blocking(move || {
             let first = auth.users().bootstrap_admin()?;
-            let login = jwtauth_core::users::Login::with(auth.config().login(), jwtauth_core::users::HashCost::OWASP)?;
+            let login = jwtauth_core::users::Login::configured(
+                auth.config().login(),
+                auth.config().login_hashing(),
+                jwtauth_core::users::HashCost::OWASP,
+            )?;
             Ok::<_, jwtauth_core::Error>((login, first))
         })
         .await??
@@ -356,7 +360,6 @@ pub async fn run(config: Config, bench_route: bool) -> anyhow::Result<crate::App
     let state = std::sync::Arc::new(crate::Shared {
         auth: auth.clone(),
         login: std::sync::Arc::new(login),
-        hashing: tokio::sync::Semaphore::new(crate::HASHING_PERMITS),
         catalog: crate::catalog::Catalog::default(),
         metrics: crate::metrics_handle(),
         tls,

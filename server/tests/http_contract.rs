@@ -473,3 +473,43 @@ async fn oversized_bodies_are_refused() {
     assert!(r.status() == 413 || r.status() == 400, "{}", r.status());
     assert!(!r.status().is_server_error());
 }
+
+#[tokio::test]
+async fn a_login_finding_every_hashing_slot_busy_gets_503_with_retry_after() {
+    let s = start_with(
+        "[login]\nconcurrent_hashes = 2\nhash_wait = \"1ms\"\n[oauth]\npassword_grant = true",
+        "",
+        reqwest::Client::new(),
+    )
+    .await;
+    let busy_total = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("jwtauth_login_busy_total "))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let before = busy_total(&s.get("/metrics", None).await.text().await.unwrap());
+    // Two logins hold both slots (N = 2); the third finds none within hash_wait.
+    let slots = s.login.hash_slots();
+    let held = (slots.try_acquire().unwrap(), slots.try_acquire().unwrap());
+    let r = s.login("alice", USER_PW).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let grant = s
+        .client
+        .post(s.url("/oauth/token"))
+        .form(&[("grant_type", "password"), ("username", "alice"), ("password", USER_PW)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 503);
+    assert_eq!(grant.headers()["retry-after"], "1");
+    // An over-long password needs no slot: refused as bad credentials at once.
+    let long = "x".repeat(jwtauth_core::users::MAX_PASSWORD_BYTES + 1);
+    assert_eq!(s.login("alice", &long).await.status(), 401);
+    let after = busy_total(&s.get("/metrics", None).await.text().await.unwrap());
+    assert_eq!(after - before, 2, "each busy refusal is counted");
+    drop(held);
+    assert_eq!(s.login("alice", USER_PW).await.status(), 200);
+}

@@ -184,6 +184,8 @@ pub struct Config {
     server: ServerConfig,
     /// Login throttling.
     login: LoginLimits,
+    /// The bound on concurrent password hashes.
+    login_hashing: crate::users::slots::HashLimits,
     refresh_limits: crate::refresh::RefreshLimits,
     /// Where our tokens' subject and roles are read from.
     claims_profile: crate::token::ClaimsProfile,
@@ -268,7 +270,7 @@ impl Config {
             ));
         }
         let server = raw.server.validate(resolve)?;
-        let login = raw.login.validate()?;
+        let (login, login_hashing) = raw.login.validate()?;
         let refresh_limits = raw.refresh_limits.validate()?;
         let mut config = Config {
             issuer,
@@ -296,6 +298,7 @@ impl Config {
             log,
             server,
             login,
+            login_hashing,
             refresh_limits,
             claims_profile,
             trusted_issuers: Vec::new(),
@@ -442,6 +445,8 @@ accessors! {
     server: &ServerConfig => |c| &c.server;
     /// Login throttling.
     login: LoginLimits => |c| c.login;
+    /// The bound on concurrent password hashes (`login.concurrent_hashes`, `login.hash_wait`).
+    login_hashing: crate::users::slots::HashLimits => |c| c.login_hashing;
     /// Refresh throttling (`[refresh_limits]`).
     refresh_limits: crate::refresh::RefreshLimits => |c| c.refresh_limits;
     /// Where our tokens' subject and roles are read from (`claims_profile`).

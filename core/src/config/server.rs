@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, Dur, OneOrMany};
 use crate::refresh::RefreshLimits;
+use crate::users::slots::HashLimits;
 use crate::users::throttle::LoginLimits;
 
 /// The HTTP server.
@@ -243,12 +244,17 @@ pub(super) struct RawLogin {
     client_attempt_burst: u32,
     client_attempt_period: Dur,
     max_tracked: usize,
+    concurrent_hashes: usize,
+    hash_wait: Dur,
 }
 
 impl Default for RawLogin {
     fn default() -> Self {
         let d = LoginLimits::default();
+        let h = HashLimits::default();
         RawLogin {
+            concurrent_hashes: h.concurrent_hashes,
+            hash_wait: Dur(h.hash_wait),
             user_burst: d.per_user_burst,
             user_period: Dur(d.per_user_period),
             client_burst: d.per_client_burst,
@@ -301,8 +307,35 @@ fn tracked(key: &'static str, n: usize) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Each slot keeps 7 MiB resident: more than this is a typo, not a machine.
+const MAX_CONCURRENT_HASHES: usize = 256;
+/// A login waiting longer than this for a hashing slot would meet the server's
+/// 10 s request timeout before its answer.
+const MAX_HASH_WAIT: Duration = Duration::from_secs(5);
+
+fn hashing(concurrent_hashes: usize, hash_wait: Duration) -> Result<HashLimits, ConfigError> {
+    if !(1..=MAX_CONCURRENT_HASHES).contains(&concurrent_hashes) {
+        return Err(ConfigError::invalid(
+            "login.concurrent_hashes",
+            format!("{concurrent_hashes} is outside 1..={MAX_CONCURRENT_HASHES}"),
+            "It is how many password hashes run at once, each with 7 MiB; keep the default (2) or the number of cores",
+        ));
+    }
+    if hash_wait.is_zero() || hash_wait > MAX_HASH_WAIT {
+        return Err(ConfigError::invalid(
+            "login.hash_wait",
+            format!("{} is outside 1ms..=5s", humantime::format_duration(hash_wait)),
+            "It is how long a login waits for a hashing slot before it is refused as busy, e.g. \"3s\"",
+        ));
+    }
+    Ok(HashLimits {
+        concurrent_hashes,
+        hash_wait,
+    })
+}
+
 impl RawLogin {
-    pub(super) fn validate(self) -> Result<LoginLimits, ConfigError> {
+    pub(super) fn validate(self) -> Result<(LoginLimits, HashLimits), ConfigError> {
         let example = "5 failures then one per \"12s\" per user, 20 then one per \"3s\" per client";
         rate(
             "login.user_burst",
@@ -326,7 +359,8 @@ impl RawLogin {
             "100 attempts then one per \"100ms\" per client",
         )?;
         tracked("login.max_tracked", self.max_tracked)?;
-        Ok(LoginLimits {
+        let hashing = hashing(self.concurrent_hashes, self.hash_wait.0)?;
+        let limits = LoginLimits {
             per_user_burst: self.user_burst,
             per_user_period: self.user_period.0,
             per_client_burst: self.client_burst,
@@ -334,7 +368,8 @@ impl RawLogin {
             per_client_attempt_burst: self.client_attempt_burst,
             per_client_attempt_period: self.client_attempt_period.0,
             max_keys: self.max_tracked,
-        })
+        };
+        Ok((limits, hashing))
     }
 }
 
@@ -500,5 +535,29 @@ mod tests {
         assert!(err("[login]\nclient_attempt_burst = 0").contains("login.client_attempt_burst"));
         assert!(err("[login]\nclient_attempt_period = \"2h\"").contains("login.client_attempt_period"));
         assert!(err("[login]\nuser_bust = 3").contains("user_bust"));
+    }
+
+    #[test]
+    fn hashing_bound_has_defaults_and_refuses_zero() {
+        assert_eq!(Config::default().login_hashing(), HashLimits::default());
+        assert_eq!(
+            (HashLimits::default().concurrent_hashes, HashLimits::default().hash_wait),
+            (2, Duration::from_secs(3))
+        );
+        let c = Config::from_toml("[login]\nconcurrent_hashes = 4\nhash_wait = \"250ms\"").unwrap();
+        assert_eq!(c.login_hashing().concurrent_hashes, 4);
+        assert_eq!(c.login_hashing().hash_wait, Duration::from_millis(250));
+        let zero = err("[login]\nconcurrent_hashes = 0");
+        assert!(
+            zero.contains("login.concurrent_hashes") && zero.contains("outside 1..=256"),
+            "{zero}"
+        );
+        assert!(err("[login]\nconcurrent_hashes = 100000").contains("login.concurrent_hashes"));
+        let zero = err("[login]\nhash_wait = 0");
+        assert!(
+            zero.contains("login.hash_wait") && zero.contains("outside 1ms..=5s"),
+            "{zero}"
+        );
+        assert!(err("[login]\nhash_wait = \"1m\"").contains("login.hash_wait"));
     }
 }

@@ -1,9 +1,10 @@
 //! Password login: throttling of failures, verification that takes the same time whether or
 //! not the user exists, and the session start.
 
-use argon2::password_hash::PasswordVerifier;
+use std::sync::Arc;
 
 use super::password::{HashCost, hash_password, random_password};
+use super::slots::{Busy, HashLimits, HashSlot, HashSlots};
 use super::throttle::{Limited, LoginLimiter, LoginLimits};
 use super::{MAX_PASSWORD_BYTES, UserError, Users, name_key, user_info};
 use crate::audit::{RequestInfo, record_failure};
@@ -25,6 +26,10 @@ pub enum LoginError {
     /// Wrong username or password, or a disabled user (`bad_credentials`).
     #[error(transparent)]
     Failed(AuthError),
+    /// Every hashing slot stayed busy for `login.hash_wait`: nothing was checked,
+    /// so it is no failed login; retry in a second.
+    #[error(transparent)]
+    Busy(#[from] Busy),
     /// The store, hashing or the session start failed.
     #[error(transparent)]
     Error(#[from] UserError),
@@ -41,6 +46,8 @@ impl From<StoreError> for LoginError {
 pub struct Login {
     limiter: LoginLimiter,
     cost: HashCost,
+    /// Bounds concurrent hashes; each slot reuses its block of argon2 memory.
+    slots: Arc<HashSlots>,
     /// Verified against when the user is unknown, so that both cases cost the same.
     dummy_hash: String,
 }
@@ -50,6 +57,7 @@ impl std::fmt::Debug for Login {
         f.debug_struct("Login")
             .field("limiter", &self.limiter)
             .field("cost", &self.cost)
+            .field("slots", &self.slots)
             .finish_non_exhaustive()
     }
 }
@@ -63,12 +71,31 @@ impl Login {
     /// With explicit limits and cost for the dummy hash (use the cost users were
     /// hashed with, so unknown and known users take the same time).
     pub fn with(limits: LoginLimits, cost: HashCost) -> Result<Login, UserError> {
+        Login::configured(limits, HashLimits::default(), cost)
+    }
+
+    /// With explicit limits, a bound on concurrent hashes (`login.concurrent_hashes`,
+    /// `login.hash_wait`), and cost as for [`Login::with`].
+    pub fn configured(limits: LoginLimits, hashing: HashLimits, cost: HashCost) -> Result<Login, UserError> {
         let dummy = random_password()?;
         Ok(Login {
             limiter: LoginLimiter::new(limits),
             cost,
+            slots: HashSlots::new(cost, hashing)?,
             dummy_hash: hash_password(cost, dummy.expose())?,
         })
+    }
+
+    /// The hashing slots, for async callers that wait for one without blocking a
+    /// worker (then [`Login::login_in_slot`]).
+    pub fn hash_slots(&self) -> &Arc<HashSlots> {
+        &self.slots
+    }
+
+    /// Whether a login with `password` would hash, so needs a slot. An over-long
+    /// password is refused without hashing, so without waiting for a slot.
+    pub fn needs_slot(&self, password: &str) -> bool {
+        password.len() <= MAX_PASSWORD_BYTES
     }
 
     /// The throttle (for sweeping and inspection).
@@ -83,8 +110,25 @@ impl Login {
     /// log with `request`; the log never says whether the user exists. A password
     /// over [`MAX_PASSWORD_BYTES`] is refused before the store is read or anything
     /// is hashed, and counts as a failure.
+    ///
+    /// The password is hashed in one of the hashing slots, waited for up to
+    /// `login.hash_wait` (blocking); [`LoginError::Busy`] when none came free.
     pub fn login(
         &self,
+        users: &Users,
+        username: &str,
+        password: &str,
+        client_ip: Option<&str>,
+        request: &RequestInfo<'_>,
+    ) -> Result<TokenPair, LoginError> {
+        self.login_in_slot(None, users, username, password, client_ip, request)
+    }
+
+    /// Like [`Login::login`], hashing in `slot` when given (taken beforehand, e.g.
+    /// with [`HashSlots::acquire_async`]) instead of waiting for one.
+    pub fn login_in_slot(
+        &self,
+        slot: Option<HashSlot>,
         users: &Users,
         username: &str,
         password: &str,
@@ -114,7 +158,7 @@ impl Login {
                 });
             }
         };
-        let outcome = self.verify_and_start(users, username, password, request);
+        let outcome = self.verify_and_start(slot, users, username, password, request);
         match &outcome {
             Ok(_) => self.limiter.succeeded(attempt),
             Err(LoginError::Failed(error)) => record_failure(error, Some(&subject), request),
@@ -126,6 +170,7 @@ impl Login {
 
     fn verify_and_start(
         &self,
+        slot: Option<HashSlot>,
         users: &Users,
         username: &str,
         password: &str,
@@ -146,7 +191,11 @@ impl Login {
         let user = user.transpose()?;
         let hash = user.as_ref().map_or(self.dummy_hash.as_str(), |(_, h)| h.as_str());
         // Verify even for an unknown or disabled user: the time taken tells nothing.
-        let verified = self.cost.hasher()?.verify_password(password.as_bytes(), hash).is_ok();
+        let mut slot = match slot {
+            Some(slot) => slot,
+            None => self.slots.acquire()?,
+        };
+        let verified = slot.verify(password.as_bytes(), hash);
         match user {
             Some((info, _)) if verified && !info.disabled => {
                 let roles: Vec<&str> = info.roles.iter().map(String::as_str).collect();

@@ -6,6 +6,7 @@
 
 mod login;
 mod password;
+pub mod slots;
 pub mod throttle;
 
 use std::sync::Arc;

@@ -29,10 +29,17 @@ impl HashCost {
         parallelism: 1,
     };
 
+    pub(crate) fn params(self) -> Result<Params, UserError> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| UserError::Hashing(format!("argon2 parameters are invalid: {e}")))
+    }
+
     pub(crate) fn hasher(self) -> Result<Argon2<'static>, UserError> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| UserError::Hashing(format!("argon2 parameters are invalid: {e}")))?;
-        Ok(Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
+        Ok(Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            self.params()?,
+        ))
     }
 }
 

@@ -16,6 +16,7 @@ pub const USER_PW: &str = "user password 1";
 pub struct TestServer {
     pub base: String,
     pub auth: Arc<JwtAuth>,
+    pub login: Arc<Login>,
     pub client: reqwest::Client,
     pub handle: axum_server::Handle<std::net::SocketAddr>,
     _dir: tempfile::TempDir,
@@ -56,15 +57,15 @@ pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client)
     .await
     .unwrap();
     let auth = Arc::new(auth);
-    let limits = auth.config().login();
-    let login = tokio::task::spawn_blocking(move || Login::with(limits, HashCost::OWASP).unwrap())
+    let (limits, hashing) = (auth.config().login(), auth.config().login_hashing());
+    let login = tokio::task::spawn_blocking(move || Login::configured(limits, hashing, HashCost::OWASP).unwrap())
         .await
         .unwrap();
     let tls = server_cfg.tls_cert.is_some();
+    let login = Arc::new(login);
     let state = Arc::new(Shared {
         auth: auth.clone(),
-        login: Arc::new(login),
-        hashing: tokio::sync::Semaphore::new(jwtauth_server::HASHING_PERMITS),
+        login: login.clone(),
         catalog: jwtauth_server::catalog::Catalog::default(),
         metrics: metrics_handle(),
         tls,
@@ -76,6 +77,7 @@ pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client)
     TestServer {
         base: format!("{scheme}://{host}:{}", running.addr.port()),
         auth,
+        login,
         client,
         handle: running.handle,
         _dir: dir,

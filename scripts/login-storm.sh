@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Resident memory of jwtauth-server through a login storm, loopback only, bounded.
+#
+#   scripts/login-storm.sh                       # builds the release server, ~1-3 minutes
+#   BEFORE=/path/to/older/jwtauth-server scripts/login-storm.sh   # the same storm on both
+#   BIN=target/release/jwtauth-server scripts/login-storm.sh      # an already built server
+#
+# CLIENTS (64) connections send ATTEMPTS (10,000) logins for one user, half with the
+# right password and half with a wrong one. Login throttling is opened up
+# (login.user_burst and client_burst 10,000, one more per millisecond) so that every
+# attempt is hashed, not refused at the throttle. The server's VmRSS is sampled every
+# 100 ms from start to 10 s after the storm; printed: idle, after one login, peak during
+# the storm, at its end and after 10 s idle. Goal (issue 15): < 40 MB at every point,
+# < 30 MB 10 s after. Needs wrk (apt-get install wrk) and curl. Not run in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLIENTS="${CLIENTS:-64}"
+ATTEMPTS="${ATTEMPTS:-10000}"
+THREADS="${THREADS:-2}"
+AFTER="${AFTER:-10}"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -p jwtauth-server --locked
+    BIN=target/release/jwtauth-server
+fi
+BIN="$(realpath "$BIN")"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export PASSWORD="storm-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+max_of() { awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$1"; }
+
+# storm LABEL BINARY: one server, one storm, one line of figures
+storm() {
+    local label="$1" bin="$2" dir="$WORK/$1"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        export JWTAUTH_STORE__URL="sqlite://$dir/jwtauth.db" JWTAUTH_LOG__DIR="$dir/logs" \
+            JWTAUTH_SERVER__LISTEN=127.0.0.1:0 RUST_LOG=warn \
+            JWTAUTH_LOGIN__USER_BURST=10000 JWTAUTH_LOGIN__USER_PERIOD=1ms \
+            JWTAUTH_LOGIN__CLIENT_BURST=10000 JWTAUTH_LOGIN__CLIENT_PERIOD=1ms
+        "$bin" init >/dev/null 2>&1
+        printf '%s\n' "$PASSWORD" | "$bin" user add bench --role Admin >/dev/null
+        exec "$bin" serve >"$dir/stdout" 2>"$dir/stderr"
+    ) &
+    local pid=$!
+    PIDS+=("$pid")
+    local base=""
+    for _ in $(seq 1 100); do
+        base="$(sed -n 's/^jwtauth-server listening on //p' "$dir/stdout" 2>/dev/null || true)"
+        [ -n "$base" ] && break
+        sleep 0.1
+    done
+    [ -n "$base" ] || { cat "$dir/stderr"; exit 1; }
+    local idle one
+    idle="$(rss_kb "$pid")"
+    curl -sf -o /dev/null -X POST "$base/auth/login" -H 'content-type: application/json' \
+        -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}"
+    one="$(rss_kb "$pid")"
+    (while kill -0 "$pid" 2>/dev/null; do echo "$(date +%s.%N) $(rss_kb "$pid")"; sleep 0.1; done) >"$dir/during" &
+    local sampler=$!
+    local t0 t1 out
+    t0="$(date +%s.%N)"
+    mkdir -p "$dir/counts"
+    COUNTS="$dir/counts" PER_THREAD=$((ATTEMPTS / THREADS)) wrk -t"$THREADS" -c"$CLIENTS" -d"${LIMIT:-600}s" \
+        --timeout 15s -s scripts/login-storm.lua "$base" >"$dir/wrk" 2>&1 &
+    local wrk_pid=$!
+    # wrk idles until -d ends once its threads stop: the count files mark the end.
+    while kill -0 "$wrk_pid" 2>/dev/null && [ "$(find "$dir/counts" -type f | wc -l)" -lt "$THREADS" ]; do
+        sleep 0.1
+    done
+    t1="$(date +%s.%N)"
+    kill "$wrk_pid" 2>/dev/null || true
+    wait "$wrk_pid" 2>/dev/null || true
+    out="$(cat "$dir"/counts/* | awk '{ ok += $1; wrong += $2; busy += $3; other += $4 }
+        END { printf "%d ok, %d wrong password, %d busy (503), %d other", ok, wrong, busy, other }')"
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    local peak end
+    peak="$(max_of "$dir/during")"
+    end="$(rss_kb "$pid")"
+    (for _ in $(seq 1 $((AFTER * 10))); do echo "$(date +%s.%N) $(rss_kb "$pid")"; sleep 0.1; done) >"$dir/after"
+    local after after_peak
+    after="$(rss_kb "$pid")"
+    after_peak="$(max_of "$dir/after")"
+    [ "$after_peak" -gt "$peak" ] && peak="$after_peak"
+    printf '%-8s idle %s, after one login %s, peak %s, end of storm %s, %ss later %s; %s logins in %.1f s; %s\n' \
+        "$label" "$(mb "$idle")" "$(mb "$one")" "$(mb "$peak")" "$(mb "$end")" "$AFTER" "$(mb "$after")" \
+        "$ATTEMPTS" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$out"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+echo "login storm: $CLIENTS clients, $ATTEMPTS attempts (half right, half wrong), $(nproc) cores, $(date -u +%FT%TZ)"
+echo "load before: $(uptime)"
+[ -n "${BEFORE:-}" ] && storm before "$(realpath "$BEFORE")"
+label=server
+[ -n "${BEFORE:-}" ] && label=after
+storm "$label" "$BIN"
+echo "load after: $(uptime)"
