@@ -1,6 +1,7 @@
 #!/bin/sh
 # Usage: ./run.sh TARGET [SECONDS] [extra libFuzzer flags...]
-# Builds (ASan, debug assertions + overflow checks) and fuzzes one target with one job.
+# Builds (ASan, debug assertions + overflow checks) and fuzzes one target with one job,
+# on the corpus in $FUZZ_CORPUS/TARGET (default corpus/TARGET).
 set -eu
 cd "$(dirname "$0")"
 t=$1; secs=${2:-480}; shift; [ $# -gt 0 ] && shift
@@ -9,10 +10,13 @@ export CARGO_TARGET_DIR RUSTC_BOOTSTRAP=1
 case $t in
   validate_header|validate_signed|inspect) dict=jwt.dict ;;
   config_toml) dict=config_toml.dict ;;
+  c_api) dict=c_api.dict ;;
+  oauth_basic) dict=oauth_basic.dict ;;
   failure_line) dict=failure_line.dict ;;
   *) dict= ;;
 esac
-mkdir -p "corpus/$t"
-exec cargo fuzz run --fuzz-dir . --codegen-units 16 "$t" "corpus/$t" -- \
+: "${FUZZ_CORPUS:=corpus}"
+mkdir -p "$FUZZ_CORPUS/$t"
+exec cargo fuzz run --fuzz-dir . --codegen-units 16 "$t" "$FUZZ_CORPUS/$t" -- \
   -max_total_time="$secs" -rss_limit_mb=2048 -timeout=5 -max_len=16384 \
   -print_final_stats=1 ${dict:+-dict=$dict} "$@"

@@ -2,7 +2,8 @@
 //! `include/jwtauth.h`, links them against the shared and the static library that
 //! cargo built beside this test, and runs them. With `JWTAUTH_VALGRIND=1` (set by
 //! `.ci/run`) the shared build also runs under valgrind memcheck, which must report
-//! no error and no leak.
+//! no error and no leak; with `JWTAUTH_ASAN=1` (set by `scripts/ci/c-asan.sh`) the C
+//! tests are also compiled with AddressSanitizer and run with LeakSanitizer on.
 
 // Test helpers outside #[test] functions: failing loudly is their job.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
@@ -72,6 +73,18 @@ enum Link {
 /// Compiles `tests/c/<name>.c` (warnings are errors) into `<name>-<link><tag>` and
 /// returns the executable (tests running in parallel use distinct tags).
 fn compile(name: &str, link: Link, tag: &str) -> PathBuf {
+    compile_with(name, link, tag, &[])
+}
+
+/// The C compiler's AddressSanitizer flags (gcc's libasan, with LeakSanitizer).
+/// The library itself is not instrumented: Rust allocates with the system
+/// malloc, which the sanitizer's runtime, loaded first, replaces for the whole
+/// process, so a block the library hands out and C misuses, or that nobody
+/// frees, is reported too.
+const ASAN_FLAGS: &[&str] = &["-fsanitize=address", "-fno-omit-frame-pointer"];
+
+/// As [`compile`], with `flags` added to the compiler's.
+fn compile_with(name: &str, link: Link, tag: &str, flags: &[&str]) -> PathBuf {
     let lib = lib_dir();
     let out = out_dir();
     std::fs::create_dir_all(&out).expect("create the C test output dir");
@@ -93,6 +106,7 @@ fn compile(name: &str, link: Link, tag: &str) -> PathBuf {
         "-pedantic",
         "-pthread",
     ])
+    .args(flags)
     .arg("-I")
     .arg(crate_dir().join("../include"))
     .arg(crate_dir().join(format!("tests/c/{name}.c")))
@@ -136,6 +150,32 @@ fn isolate(cmd: &mut Command) {
 /// Whether `.ci/run` asked for the valgrind runs (valgrind must be installed).
 fn valgrind_asked() -> bool {
     std::env::var_os("JWTAUTH_VALGRIND").is_some_and(|v| v == "1")
+}
+
+/// Whether `scripts/ci/c-asan.sh` asked for the AddressSanitizer runs.
+fn asan_asked() -> bool {
+    std::env::var_os("JWTAUTH_ASAN").is_some_and(|v| v == "1")
+}
+
+/// `exe` compiled with [`ASAN_FLAGS`], run so that any memory error or leak, in it
+/// or in a process it forks, makes that process print a report and exit 1.
+/// `suppressions`: a LeakSanitizer file of `tests/`, each entry explained there.
+fn asan(exe: &Path, suppressions: Option<&str>) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.env(
+        "ASAN_OPTIONS",
+        // Full stacks (the library has no frame pointers), so suppressions match.
+        "detect_leaks=1:halt_on_error=1:exitcode=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:fast_unwind_on_malloc=0",
+    );
+    let mut lsan = String::from("exitcode=1:report_objects=1:use_unaligned=1");
+    if let Some(file) = suppressions {
+        lsan.push_str(&format!(
+            ":suppressions={}",
+            crate_dir().join("tests").join(file).display()
+        ));
+    }
+    cmd.env("LSAN_OPTIONS", lsan);
+    cmd
 }
 
 /// `exe` under valgrind memcheck with `tests/valgrind.supp` and the `extra`
@@ -267,8 +307,12 @@ fn shared_library_exports_only_the_c_api() {
 /// Runs `test_errors` in an empty working directory with no `log.dir`: it must pass,
 /// print nothing to stderr and leave no file but its store.
 fn run_errors_test(exe: &Path, what: &str, iterations: &str) {
+    run_errors_test_with(Command::new(exe), what, iterations);
+}
+
+/// [`run_errors_test`] with the command given (e.g. with a sanitizer's settings).
+fn run_errors_test_with(mut cmd: Command, what: &str, iterations: &str) {
     let work = tempfile::tempdir().expect("temp dir");
-    let mut cmd = Command::new(exe);
     cmd.arg(work.path()).arg(iterations).current_dir(work.path());
     cmd.env_remove("RUST_LOG");
     isolate(&mut cmd);
@@ -412,4 +456,41 @@ fn closing_a_handle_in_use_reads_no_freed_memory_under_valgrind_when_asked() {
     }
     let exe = compile("test_close", Link::Shared, "-valgrind");
     run_lifecycle(memcheck(&exe, &[]), "test_close under valgrind", &["100000"]);
+}
+
+#[test]
+fn c_api_tests_are_clean_under_asan_when_asked() {
+    if !asan_asked() {
+        return;
+    }
+    let exe = compile_with("test_api", Link::Shared, "-asan", ASAN_FLAGS);
+    let out = run(asan(&exe, None), "test_api under AddressSanitizer", &[]);
+    assert!(out.contains(", 0 failed"));
+}
+
+#[test]
+fn error_details_are_clean_under_asan_when_asked() {
+    if !asan_asked() {
+        return;
+    }
+    let exe = compile_with("test_errors", Link::Shared, "-asan", ASAN_FLAGS);
+    run_errors_test_with(asan(&exe, None), "test_errors under AddressSanitizer", "2000");
+}
+
+#[test]
+fn closing_a_handle_in_use_is_clean_under_asan_when_asked() {
+    if !asan_asked() {
+        return;
+    }
+    let exe = compile_with("test_close", Link::Shared, "-asan", ASAN_FLAGS);
+    run_lifecycle(asan(&exe, None), "test_close under AddressSanitizer", &["100000"]);
+}
+
+#[test]
+fn a_handle_used_across_fork_is_clean_under_asan_when_asked() {
+    if !asan_asked() {
+        return;
+    }
+    let exe = compile_with("test_fork", Link::Shared, "-asan", ASAN_FLAGS);
+    check_fork(asan(&exe, Some("lsan-fork.supp")), "test_fork under AddressSanitizer");
 }

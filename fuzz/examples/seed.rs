@@ -45,6 +45,8 @@ fn main() {
     let ins = root.join("inspect");
     let cfg = root.join("config_toml");
     let fl = root.join("failure_line");
+    let capi = root.join("c_api");
+    let basic = root.join("oauth_basic");
 
     // Real tokens from both runtimes, bare and in headers.
     let mut tokens = Vec::new();
@@ -221,9 +223,110 @@ max_tracked = 100000
         ("bad-dur", "access_ttl = \"fortnight\"\n".to_string()),
         ("one-proxy", "[server]\ntrusted_proxies = \"::1\"\n".to_string()),
         ("inline-tables", "store = { url = \"sqlite://a.db\", pool_size = 2 }\nlog = { dir = \"/tmp/l\" }\n".to_string()),
+        (
+            "recent-sections",
+            r#"key_publish_ahead = "10m"
+claims_profile = "aspnet"
+[oauth]
+password_grant = true
+[server]
+header_read_timeout = "10s"
+max_connections = 1024
+public_url = "https://auth.example.com"
+cors_allowed_origins = ["https://app.example.com"]
+cors_allow_credentials = true
+[log]
+max_repeats_per_minute = 10
+max_bytes_per_day = 104857600
+[refresh_limits]
+family_burst = 30
+family_period = "2s"
+client_burst = 600
+client_period = "20ms"
+max_tracked = 100000
+[[trusted_issuers]]
+issuer = "https://login.example.com"
+audience = "products-api"
+discovery_url = "https://login.example.com/.well-known/openid-configuration"
+algorithms = ["RS256", "ES256"]
+leeway = "30s"
+max_token_age = "1h"
+last_known_good = "24h"
+refetch_cooldown = "30s"
+fetch_timeout = "5s"
+[[trusted_issuers]]
+issuer = "http://127.0.0.1:9000"
+audience = ["a", "b"]
+jwks_url = "http://127.0.0.1:9000/jwks"
+allow_http = true
+claims_profile = "jwtauth"
+roles_claim = "groups"
+"#
+            .to_string(),
+        ),
+        ("json-object", format!(r#"{{"issuer":"{ISSUER}","algorithm":"HS256","hs_secret":"q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1","server":{{"max_connections":10}}}}"#)),
     ];
     for (name, text) in configs {
         write(&cfg, name, text);
+    }
+
+    // The C API: a selector byte, then fields separated by newlines (fuzz_targets/c_api.rs).
+    let op = |n: u8, body: &[u8]| [&[n][..], body].concat();
+    for (i, t) in tokens.iter().enumerate() {
+        write(&capi, &format!("validate-{i}"), op(0, t.as_bytes()));
+        write(
+            &capi,
+            &format!("header-{i}"),
+            op(2, format!("Bearer {t}\n203.0.113.7:5000\nGET\n/api/products\ncurl/8.5\nr-{i}").as_bytes()),
+        );
+    }
+    let long_lived = json!({
+        "iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "iat": NOW, "nbf": NOW,
+        "exp": NOW + 10 * 365 * 86_400, "jti": "seed-c", "roles": ["Admin", "Reader"],
+        "tenant": "acme", "tenant_id": 42, "email_verified": true, "scopes": ["a", "b"],
+    });
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": hs_kid});
+    for name in ["sub", "tenant", "tenant_id", "email_verified", "scopes", "roles"] {
+        write(&capi, &format!("signed-{name}"), op(1, format!("{header}\n{long_lived}\n{name}").as_bytes()));
+    }
+    write(&capi, "header-missing", op(2, b"\xfe\n\xfe\nPOST"));
+    write(&capi, "issue-extra", op(3, br#"alice
+{"tenant":"acme","n":1.5,"nested":{"a":[1,2]}}
+Admin
+Reader"#));
+    write(&capi, "issue-reserved", op(3, b"bob\n{\"exp\":1}\n"));
+    write(&capi, "session", op(4, b"carol\nnot-a-refresh-token\nAdmin"));
+    for (i, config) in [
+        format!(r#"{{"issuer":"{ISSUER}","algorithm":"HS256","hs_secret":"q8Xk2mZr7VtL0pWn4YbC9sHd3JfG6uEa1"}}"#),
+        r#"{"algorithm":"ES256","access_ttl":"5m","validation_cache":0}"#.to_string(),
+        r#"{"algorithm":"EdDSA","roles_claim":"role","claims_profile":"aspnet","login":{"user_burst":3}}"#.to_string(),
+        r#"{"algorithm":"HS256","hs_secret":"short"}"#.to_string(),
+        r#"{"unknown_key":1}"#.to_string(),
+        "not json".to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        write(&capi, &format!("open-{i}"), op(5, config.as_bytes()));
+    }
+    write(&capi, "status", op(6, &[3, 0, 0, 0]));
+    write(&capi, "issued-appended", op(7, b"x\ntenant"));
+    write(&capi, "issued-nul", op(7, b"\0trailing\nsub"));
+
+    // OAuth client credentials: Basic header values and form-urlencoded parts.
+    {
+        use base64::Engine;
+        let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        for (name, text) in [
+            ("basic", enc("svc:jwtcs_secret")),
+            ("basic-escaped", enc("svc%3Aa:s%2Be+t")),
+            ("basic-utf8", enc("caf%C3%A9:p%C3%A4ss")),
+            ("basic-padded-space", format!("  {}  ", enc("a:b"))),
+            ("form", "a%3Ab+c%7E".to_string()),
+            ("form-bad", "bad%zz%4".to_string()),
+        ] {
+            write(&basic, name, text);
+        }
     }
 
     // Failure-log lines.

@@ -7,9 +7,9 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
-use base64::Engine;
+use jwtauth_core::clients::{CLIENT_ID_CLAIM, basic_credentials};
 use jwtauth_core::users::LoginError;
-use jwtauth_core::{ClientError, JwtAuth, SessionError, clients::CLIENT_ID_CLAIM};
+use jwtauth_core::{ClientError, JwtAuth, SessionError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -117,27 +117,6 @@ fn clipped(mut s: String) -> String {
     s
 }
 
-/// RFC 6749 Appendix B: the client id and secret in a Basic header are
-/// form-urlencoded before base64.
-fn form_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 /// How the client authenticated, if it did.
 enum ClientAuth {
     /// No secret anywhere (a public client; a `client_id` alone is tolerated).
@@ -157,13 +136,8 @@ fn client_auth(headers: &HeaderMap, p: &OAuthParams) -> Result<ClientAuth, OAuth
             "the client authenticated twice (Basic header and client_secret); use one method".into(),
         )),
         (Some(cred), None) => {
-            let bad = || OAuthError::InvalidClient("the Basic credentials are not base64 of id:secret".into());
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(cred.as_bytes())
-                .map_err(|_| bad())?;
-            let text = String::from_utf8(raw).map_err(|_| bad())?;
-            let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-            let (id, secret) = (form_decode(id).ok_or_else(bad)?, form_decode(secret).ok_or_else(bad)?);
+            let (id, secret) = basic_credentials(&cred)
+                .ok_or_else(|| OAuthError::InvalidClient("the Basic credentials are not base64 of id:secret".into()))?;
             if p.client_id.as_ref().is_some_and(|body_id| *body_id != id) {
                 return Err(OAuthError::InvalidRequest(
                     "client_id in the body differs from the Basic credentials".into(),
@@ -455,18 +429,4 @@ pub async fn authorization_server(State(state): State<AppState>) -> Result<Json<
     ))]
 pub async fn openid_configuration(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     metadata(&state).map(Json)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        assert_eq!(form_decode("a%3Ab+c").as_deref(), Some("a:b c"));
-        assert_eq!(form_decode("plain").as_deref(), Some("plain"));
-        assert_eq!(form_decode("bad%4"), None);
-        assert_eq!(form_decode("bad%zz"), None);
-        assert_eq!(form_decode("%ff"), None);
-    }
 }

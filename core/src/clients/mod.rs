@@ -7,7 +7,10 @@
 //! more (nobody can guess 2^256 values), while it would cost every service call
 //! tens of milliseconds and megabytes. The comparison is constant-time.
 
+mod basic;
 mod sql;
+
+pub use basic::{basic_credentials, form_decode};
 
 use std::sync::Arc;
 

@@ -45,6 +45,7 @@ pub const NOT_CONFIG_KEYS: &[&str] = &[
     "REQUIRE_PG",
     "BENCH_PG_URL",
     "VALGRIND",
+    "ASAN",
     "BLESS",
     "REQUIRE_FAULTS",
     "FAULTS_KILLS",
