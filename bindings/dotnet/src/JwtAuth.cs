@@ -3,7 +3,6 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
-using System.Threading;
 
 namespace Jwtauth
 {
@@ -94,155 +93,60 @@ namespace Jwtauth
     }
 
     /// <summary>The verified claims of a token; readable from any thread. Dispose when done.
-    /// Freed exactly once: by Dispose (once no call is reading them), or if never
-    /// disposed by a finalizer. Not a SafeHandle each: a finalizable object per
-    /// validation cost Mono more than the rest of the binding, so the claims of 64
-    /// validations share one finalizer (see ClaimsSlab).</summary>
-    public sealed class Claims : IDisposable
+    /// A SafeHandle itself (one object per validation): freed exactly once, by Dispose
+    /// or else the finalizer, and kept alive while a call uses it.</summary>
+    public sealed class Claims : SafeHandle
     {
-        private readonly ClaimsSlab slab;
-        private readonly int index;
-
-        internal Claims(IntPtr claims) { ClaimsSlab.Take(claims, out slab, out index); }
-
-        /// <summary>Frees the claims; idempotent. A call reading them meanwhile finishes first.</summary>
-        public void Dispose() { slab.Dispose(index); }
-
-        /// <summary>The claims pointer, held until Exit (what SafeHandle's DangerousAddRef does).</summary>
-        internal IntPtr Enter() { return slab.Enter(index); }
-        internal void Exit() { slab.Exit(index); }
+        public Claims() : base(IntPtr.Zero, true) { }
+        // Wrapping the pointer here rather than letting the marshaller create the
+        // SafeHandle (which Mono does by reflection) halves the binding's overhead.
+        internal Claims(IntPtr claims) : base(IntPtr.Zero, true) { SetHandle(claims); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.jwtauth_claims_free(handle); return true; }
+        private Claims Handle { get { return this; } }
 
         public string Subject
         {
-            get
-            {
-                IntPtr s, p = Enter();
-                try { JwtAuthException.CheckStatus(Native.jwtauth_claims_subject(p, out s)); return Native.FromUtf8(s); }
-                finally { Exit(); }
-            }
+            get { IntPtr s; JwtAuthException.CheckStatus(Native.jwtauth_claims_subject(Handle, out s)); return Native.FromUtf8(s); }
         }
 
         public long ExpiresAt
         {
-            get
-            {
-                long e;
-                IntPtr p = Enter();
-                try { JwtAuthException.CheckStatus(Native.jwtauth_claims_expires_at(p, out e)); return e; }
-                finally { Exit(); }
-            }
+            get { long e; JwtAuthException.CheckStatus(Native.jwtauth_claims_expires_at(Handle, out e)); return e; }
         }
 
         public IList<string> Roles
         {
             get
             {
-                IntPtr p = Enter();
-                try
+                UIntPtr n;
+                JwtAuthException.CheckStatus(Native.jwtauth_claims_role_count(Handle, out n));
+                var roles = new List<string>();
+                for (ulong i = 0; i < n.ToUInt64(); i++)
                 {
-                    UIntPtr n;
-                    JwtAuthException.CheckStatus(Native.jwtauth_claims_role_count(p, out n));
-                    var roles = new List<string>();
-                    for (ulong i = 0; i < n.ToUInt64(); i++)
-                    {
-                        IntPtr s;
-                        JwtAuthException.CheckStatus(Native.jwtauth_claims_role_at(p, new UIntPtr(i), out s));
-                        roles.Add(Native.FromUtf8(s));
-                    }
-                    return roles;
+                    IntPtr s;
+                    JwtAuthException.CheckStatus(Native.jwtauth_claims_role_at(Handle, new UIntPtr(i), out s));
+                    roles.Add(Native.FromUtf8(s));
                 }
-                finally { Exit(); }
+                return roles;
             }
         }
 
         public bool HasRole(string role)
         {
             bool has;
-            IntPtr p = Enter();
-            try { JwtAuthException.CheckStatus(Native.jwtauth_claims_has_role(p, Native.Utf8(role), out has)); }
-            finally { Exit(); }
+            JwtAuthException.CheckStatus(Native.jwtauth_claims_has_role(Handle, Native.Utf8(role), out has));
             return has;
         }
 
         /// <summary>Every claim as a JSON object text.</summary>
         public string ToJson()
         {
-            IntPtr s, p = Enter();
-            try { JwtAuthException.CheckStatus(Native.jwtauth_claims_to_json(p, out s)); }
-            finally { Exit(); }
+            IntPtr s;
+            JwtAuthException.CheckStatus(Native.jwtauth_claims_to_json(Handle, out s));
             return Native.TakeString(s);
         }
-    }
 
-    /// <summary>The native claims of 64 validations and one finalizer for them all: a
-    /// Claims refers to its slab, so the finalizer runs only once none of its Claims is
-    /// reachable, and frees those never disposed. Each slot counts the calls using it
-    /// (Enter/Exit) and a Disposed bit, so a Dispose racing a call frees after it.</summary>
-    internal sealed class ClaimsSlab
-    {
-        private const int Size = 64;
-        private const int Disposed = int.MinValue;
-        private readonly IntPtr[] ptrs = new IntPtr[Size];
-        private readonly int[] users = new int[Size];
-        private int next;
-        private static ClaimsSlab current = new ClaimsSlab();
-
-        internal static void Take(IntPtr claims, out ClaimsSlab slab, out int index)
-        {
-            while (true)
-            {
-                ClaimsSlab s = Volatile.Read(ref current);
-                int i = Interlocked.Increment(ref s.next) - 1;
-                if (i < Size)
-                {
-                    Volatile.Write(ref s.ptrs[i], claims);
-                    slab = s;
-                    index = i;
-                    return;
-                }
-                Interlocked.CompareExchange(ref current, new ClaimsSlab(), s);
-            }
-        }
-
-        internal IntPtr Enter(int i)
-        {
-            while (true)
-            {
-                int u = Volatile.Read(ref users[i]);
-                if (u < 0) throw new ObjectDisposedException("Claims");
-                if (Interlocked.CompareExchange(ref users[i], u + 1, u) == u) return ptrs[i];
-            }
-        }
-
-        internal void Exit(int i)
-        {
-            if (Interlocked.Decrement(ref users[i]) == Disposed) Free(i);
-        }
-
-        internal void Dispose(int i)
-        {
-            while (true)
-            {
-                int u = Volatile.Read(ref users[i]);
-                if (u < 0) return;
-                if (Interlocked.CompareExchange(ref users[i], u | Disposed, u) == u)
-                {
-                    if (u == 0) Free(i);
-                    return;
-                }
-            }
-        }
-
-        private void Free(int i)
-        {
-            IntPtr p = Interlocked.Exchange(ref ptrs[i], IntPtr.Zero);
-            if (p != IntPtr.Zero) Native.jwtauth_claims_free(p);
-        }
-
-        ~ClaimsSlab()
-        {
-            for (int i = 0; i < Size; i++) Free(i);
-        }
     }
 
     /// <summary>An open jwtauth runtime. Thread-safe: share one instance across threads
@@ -357,10 +261,8 @@ namespace Jwtauth
             var req = new Req(request);
             try
             {
-                IntPtr err, c = claims.Enter();
-                uint s;
-                try { s = Native.jwtauth_require_role_ex(h, c, Native.Utf8(role), ref req.Value, out err); }
-                finally { claims.Exit(); }
+                IntPtr err;
+                uint s = Native.jwtauth_require_role_ex(h, claims, Native.Utf8(role), ref req.Value, out err);
                 JwtAuthException.Check(s, err);
             }
             finally { req.Free(); }

@@ -190,7 +190,7 @@ static class Tests
         Check(grown < 16 * 1024, "no native leak");
     }
 
-    // Claims never disposed are freed by their slab's finalizer; a disposed one is
+    // Claims never disposed are freed by their finalizer; a disposed one is
     // refused, never read; Dispose racing readers frees once, after them.
     static void ClaimsLifetime(JwtAuth a)
     {
