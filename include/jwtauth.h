@@ -14,6 +14,9 @@
  *    yours and must be freed with jwtauth_string_free. Objects are freed with their
  *    own _free function (jwtauth_close for the handle); passing NULL to any of them
  *    is a no-op. Never free library memory with free().
+ *  - Exception: jwtauth_validate_bytes takes the token as a pointer and a length,
+ *    so bindings need no NUL-terminated copy; a NUL byte among those bytes makes
+ *    the token MALFORMED (it is never cut short there).
  *  - An optional string argument (one documented as "NULL, or ...") treats ""
  *    exactly like NULL, so languages without nullable strings may pass "".
  *  - A NULL or non-UTF-8 argument returns JWTAUTH_STATUS_INVALID_ARGUMENT; nothing
@@ -771,6 +774,39 @@ jwtauth_status jwtauth_validate_ex(const jwtauth *handle,
                                    const char *token,
                                    jwtauth_claims **out,
                                    jwtauth_error **err);
+
+/**
+ * Like `jwtauth_validate`, with the token given as `len` bytes at `token` rather
+ * than NUL-terminated, so a binding passes its own string's bytes without making
+ * a terminated copy. The bytes are untrusted input: a NUL byte among them makes
+ * the token `MALFORMED` (it is never cut short there), `len` 0 is an empty token
+ * (`MISSING_TOKEN`, and `token` may then be NULL), a `len` over the configured
+ * maximum size is `TOO_LARGE`. The library reads the bytes during the call only.
+ * Errors: as `jwtauth_validate`; `INVALID_ARGUMENT` also for a NULL `token` with
+ * `len` above 0.
+ *
+ * # Safety
+ * `handle` is a live handle; `token` is NULL or points to `len` readable bytes;
+ * `out` is valid for writing.
+ */
+jwtauth_status jwtauth_validate_bytes(const jwtauth *handle,
+                                      const uint8_t *token,
+                                      size_t len,
+                                      jwtauth_claims **out);
+
+/**
+ * Like `jwtauth_validate_bytes`; on failure `*err` (when `err` is not NULL) receives
+ * the details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_validate_bytes`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_validate_bytes_ex(const jwtauth *handle,
+                                         const uint8_t *token,
+                                         size_t len,
+                                         jwtauth_claims **out,
+                                         jwtauth_error **err);
 
 /**
  * Validates the token in a whole `Authorization` header value (`"Bearer <token>"`,

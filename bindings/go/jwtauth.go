@@ -24,7 +24,10 @@ import "C"
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -176,25 +179,45 @@ func cRequest(r *Request) (req *C.jwtauth_request, free func()) {
 }
 
 // Validate validates a compact JWS strictly; on failure the error is an *Error
-// whose Reason says why ("expired", "bad_signature"...). Close the claims after use.
+// whose Reason says why ("expired", "bad_signature"...). A NUL byte in token makes
+// it malformed. Close the claims after use.
 func (a *Auth) Validate(token string) (*Claims, error) {
-	// The token NUL-terminated in Go memory (no pointers inside, so cgo allows
-	// passing it): cheaper than C.CString's malloc and free on the hot path.
-	t := make([]byte, len(token)+1)
-	copy(t, token)
 	var c *C.jwtauth_claims
 	var e *C.jwtauth_error
-	err := check(C.jwtauth_validate_ex(a.h, (*C.char)(unsafe.Pointer(&t[0])), &c, &e), e)
+	// The string's own bytes by pointer and length: no copy, no NUL terminator.
+	// cgo allows passing Go memory that holds no Go pointers for the duration of
+	// the call, and the library reads the bytes during the call only.
+	status := C.jwtauth_validate_bytes_ex(a.h, stringData(token), C.size_t(len(token)), &c, &e)
 	runtime.KeepAlive(a)
-	if err != nil {
+	if err := check(status, e); err != nil {
 		return nil, err
 	}
 	return newClaims(c), nil
 }
 
+// stringData is the address of s's bytes, nil for "" (unsafe.StringData, which
+// arrived in Go 1.20; this module supports 1.19).
+func stringData(s string) *C.uint8_t {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer((*reflect.StringHeader)(unsafe.Pointer(&s)).Data))
+}
+
+// errNulInHeader refuses a header C would read cut short at its NUL byte.
+var errNulInHeader = &Error{
+	Status: C.JWTAUTH_STATUS_MALFORMED,
+	Reason: C.GoString(C.jwtauth_status_str(C.JWTAUTH_STATUS_MALFORMED)),
+	Hint:   "the Authorization header holds a NUL byte",
+}
+
 // ValidateHeader validates the token of a whole Authorization header value
-// ("Bearer <token>"); "" means the request had none (ErrMissingToken).
+// ("Bearer <token>"); "" means the request had none (ErrMissingToken). A NUL byte
+// in header makes it malformed, as in Validate.
 func (a *Auth) ValidateHeader(header string, r *Request) (*Claims, error) {
+	if strings.IndexByte(header, 0) >= 0 {
+		return nil, errNulInHeader
+	}
 	var h *C.char
 	if header != "" {
 		h = C.CString(header)
@@ -435,19 +458,51 @@ type Claims struct {
 	c *C.jwtauth_claims
 }
 
+// claimsSlab holds the Claims of 64 validations, so that one finalizer, set once
+// per slab instead of once per validation, frees the claims never closed:
+// runtime.SetFinalizer, and clearing it again in Close, cost more than the rest
+// of what the binding adds to a validation. A Claims points into its slab, so
+// the slab's finalizer runs only once none of its Claims is reachable. The field
+// c is written atomically so that the finalizer's reads are ordered after them.
+type claimsSlab struct {
+	items [64]Claims
+	next  int32
+}
+
+var currentSlab atomic.Pointer[claimsSlab]
+
+func (c *Claims) ptr() *unsafe.Pointer { return (*unsafe.Pointer)(unsafe.Pointer(&c.c)) }
+
 func newClaims(c *C.jwtauth_claims) *Claims {
-	cl := &Claims{c: c}
-	runtime.SetFinalizer(cl, (*Claims).Close)
-	return cl
+	for {
+		s := currentSlab.Load()
+		if s != nil {
+			if i := atomic.AddInt32(&s.next, 1) - 1; i < int32(len(s.items)) {
+				cl := &s.items[i]
+				atomic.StorePointer(cl.ptr(), unsafe.Pointer(c))
+				return cl
+			}
+		}
+		fresh := &claimsSlab{}
+		runtime.SetFinalizer(fresh, (*claimsSlab).free)
+		currentSlab.CompareAndSwap(s, fresh)
+	}
+}
+
+// free is the slab's finalizer: frees the claims of its Claims never closed.
+func (s *claimsSlab) free() {
+	for i := range s.items {
+		if p := atomic.LoadPointer(s.items[i].ptr()); p != nil {
+			C.jwtauth_claims_free((*C.jwtauth_claims)(p))
+		}
+	}
 }
 
 // Close frees the claims. Idempotent; no accessor may be running.
 func (c *Claims) Close() {
-	if c.c != nil {
-		C.jwtauth_claims_free(c.c)
-		c.c = nil
+	if p := atomic.SwapPointer(c.ptr(), nil); p != nil {
+		C.jwtauth_claims_free((*C.jwtauth_claims)(p))
 	}
-	runtime.SetFinalizer(c, nil)
 }
 
 // Subject is `sub`, never empty.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const secret = "go-binding-test-secret-0123456789-abcdef"
@@ -93,6 +95,30 @@ func TestFailuresAreErrorsWithReasonAndHint(t *testing.T) {
 	if _, err := a.Issue("x", nil, map[string]any{"sub": "mallory"}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// A NUL byte never cuts a token short: the token with one inside or after it is
+// malformed, through Validate and ValidateHeader alike.
+func TestANulByteMakesATokenMalformed(t *testing.T) {
+	a := open(t)
+	tok, _ := a.Issue("nul", nil, nil)
+	at := tok.AccessToken
+	for _, bad := range []string{at + "\x00", at + "\x00junk", at[:len(at)-2] + "\x00" + at[len(at)-1:]} {
+		if _, err := a.Validate(bad); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("Validate with a NUL at %d: got %v", strings.IndexByte(bad, 0), err)
+		}
+		if _, err := a.ValidateHeader("Bearer "+bad, nil); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("ValidateHeader with a NUL at %d: got %v", strings.IndexByte(bad, 0), err)
+		}
+	}
+	if _, err := a.Validate(""); !errors.Is(err, ErrMissingToken) {
+		t.Fatalf("empty token: got %v", err)
+	}
+	c, err := a.Validate(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
 
 func TestSessionsRefreshAndReuse(t *testing.T) {
@@ -222,6 +248,36 @@ func TestNoLeakOverALongLoop(t *testing.T) {
 	t.Logf("RSS %d KiB -> %d KiB over 100,000 iterations", before, after)
 	if after-before > 16*1024 {
 		t.Fatalf("RSS grew by %d KiB over 100,000 iterations", after-before)
+	}
+}
+
+// Claims never closed are freed by their slab's finalizer once unreachable.
+func TestForgottenClaimsDoNotLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long loop")
+	}
+	a := open(t)
+	tok, _ := a.Issue("frank", []string{"reader"}, nil)
+	loop := func(n int) {
+		for i := 1; i <= n; i++ {
+			if _, err := a.Validate(tok.AccessToken); err != nil {
+				t.Fatal(err)
+			}
+			if i%5000 == 0 {
+				runtime.GC()
+				time.Sleep(2 * time.Millisecond) // the finalizer goroutine runs
+			}
+		}
+	}
+	loop(20000)
+	before := rssKiB(t)
+	loop(200000)
+	after := rssKiB(t)
+	// Leaked, they would take over 100 MiB; freed late (a finalizer runs after a
+	// collection), they take a few batches' worth.
+	t.Logf("RSS %d KiB -> %d KiB over 200,000 claims never closed", before, after)
+	if after-before > 48*1024 {
+		t.Fatalf("RSS grew by %d KiB over 200,000 claims never closed", after-before)
 	}
 }
 

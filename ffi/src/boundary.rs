@@ -85,6 +85,27 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char, name: &str) -> Result<&'a [
     Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
+/// A required argument given as a pointer and a length (tokens, so that bindings
+/// pass their own bytes without a NUL-terminated copy). Any bytes are accepted and
+/// judged by the core, a NUL byte included (it makes the token `MALFORMED`). NULL is
+/// allowed when `len` is 0 (an empty token, as `""` is).
+///
+/// # Safety
+/// `p` is NULL or points to `len` bytes that stay valid and unchanged for `'a`.
+pub(crate) unsafe fn bytes_len_arg<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Failure> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Failure::invalid(format!("{name} is NULL but its length is {len}")));
+    }
+    if len > isize::MAX as usize {
+        return Err(Failure::invalid(format!("{name} length {len} is out of range")));
+    }
+    // SAFETY: non-NULL, `len` bytes per the caller's contract, and the size fits isize.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
 /// An object C holds a pointer to, and what a call holds of it while it runs.
 pub(crate) trait Object {
     /// The object itself, or for a handle its runtime, held by the call.
@@ -227,6 +248,13 @@ mod tests {
             assert!(str_array_arg(std::ptr::null(), 1, "roles").is_err());
             assert!(str_array_arg(std::ptr::null(), 0, "roles").unwrap().is_empty());
             assert!(Out::<u8>::new(std::ptr::null_mut(), "out").is_err());
+            assert_eq!(bytes_len_arg(std::ptr::null(), 0, "token").unwrap(), b"");
+            let e = bytes_len_arg(std::ptr::null(), 3, "token").unwrap_err();
+            assert_eq!(e.status, jwtauth_status::InvalidArgument);
+            assert!(e.hint.contains("NULL"), "{}", e.hint);
+            assert_eq!(bytes_len_arg(b"a\0b".as_ptr(), 3, "token").unwrap(), b"a\0b");
+            let e = bytes_len_arg(b"x".as_ptr(), usize::MAX, "token").unwrap_err();
+            assert!(e.hint.contains("out of range"), "{}", e.hint);
         }
     }
 }

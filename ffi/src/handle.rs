@@ -8,7 +8,9 @@ use std::sync::Arc;
 use jwtauth_core::{Config, RequestInfo};
 use serde_json::{Map, Value};
 
-use crate::boundary::{Out, bytes_arg, entry, opt_str_arg, owned_c_string, ref_arg, str_arg, str_array_arg};
+use crate::boundary::{
+    Out, bytes_arg, bytes_len_arg, entry, opt_str_arg, owned_c_string, ref_arg, str_arg, str_array_arg,
+};
 use crate::claims::jwtauth_claims;
 use crate::error::{entry_ex, jwtauth_error};
 /// The handle, beside the functions that use it (its life is in `lifecycle`).
@@ -323,14 +325,78 @@ pub unsafe extern "C" fn jwtauth_validate_ex(
 /// # Safety
 /// As for `jwtauth_validate`.
 unsafe fn validate(handle: *const jwtauth, token: *const c_char, out: *mut *mut jwtauth_claims) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above.
+    let token = unsafe { bytes_arg(token, "token") }?;
+    // SAFETY: as above.
+    unsafe { validate_slice(handle, token, out) }
+}
+
+/// Like `jwtauth_validate`, with the token given as `len` bytes at `token` rather
+/// than NUL-terminated, so a binding passes its own string's bytes without making
+/// a terminated copy. The bytes are untrusted input: a NUL byte among them makes
+/// the token `MALFORMED` (it is never cut short there), `len` 0 is an empty token
+/// (`MISSING_TOKEN`, and `token` may then be NULL), a `len` over the configured
+/// maximum size is `TOO_LARGE`. The library reads the bytes during the call only.
+/// Errors: as `jwtauth_validate`; `INVALID_ARGUMENT` also for a NULL `token` with
+/// `len` above 0.
+///
+/// # Safety
+/// `handle` is a live handle; `token` is NULL or points to `len` readable bytes;
+/// `out` is valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_validate_bytes(
+    handle: *const jwtauth,
+    token: *const u8,
+    len: usize,
+    out: *mut *mut jwtauth_claims,
+) -> jwtauth_status {
+    entry!({
+        // SAFETY: the caller's contract above.
+        unsafe { validate_bytes(handle, token, len, out) }
+    })
+}
+
+/// Like `jwtauth_validate_bytes`; on failure `*err` (when `err` is not NULL) receives
+/// the details, to free with `jwtauth_error_free`, and is set to NULL on success.
+/// Safe from any runtime (see "Error details" at the top of this header).
+///
+/// # Safety
+/// As for `jwtauth_validate_bytes`; `err` is NULL or valid for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jwtauth_validate_bytes_ex(
+    handle: *const jwtauth,
+    token: *const u8,
+    len: usize,
+    out: *mut *mut jwtauth_claims,
+    err: *mut *mut jwtauth_error,
+) -> jwtauth_status {
+    // SAFETY: the caller's contract above.
+    unsafe { entry_ex(err, || validate_bytes(handle, token, len, out)) }
+}
+
+/// The body of `jwtauth_validate_bytes` and `jwtauth_validate_bytes_ex`.
+///
+/// # Safety
+/// As for `jwtauth_validate_bytes`.
+unsafe fn validate_bytes(
+    handle: *const jwtauth,
+    token: *const u8,
+    len: usize,
+    out: *mut *mut jwtauth_claims,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract above.
+    let token = unsafe { bytes_len_arg(token, len, "token") }?;
+    // SAFETY: as above.
+    unsafe { validate_slice(handle, token, out) }
+}
+
+/// What `jwtauth_validate` and `jwtauth_validate_bytes` share once the token is a slice.
+///
+/// # Safety
+/// `handle` is NULL or a live handle; `out` is NULL or valid for writing.
+unsafe fn validate_slice(handle: *const jwtauth, token: &[u8], out: *mut *mut jwtauth_claims) -> Result<(), Failure> {
     // SAFETY: the caller's contract above, for each argument.
-    let (h, token, out) = unsafe {
-        (
-            ref_arg(handle, "handle")?,
-            bytes_arg(token, "token")?,
-            Out::new(out, "out")?,
-        )
-    };
+    let (h, out) = unsafe { (ref_arg(handle, "handle")?, Out::new(out, "out")?) };
     let claims = h.auth.verifier().validate(token)?;
     out.set(jwtauth_claims::boxed(claims, &h.roles_claim));
     Ok(())

@@ -213,22 +213,37 @@ namespace Jwtauth
             }
         }
 
-        /// <summary>Validates a compact JWS strictly; throws JwtAuthException (Reason "expired", ...).</summary>
+        /// <summary>Validates a compact JWS strictly; throws JwtAuthException (Reason "expired", ...).
+        /// A NUL character in token makes it malformed.</summary>
         public Claims Validate(string token)
         {
             IntPtr c, err;
             int n;
             byte[] t = Native.Utf8Scratch(token ?? "", out n);
             uint s;
-            try { s = Native.jwtauth_validate_ex(h, t, out c, out err); }
-            finally { Native.Wipe(t, n); }
+            bool held = false;
+            try
+            {
+                // What the marshaller does for a SafeHandle argument, without its
+                // per-call wrapper: the handle cannot be released during the call.
+                h.DangerousAddRef(ref held);
+                s = Native.jwtauth_validate_bytes_ex(h.DangerousGetHandle(), t, new UIntPtr((uint)n), out c, out err);
+            }
+            finally
+            {
+                if (held) h.DangerousRelease();
+                Native.Wipe(t, n);
+            }
             JwtAuthException.Check(s, err);
             return new Claims(c);
         }
 
-        /// <summary>Validates the token of a whole Authorization header value; null = none sent.</summary>
+        /// <summary>Validates the token of a whole Authorization header value; null = none sent.
+        /// A NUL character in header makes it malformed, as in Validate.</summary>
         public Claims ValidateHeader(string header, RequestInfo request)
         {
+            if (header != null && header.IndexOf('\0') >= 0)
+                throw new JwtAuthException(3, "malformed", "the Authorization header holds a NUL byte");
             var req = new Req(request);
             try
             {

@@ -45,7 +45,10 @@ namespace Jwtauth
         internal static extern uint jwtauth_rotate_key_now_ex(AuthHandle h, byte[] algorithm, out IntPtr kid, out IntPtr err);
         [DllImport(Lib)] internal static extern uint jwtauth_jwks_ex(AuthHandle h, out IntPtr json, out IntPtr err);
 
-        [DllImport(Lib)] internal static extern uint jwtauth_validate_ex(AuthHandle h, byte[] token, out IntPtr claims, out IntPtr err);
+        // The hot path: every argument blittable (the handle as IntPtr, held by the
+        // caller with DangerousAddRef; the token's bytes pinned, not copied).
+        [DllImport(Lib)]
+        internal static extern uint jwtauth_validate_bytes_ex(IntPtr h, [In] byte[] token, UIntPtr len, out IntPtr claims, out IntPtr err);
         [DllImport(Lib)]
         internal static extern uint jwtauth_validate_header_ex(AuthHandle h, byte[] header, ref Request request, out IntPtr claims, out IntPtr err);
         [DllImport(Lib)]

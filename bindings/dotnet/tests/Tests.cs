@@ -70,6 +70,33 @@ static class Tests
         Check(e != null && e.Reason == "invalid_argument", "reserved claim");
     }
 
+    // A NUL never cuts a token short: with one inside or after it, the token is malformed.
+    static void NulMakesATokenMalformed(JwtAuth a)
+    {
+        string t = a.Issue("nul", null, null).AccessToken;
+        foreach (var bad in new[] { t + "\0", t + "\0junk", t.Substring(0, t.Length - 2) + "\0" + t.Substring(t.Length - 1) })
+        {
+            var e = Throws(() => a.Validate(bad));
+            Check(e != null && e.Reason == "malformed", "Validate with a NUL at " + bad.IndexOf('\0'));
+            e = Throws(() => a.ValidateHeader("Bearer " + bad, null));
+            Check(e != null && e.Reason == "malformed", "ValidateHeader with a NUL at " + bad.IndexOf('\0'));
+        }
+        var empty = Throws(() => a.Validate(""));
+        Check(empty != null && empty.Reason == "missing_token", "empty token");
+        using (var c = a.Validate(t)) Check(c.Subject == "nul", "the token itself validates");
+    }
+
+    // The hot path holds the SafeHandle itself: a disposed handle is refused, never used.
+    static void ValidateAfterDisposeThrows(string dir)
+    {
+        var a = Open(dir);
+        string t = a.Issue("late", null, null).AccessToken;
+        a.Dispose();
+        bool threw = false;
+        try { a.Validate(t).Dispose(); } catch (ObjectDisposedException) { threw = true; }
+        Check(threw, "Validate after Dispose throws ObjectDisposedException");
+    }
+
     static void SessionsAndReuse(JwtAuth a)
     {
         var login = a.SessionStart("carol", new[] { "reader" }, null);
@@ -163,6 +190,56 @@ static class Tests
         Check(grown < 16 * 1024, "no native leak");
     }
 
+    // Claims never disposed are freed by their finalizer; a disposed one is
+    // refused, never read; Dispose racing readers frees once, after them.
+    static void ClaimsLifetime(JwtAuth a)
+    {
+        var t = a.Issue("frank", new[] { "reader" }, null);
+        Action<int> forget = n =>
+        {
+            for (int i = 1; i <= n; i++)
+            {
+                a.Validate(t.AccessToken);
+                if (i % 5000 != 0) continue;
+                // Finalizers run after a collection: without these the native
+                // claims would pile up between two of them, not leak.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        };
+        forget(20000);
+        long before = RssKiB();
+        forget(100000);
+        long grown = RssKiB() - before;
+        Console.WriteLine("RSS grew " + grown + " KiB over 100,000 claims never disposed");
+        // Leaked, they would take over 50 MiB.
+        Check(grown < 16 * 1024, "claims never disposed are freed");
+
+        var c = a.Validate(t.AccessToken);
+        c.Dispose();
+        c.Dispose();
+        bool threw = false;
+        try { var unused = c.Subject; } catch (ObjectDisposedException) { threw = true; }
+        Check(threw, "a disposed Claims throws ObjectDisposedException");
+
+        int wrong = 0;
+        for (int round = 0; round < 200; round++)
+        {
+            var shared = a.Validate(t.AccessToken);
+            var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+            {
+                for (int i = 0; i < 50; i++)
+                {
+                    try { if (shared.Subject != "frank") Interlocked.Increment(ref wrong); }
+                    catch (ObjectDisposedException) { }
+                }
+            })).ToArray();
+            shared.Dispose();
+            Task.WaitAll(readers);
+        }
+        Check(wrong == 0, "readers racing Dispose read the claims or are refused");
+    }
+
     static int Main()
     {
         foreach (System.Collections.DictionaryEntry kv in Environment.GetEnvironmentVariables())
@@ -176,11 +253,14 @@ static class Tests
             {
                 IssueValidateAndClaims(a);
                 FailuresThrowWithReasonAndHint(a);
+                NulMakesATokenMalformed(a);
                 SessionsAndReuse(a);
                 FailuresReachTheEventHandler(a);
                 ErrorDetailsUnderAsyncConcurrency(a);
                 NoLeakOverALongLoop(a);
+                ClaimsLifetime(a);
             }
+            ValidateAfterDisposeThrows(dir);
         }
         finally { Directory.Delete(dir, true); }
         Console.WriteLine("dotnet: " + passed + " passed, " + failed + " failed");

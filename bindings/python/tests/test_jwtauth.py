@@ -48,6 +48,23 @@ def test_failures_raise_with_reason_and_hint(hs):
     assert e.value.reason == "invalid_argument" and "reserved" in e.value.hint
 
 
+def test_a_nul_byte_makes_a_token_malformed_never_cut_short(hs):
+    token = hs.issue("nul").access_token
+    for bad in (token + "\0", token + "\0junk", token[:-2] + "\0" + token[-1:]):
+        for call in (hs.validate, hs.validate_header):
+            arg = bad if call == hs.validate else "Bearer " + bad
+            with pytest.raises(InvalidToken) as e:
+                call(arg)
+            assert e.value.reason == "malformed", (bad.index("\0"), e.value)
+        with pytest.raises(InvalidToken) as e:
+            hs.validate(bad.encode())
+        assert e.value.reason == "malformed"
+    with pytest.raises(InvalidToken) as e:
+        hs.validate("")
+    assert e.value.reason == "missing_token"
+    assert hs.validate(token.encode()).subject == "nul"
+
+
 def test_bad_configuration_is_a_config_error(tmp_path):
     with pytest.raises(JwtAuthError) as e:
         JwtAuth.from_json(config(tmp_path, hs_secret="secret"))

@@ -347,6 +347,82 @@ static void test_hostile_tokens(jwtauth *h) {
     jwtauth_tokens_free(t);
 }
 
+/* jwtauth_validate_bytes(_ex): the token as pointer + length, never read past len. */
+static void test_validate_bytes(jwtauth *h) {
+    jwtauth_claims *c = NULL;
+    jwtauth_tokens *t = NULL;
+    jwtauth_error *err = NULL;
+    const char *token = NULL;
+    const char *s = NULL;
+    CHECK_STATUS(jwtauth_issue(h, "bytes-alice", NULL, 0, NULL, &t), OK);
+    if (!t || jwtauth_tokens_access_token(t, &token) != OK) {
+        jwtauth_tokens_free(t);
+        return;
+    }
+    size_t n = strlen(token);
+    /* The token followed by more bytes and no NUL: only len bytes count. */
+    char *buf = malloc(n + 8);
+    if (buf) {
+        memcpy(buf, token, n);
+        memcpy(buf + n, "garbage!", 8);
+        CHECK_STATUS(jwtauth_validate_bytes(h, (const uint8_t *)buf, n, &c), OK);
+        CHECK(c != NULL && jwtauth_claims_subject(c, &s) == OK && strcmp(s, "bytes-alice") == 0);
+        jwtauth_claims_free(c);
+        c = NULL;
+        CHECK_STATUS(jwtauth_validate_bytes_ex(h, (const uint8_t *)buf, n, &c, &err), OK);
+        CHECK(c != NULL && err == NULL);
+        jwtauth_claims_free(c);
+        c = NULL;
+        /* A byte short, or the bytes after it counted: not the token. */
+        CHECK(jwtauth_validate_bytes(h, (const uint8_t *)buf, n - 1, &c) != OK);
+        CHECK(jwtauth_validate_bytes(h, (const uint8_t *)buf, n + 8, &c) != OK);
+        CHECK(c == NULL);
+
+        /* A NUL inside is malformed, never a token cut short there: not after the
+           token, not inside its signature. */
+        buf[n] = '\0';
+        CHECK_STATUS(jwtauth_validate_bytes(h, (const uint8_t *)buf, n + 1, &c), JWTAUTH_STATUS_MALFORMED);
+        CHECK_STATUS(jwtauth_validate_bytes_ex(h, (const uint8_t *)buf, n + 5, &c, &err), JWTAUTH_STATUS_MALFORMED);
+        CHECK(err != NULL && strcmp(jwtauth_error_reason(err), "malformed") == 0);
+        jwtauth_error_free(err);
+        err = NULL;
+        char keep = buf[n - 2];
+        buf[n - 2] = '\0';
+        CHECK_STATUS(jwtauth_validate_bytes(h, (const uint8_t *)buf, n, &c), JWTAUTH_STATUS_MALFORMED);
+        buf[n - 2] = keep;
+        CHECK(c == NULL);
+        free(buf);
+    }
+
+    /* Length 0 is an empty token, NULL or not; NULL with a length is an argument error. */
+    CHECK_STATUS(jwtauth_validate_bytes(h, NULL, 0, &c), JWTAUTH_STATUS_MISSING_TOKEN);
+    CHECK_STATUS(jwtauth_validate_bytes(h, (const uint8_t *)token, 0, &c), JWTAUTH_STATUS_MISSING_TOKEN);
+    CHECK_STATUS(jwtauth_validate_bytes(h, NULL, 10, &c), INVALID);
+    CHECK_STATUS(jwtauth_validate_bytes_ex(h, NULL, 10, &c, &err), INVALID);
+    CHECK(err != NULL && strstr(jwtauth_error_hint(err), "NULL") != NULL);
+    jwtauth_error_free(err);
+    err = NULL;
+    CHECK_STATUS(jwtauth_validate_bytes(h, (const uint8_t *)token, n, NULL), INVALID);
+    CHECK_STATUS(jwtauth_validate_bytes(NULL, (const uint8_t *)token, n, &c), INVALID);
+    CHECK(c == NULL);
+
+    /* Over-long: a megabyte, judged by its length (no NUL anywhere), or a length
+       no buffer can have. */
+    size_t big = 1u << 20;
+    uint8_t *huge = malloc(big);
+    if (huge) {
+        memset(huge, 'a', big);
+        CHECK_STATUS(jwtauth_validate_bytes_ex(h, huge, big, &c, &err), JWTAUTH_STATUS_TOO_LARGE);
+        CHECK(err != NULL && strcmp(jwtauth_error_reason(err), "too_large") == 0);
+        jwtauth_error_free(err);
+        err = NULL;
+        free(huge);
+    }
+    CHECK_STATUS(jwtauth_validate_bytes(h, (const uint8_t *)token, SIZE_MAX, &c), INVALID);
+    CHECK(c == NULL);
+    jwtauth_tokens_free(t);
+}
+
 static void test_validate_header(jwtauth *h) {
     jwtauth_tokens *t = NULL;
     jwtauth_claims *c = NULL;
@@ -725,6 +801,7 @@ int main(int argc, char **argv) {
         test_issue_errors(h);
         test_validation_failures(h, argv[1]);
         test_hostile_tokens(h);
+        test_validate_bytes(h);
         test_validate_header(h);
         test_jwks(h);
         test_threads(h, iterations);

@@ -83,7 +83,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "jwtauth_rotate_key_ex": (_status, [_p, _char_p, out_p, err]),
         "jwtauth_rotate_key_now_ex": (_status, [_p, _char_p, out_p, err]),
         "jwtauth_jwks_ex": (_status, [_p, out_p, err]),
-        "jwtauth_validate_ex": (_status, [_p, _char_p, out_p, err]),
+        "jwtauth_validate_bytes_ex": (_status, [_p, _char_p, _c.c_size_t, out_p, err]),
         "jwtauth_validate_header_ex": (_status, [_p, _char_p, _p, out_p, err]),
         "jwtauth_claims_free": (None, [_p]),
         "jwtauth_claims_subject": (_status, [_p, out_str]),
@@ -125,6 +125,7 @@ def load_library() -> ctypes.CDLL:
 
 OK = 0
 NOT_FOUND = 104
+_MALFORMED = 3  # jwtauth_status MALFORMED
 
 
 class JwtAuthError(Exception):
@@ -370,7 +371,7 @@ class JwtAuth:
             _call(self._lib.jwtauth_open_ex, path, _c.byref(handle))
             _handle = handle
         self._h = _handle
-        self._validate = self._lib.jwtauth_validate_ex
+        self._validate = self._lib.jwtauth_validate_bytes_ex
 
     @classmethod
     def from_json(cls, config: Union[Mapping[str, Any], str]) -> "JwtAuth":
@@ -465,16 +466,21 @@ class JwtAuth:
             token = token.encode()
         out = _p()
         err = _p()
-        status = self._validate(self._h, token, _c.byref(out), _c.byref(err))
+        # The bytes object's own buffer and its length: a NUL inside is seen (the
+        # token is malformed), never a token cut short there.
+        status = self._validate(self._h, token, len(token), _c.byref(out), _c.byref(err))
         if status != OK:
             _raise(self._lib, status, err)
         return Claims(out)
 
     def validate_header(self, header: Optional[str], request: Optional[Mapping[str, str]] = None) -> Claims:
-        """Validates a whole Authorization header value ("Bearer <token>"); None = no header."""
+        """Validates a whole Authorization header value ("Bearer <token>"); None = no header.
+        A NUL byte in it makes it malformed, as in validate."""
         out = _p()
         req = _request(request)
         h = None if header is None else _utf8(header, "header")
+        if h is not None and b"\0" in h:
+            raise InvalidToken(_MALFORMED, "malformed", "the Authorization header holds a NUL byte")
         _call(self._lib.jwtauth_validate_header_ex, self._h, h, _c.byref(req) if req else None, _c.byref(out))
         return Claims(out)
 
