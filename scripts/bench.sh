@@ -54,7 +54,8 @@ start() {
             JWTAUTH_SERVER__LISTEN=127.0.0.1:0 JWTAUTH_ALGORITHM="$alg" JWTAUTH_VALIDATION_CACHE="$cache" RUST_LOG=warn
         [ "$alg" = HS256 ] && export JWTAUTH_HS_SECRET="$SECRET"
         # The 1,000 distinct tokens are minted by refreshing one session.
-        export JWTAUTH_REFRESH_LIMITS__FAMILY_BURST=10000 JWTAUTH_REFRESH_LIMITS__FAMILY_PERIOD=1ms
+        export JWTAUTH_REFRESH_LIMITS__FAMILY_BURST=10000 JWTAUTH_REFRESH_LIMITS__FAMILY_PERIOD=1ms \
+            JWTAUTH_REFRESH_LIMITS__CLIENT_BURST=10000 JWTAUTH_REFRESH_LIMITS__CLIENT_PERIOD=1ms
         "$BIN" init >/dev/null 2>&1
         printf '%s\n' "$PASSWORD" | "$BIN" user add bench --role Admin >/dev/null
         exec "$BIN" serve --bench-baseline-route >"$dir/stdout" 2>"$dir/stderr"
@@ -146,7 +147,8 @@ start_bare() {
     local name="$1" dir="$WORK/$1"
     mkdir -p "$dir"
     shift
-    (env "$@" BODY="$BODY" ISS="http://localhost:8080" AUD="jwtauth-api" exec "$BARE" >"$dir/stdout") &
+    # env executes the server in its own place: the pid is the server's.
+    env "$@" BODY="$BODY" ISS="http://localhost:8080" AUD="jwtauth-api" "$BARE" >"$dir/stdout" &
     local pid=$!
     PIDS+=("$pid")
     for _ in $(seq 1 100); do grep -q '^listening on' "$dir/stdout" 2>/dev/null && break; sleep 0.1; done
