@@ -105,9 +105,34 @@ namespace Jwtauth
         protected override bool ReleaseHandle() { Native.jwtauth_claims_free(handle); return true; }
         private Claims Handle { get { return this; } }
 
+        // A string the library returns is borrowed from the claims: hold them until it
+        // is copied, or a Dispose on another thread could free it in between (throws
+        // ObjectDisposedException once disposed).
+        private T Borrowing<T>(Func<T> read)
+        {
+            bool added = false;
+            try
+            {
+                DangerousAddRef(ref added);
+                return read();
+            }
+            finally
+            {
+                if (added) DangerousRelease();
+            }
+        }
+
         public string Subject
         {
-            get { IntPtr s; JwtAuthException.CheckStatus(Native.jwtauth_claims_subject(Handle, out s)); return Native.FromUtf8(s); }
+            get
+            {
+                return Borrowing(() =>
+                {
+                    IntPtr s;
+                    JwtAuthException.CheckStatus(Native.jwtauth_claims_subject(Handle, out s));
+                    return Native.FromUtf8(s);
+                });
+            }
         }
 
         public long ExpiresAt
@@ -119,16 +144,19 @@ namespace Jwtauth
         {
             get
             {
-                UIntPtr n;
-                JwtAuthException.CheckStatus(Native.jwtauth_claims_role_count(Handle, out n));
-                var roles = new List<string>();
-                for (ulong i = 0; i < n.ToUInt64(); i++)
+                return Borrowing<IList<string>>(() =>
                 {
-                    IntPtr s;
-                    JwtAuthException.CheckStatus(Native.jwtauth_claims_role_at(Handle, new UIntPtr(i), out s));
-                    roles.Add(Native.FromUtf8(s));
-                }
-                return roles;
+                    UIntPtr n;
+                    JwtAuthException.CheckStatus(Native.jwtauth_claims_role_count(Handle, out n));
+                    var roles = new List<string>();
+                    for (ulong i = 0; i < n.ToUInt64(); i++)
+                    {
+                        IntPtr s;
+                        JwtAuthException.CheckStatus(Native.jwtauth_claims_role_at(Handle, new UIntPtr(i), out s));
+                        roles.Add(Native.FromUtf8(s));
+                    }
+                    return roles;
+                });
             }
         }
 
