@@ -16,7 +16,9 @@
  *    is a no-op. Never free library memory with free().
  *  - Exception: jwtauth_validate_bytes takes the token as a pointer and a length,
  *    so bindings need no NUL-terminated copy; a NUL byte among those bytes makes
- *    the token MALFORMED (it is never cut short there).
+ *    the token MALFORMED (it is never cut short there). jwtauth_validate_utf16
+ *    takes it as UTF-16 code units and their count, for runtimes whose strings
+ *    are UTF-16 (.NET, Java, JavaScript engines).
  *  - An optional string argument (one documented as "NULL, or ...") treats ""
  *    exactly like NULL, so languages without nullable strings may pass "".
  *  - A NULL or non-UTF-8 argument returns JWTAUTH_STATUS_INVALID_ARGUMENT; nothing
@@ -745,131 +747,6 @@ jwtauth_status jwtauth_issue_ex(const jwtauth *handle,
                                 jwtauth_error **err);
 
 /**
- * Validates a compact JWS strictly (signature, algorithm pinned to the key,
- * `exp`/`nbf`/`iat` with leeway, `iss`, `aud`, `sub`; see the README). A failure
- * is recorded in the failure log.
- *
- * `token`: the token alone, NUL-terminated. Its bytes are untrusted input: they
- * need not be UTF-8 (such a token fails as `MALFORMED`).
- * On success `*out` receives the verified claims, to free with `jwtauth_claims_free`.
- * Errors: a failure reason (1–19: `EXPIRED`, `BAD_SIGNATURE`, …; the hint says
- * more), `INVALID_ARGUMENT` (a NULL argument).
- *
- * Thread safety: any number of threads may validate on one handle at once.
- *
- * # Safety
- * `handle` is a live handle; `token` is NULL or NUL-terminated; `out` is valid for writing.
- */
-jwtauth_status jwtauth_validate(const jwtauth *handle, const char *token, jwtauth_claims **out);
-
-/**
- * Like `jwtauth_validate`; on failure `*err` (when `err` is not NULL) receives the
- * details, to free with `jwtauth_error_free`, and is set to NULL on success.
- * Safe from any runtime (see "Error details" at the top of this header).
- *
- * # Safety
- * As for `jwtauth_validate`; `err` is NULL or valid for writing.
- */
-jwtauth_status jwtauth_validate_ex(const jwtauth *handle,
-                                   const char *token,
-                                   jwtauth_claims **out,
-                                   jwtauth_error **err);
-
-/**
- * Like `jwtauth_validate`, with the token given as `len` bytes at `token` rather
- * than NUL-terminated, so a binding passes its own string's bytes without making
- * a terminated copy. The bytes are untrusted input: a NUL byte among them makes
- * the token `MALFORMED` (it is never cut short there), `len` 0 is an empty token
- * (`MISSING_TOKEN`, and `token` may then be NULL), a `len` over the configured
- * maximum size is `TOO_LARGE`. The library reads the bytes during the call only.
- * Errors: as `jwtauth_validate`; `INVALID_ARGUMENT` also for a NULL `token` with
- * `len` above 0.
- *
- * # Safety
- * `handle` is a live handle; `token` is NULL or points to `len` readable bytes;
- * `out` is valid for writing.
- */
-jwtauth_status jwtauth_validate_bytes(const jwtauth *handle,
-                                      const uint8_t *token,
-                                      size_t len,
-                                      jwtauth_claims **out);
-
-/**
- * Like `jwtauth_validate_bytes`; on failure `*err` (when `err` is not NULL) receives
- * the details, to free with `jwtauth_error_free`, and is set to NULL on success.
- * Safe from any runtime (see "Error details" at the top of this header).
- *
- * # Safety
- * As for `jwtauth_validate_bytes`; `err` is NULL or valid for writing.
- */
-jwtauth_status jwtauth_validate_bytes_ex(const jwtauth *handle,
-                                         const uint8_t *token,
-                                         size_t len,
-                                         jwtauth_claims **out,
-                                         jwtauth_error **err);
-
-/**
- * Validates the token in a whole `Authorization` header value (`"Bearer <token>"`,
- * scheme case-insensitive), recording `request` with a failure.
- *
- * `header`: the header value, or NULL when the request had none
- * (`MISSING_TOKEN`). A bare token fails with `BAD_SCHEME`.
- * `request`: NULL, or context for the failure log.
- * On success `*out` receives the verified claims, to free with `jwtauth_claims_free`.
- * Errors: as `jwtauth_validate`; `INVALID_ARGUMENT` also for a non-UTF-8 header.
- *
- * # Safety
- * `handle` is a live handle; `header` is NULL or NUL-terminated; `request` is NULL
- * or valid; `out` is valid for writing.
- */
-jwtauth_status jwtauth_validate_header(const jwtauth *handle,
-                                       const char *header,
-                                       const jwtauth_request *request,
-                                       jwtauth_claims **out);
-
-/**
- * Like `jwtauth_validate_header`; on failure `*err` (when `err` is not NULL) receives the
- * details, to free with `jwtauth_error_free`, and is set to NULL on success.
- * Safe from any runtime (see "Error details" at the top of this header).
- *
- * # Safety
- * As for `jwtauth_validate_header`; `err` is NULL or valid for writing.
- */
-jwtauth_status jwtauth_validate_header_ex(const jwtauth *handle,
-                                          const char *header,
-                                          const jwtauth_request *request,
-                                          jwtauth_claims **out,
-                                          jwtauth_error **err);
-
-/**
- * Checks that verified claims carry `role` (exact, case-sensitive). Returns `OK`,
- * or `INSUFFICIENT_ROLE` (recorded in the failure log with `request`).
- * Errors: `INVALID_ARGUMENT` (NULL or non-UTF-8 argument).
- *
- * # Safety
- * `handle` and `claims` are live objects; `role` is NULL or NUL-terminated;
- * `request` is NULL or valid.
- */
-jwtauth_status jwtauth_require_role(const jwtauth *handle,
-                                    const jwtauth_claims *claims,
-                                    const char *role,
-                                    const jwtauth_request *request);
-
-/**
- * Like `jwtauth_require_role`; on failure `*err` (when `err` is not NULL) receives the
- * details, to free with `jwtauth_error_free`, and is set to NULL on success.
- * Safe from any runtime (see "Error details" at the top of this header).
- *
- * # Safety
- * As for `jwtauth_require_role`; `err` is NULL or valid for writing.
- */
-jwtauth_status jwtauth_require_role_ex(const jwtauth *handle,
-                                       const jwtauth_claims *claims,
-                                       const char *role,
-                                       const jwtauth_request *request,
-                                       jwtauth_error **err);
-
-/**
  * The public keys as a JWKS document (RFC 7517), e.g. to serve at
  * `/.well-known/jwks.json`. HS secrets never appear (an HS-only setup gives
  * `{"keys":[]}`).
@@ -1189,6 +1066,165 @@ jwtauth_status jwtauth_tokens_refresh_token(const jwtauth_tokens *tokens, const 
  * `tokens` is NULL or a live tokens object; `out` is NULL or valid for writing.
  */
 jwtauth_status jwtauth_tokens_refresh_expires_at(const jwtauth_tokens *tokens, int64_t *out);
+
+/**
+ * Validates a compact JWS strictly (signature, algorithm pinned to the key,
+ * `exp`/`nbf`/`iat` with leeway, `iss`, `aud`, `sub`; see the README). A failure
+ * is recorded in the failure log.
+ *
+ * `token`: the token alone, NUL-terminated. Its bytes are untrusted input: they
+ * need not be UTF-8 (such a token fails as `MALFORMED`).
+ * On success `*out` receives the verified claims, to free with `jwtauth_claims_free`.
+ * Errors: a failure reason (1–19: `EXPIRED`, `BAD_SIGNATURE`, …; the hint says
+ * more), `INVALID_ARGUMENT` (a NULL argument).
+ *
+ * Thread safety: any number of threads may validate on one handle at once.
+ *
+ * # Safety
+ * `handle` is a live handle; `token` is NULL or NUL-terminated; `out` is valid for writing.
+ */
+jwtauth_status jwtauth_validate(const jwtauth *handle, const char *token, jwtauth_claims **out);
+
+/**
+ * Like `jwtauth_validate`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_validate`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_validate_ex(const jwtauth *handle,
+                                   const char *token,
+                                   jwtauth_claims **out,
+                                   jwtauth_error **err);
+
+/**
+ * Like `jwtauth_validate`, with the token given as `len` bytes at `token` rather
+ * than NUL-terminated, so a binding passes its own string's bytes without making
+ * a terminated copy. The bytes are untrusted input: a NUL byte among them makes
+ * the token `MALFORMED` (it is never cut short there), `len` 0 is an empty token
+ * (`MISSING_TOKEN`, and `token` may then be NULL), a `len` over the configured
+ * maximum size is `TOO_LARGE`. The library reads the bytes during the call only.
+ * Errors: as `jwtauth_validate`; `INVALID_ARGUMENT` also for a NULL `token` with
+ * `len` above 0.
+ *
+ * # Safety
+ * `handle` is a live handle; `token` is NULL or points to `len` readable bytes;
+ * `out` is valid for writing.
+ */
+jwtauth_status jwtauth_validate_bytes(const jwtauth *handle,
+                                      const uint8_t *token,
+                                      size_t len,
+                                      jwtauth_claims **out);
+
+/**
+ * Like `jwtauth_validate_bytes`; on failure `*err` (when `err` is not NULL) receives
+ * the details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_validate_bytes`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_validate_bytes_ex(const jwtauth *handle,
+                                         const uint8_t *token,
+                                         size_t len,
+                                         jwtauth_claims **out,
+                                         jwtauth_error **err);
+
+/**
+ * Like `jwtauth_validate_bytes`, with the token given as `len` UTF-16 code units
+ * at `token`, for runtimes whose strings are UTF-16 (.NET, Java, JavaScript
+ * engines): the binding passes its string's own memory instead of encoding it.
+ * The library reads it as UTF-8 would encode it, a lone surrogate as U+FFFD (so
+ * the outcome is the one `jwtauth_validate_bytes` gives for the string's UTF-8
+ * bytes); a compact JWS is ASCII, so anything else is `MALFORMED`. `len` counts
+ * code units, not bytes; 0 is an empty token (`token` may then be NULL). The
+ * library reads the code units during the call only and wipes its copy.
+ * Errors: as `jwtauth_validate_bytes`.
+ *
+ * # Safety
+ * `handle` is a live handle; `token` is NULL or points to `len` readable,
+ * 2-byte-aligned code units; `out` is valid for writing.
+ */
+jwtauth_status jwtauth_validate_utf16(const jwtauth *handle,
+                                      const uint16_t *token,
+                                      size_t len,
+                                      jwtauth_claims **out);
+
+/**
+ * Like `jwtauth_validate_utf16`; on failure `*err` (when `err` is not NULL) receives
+ * the details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_validate_utf16`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_validate_utf16_ex(const jwtauth *handle,
+                                         const uint16_t *token,
+                                         size_t len,
+                                         jwtauth_claims **out,
+                                         jwtauth_error **err);
+
+/**
+ * Validates the token in a whole `Authorization` header value (`"Bearer <token>"`,
+ * scheme case-insensitive), recording `request` with a failure.
+ *
+ * `header`: the header value, or NULL when the request had none
+ * (`MISSING_TOKEN`). A bare token fails with `BAD_SCHEME`.
+ * `request`: NULL, or context for the failure log.
+ * On success `*out` receives the verified claims, to free with `jwtauth_claims_free`.
+ * Errors: as `jwtauth_validate`; `INVALID_ARGUMENT` also for a non-UTF-8 header.
+ *
+ * # Safety
+ * `handle` is a live handle; `header` is NULL or NUL-terminated; `request` is NULL
+ * or valid; `out` is valid for writing.
+ */
+jwtauth_status jwtauth_validate_header(const jwtauth *handle,
+                                       const char *header,
+                                       const jwtauth_request *request,
+                                       jwtauth_claims **out);
+
+/**
+ * Like `jwtauth_validate_header`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_validate_header`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_validate_header_ex(const jwtauth *handle,
+                                          const char *header,
+                                          const jwtauth_request *request,
+                                          jwtauth_claims **out,
+                                          jwtauth_error **err);
+
+/**
+ * Checks that verified claims carry `role` (exact, case-sensitive). Returns `OK`,
+ * or `INSUFFICIENT_ROLE` (recorded in the failure log with `request`).
+ * Errors: `INVALID_ARGUMENT` (NULL or non-UTF-8 argument).
+ *
+ * # Safety
+ * `handle` and `claims` are live objects; `role` is NULL or NUL-terminated;
+ * `request` is NULL or valid.
+ */
+jwtauth_status jwtauth_require_role(const jwtauth *handle,
+                                    const jwtauth_claims *claims,
+                                    const char *role,
+                                    const jwtauth_request *request);
+
+/**
+ * Like `jwtauth_require_role`; on failure `*err` (when `err` is not NULL) receives the
+ * details, to free with `jwtauth_error_free`, and is set to NULL on success.
+ * Safe from any runtime (see "Error details" at the top of this header).
+ *
+ * # Safety
+ * As for `jwtauth_require_role`; `err` is NULL or valid for writing.
+ */
+jwtauth_status jwtauth_require_role_ex(const jwtauth *handle,
+                                       const jwtauth_claims *claims,
+                                       const char *role,
+                                       const jwtauth_request *request,
+                                       jwtauth_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

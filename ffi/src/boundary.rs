@@ -106,6 +106,29 @@ pub(crate) unsafe fn bytes_len_arg<'a>(p: *const u8, len: usize, name: &str) -> 
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// Like `bytes_len_arg` for `len` UTF-16 code units (a token from a runtime whose
+/// strings are UTF-16).
+///
+/// # Safety
+/// `p` is NULL or points to `len` aligned code units that stay valid and unchanged for `'a`.
+pub(crate) unsafe fn units_len_arg<'a>(p: *const u16, len: usize, name: &str) -> Result<&'a [u16], Failure> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Failure::invalid(format!("{name} is NULL but its length is {len}")));
+    }
+    if len > isize::MAX as usize / 2 {
+        return Err(Failure::invalid(format!("{name} length {len} is out of range")));
+    }
+    if !p.is_aligned() {
+        return Err(Failure::invalid(format!("{name} is not aligned to 2 bytes")));
+    }
+    // SAFETY: non-NULL, aligned, `len` code units per the caller's contract, and the
+    // size in bytes fits isize.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
 /// An object C holds a pointer to, and what a call holds of it while it runs.
 pub(crate) trait Object {
     /// The object itself, or for a handle its runtime, held by the call.

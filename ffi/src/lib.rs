@@ -20,6 +20,7 @@ mod lifecycle;
 mod sessions;
 mod status;
 mod tokens;
+mod validate;
 
 use std::ffi::{CString, c_char};
 
@@ -31,6 +32,7 @@ pub use crate::lifecycle::*;
 pub use crate::sessions::*;
 pub use crate::status::jwtauth_status;
 pub use crate::tokens::*;
+pub use crate::validate::*;
 
 /// The library version ("MAJOR.MINOR.PATCH"), a static string (never free it).
 /// The ABI is stable within a major version (see the note at the top of this header).

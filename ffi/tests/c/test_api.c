@@ -423,6 +423,107 @@ static void test_validate_bytes(jwtauth *h) {
     jwtauth_tokens_free(t);
 }
 
+/* The token's characters as UTF-16 code units (a .NET or Java string's memory). */
+static uint16_t *to_units(const char *s, size_t n, size_t extra) {
+    uint16_t *u = malloc((n + extra) * sizeof *u);
+    if (u)
+        for (size_t i = 0; i < n; i++) u[i] = (unsigned char)s[i];
+    return u;
+}
+
+/* Status and reason of jwtauth_validate_utf16_ex, the claims freed. */
+static jwtauth_status utf16_reason(jwtauth *h, const uint16_t *u, size_t n, char *reason, size_t cap) {
+    jwtauth_claims *c = NULL;
+    jwtauth_error *err = NULL;
+    jwtauth_status st = jwtauth_validate_utf16_ex(h, u, n, &c, &err);
+    snprintf(reason, cap, "%s", err ? jwtauth_error_reason(err) : "");
+    jwtauth_error_free(err);
+    jwtauth_claims_free(c);
+    return st;
+}
+
+/* jwtauth_validate_utf16(_ex): code units + length, judged as their UTF-8 would be. */
+static void test_validate_utf16(jwtauth *h) {
+    jwtauth_claims *c = NULL;
+    jwtauth_tokens *t = NULL;
+    const char *token = NULL, *s = NULL;
+    char reason[64];
+    CHECK_STATUS(jwtauth_issue(h, "utf16-alice", NULL, 0, NULL, &t), OK);
+    if (!t || jwtauth_tokens_access_token(t, &token) != OK) {
+        jwtauth_tokens_free(t);
+        return;
+    }
+    size_t n = strlen(token);
+    uint16_t *u = to_units(token, n, 4);
+    if (u) {
+        u[n] = 'x';
+        CHECK_STATUS(jwtauth_validate_utf16(h, u, n, &c), OK);
+        CHECK(c != NULL && jwtauth_claims_subject(c, &s) == OK && strcmp(s, "utf16-alice") == 0);
+        jwtauth_claims_free(c);
+        c = NULL;
+        /* One unit short, or one counted past the token: not the token. */
+        CHECK(jwtauth_validate_utf16(h, u, n - 1, &c) != OK);
+        CHECK(jwtauth_validate_utf16(h, u, n + 1, &c) != OK);
+        CHECK(c == NULL);
+        /* U+0000, a non-ASCII character and a lone surrogate inside the signature are
+           malformed (a JWS is ASCII), never cut short or skipped. */
+        const uint16_t odd[] = {0x0000, 0x00e9, 0xd800, 0xdc00};
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+            uint16_t keep = u[n - 2];
+            u[n - 2] = odd[i];
+            CHECK_STATUS(utf16_reason(h, u, n, reason, sizeof reason), JWTAUTH_STATUS_MALFORMED);
+            CHECK(strcmp(reason, "malformed") == 0);
+            u[n - 2] = keep;
+        }
+        /* Not 2-byte aligned: refused, never read. */
+        CHECK_STATUS(jwtauth_validate_utf16(h, (const uint16_t *)((const char *)u + 1), n - 1, &c), INVALID);
+        free(u);
+    }
+    jwtauth_tokens_free(t);
+    t = NULL;
+
+    /* Longer than the stack copy (4096 units): still verified. */
+    char extra[4200];
+    memset(extra, 0, sizeof extra);
+    snprintf(extra, sizeof extra, "{\"note\":\"");
+    memset(extra + strlen(extra), 'n', 3500);
+    strcat(extra, "\"}");
+    CHECK_STATUS(jwtauth_issue(h, "utf16-long", NULL, 0, extra, &t), OK);
+    if (t && jwtauth_tokens_access_token(t, &token) == OK) {
+        n = strlen(token);
+        CHECK(n > 4096);
+        u = to_units(token, n, 0);
+        if (u) {
+            CHECK_STATUS(jwtauth_validate_utf16(h, u, n, &c), OK);
+            CHECK(c != NULL && jwtauth_claims_subject(c, &s) == OK && strcmp(s, "utf16-long") == 0);
+            jwtauth_claims_free(c);
+            c = NULL;
+            u[n - 2] = 0x20ac; /* the euro sign, 3 bytes in UTF-8 */
+            CHECK_STATUS(utf16_reason(h, u, n, reason, sizeof reason), JWTAUTH_STATUS_MALFORMED);
+            free(u);
+        }
+    }
+    jwtauth_tokens_free(t);
+
+    /* Length 0 is an empty token; NULL with a length, or a length no buffer of code
+       units can have, is an argument error; a megabyte is judged by its size. */
+    CHECK_STATUS(jwtauth_validate_utf16(h, NULL, 0, &c), JWTAUTH_STATUS_MISSING_TOKEN);
+    CHECK_STATUS(jwtauth_validate_utf16(h, NULL, 10, &c), INVALID);
+    const uint16_t one[] = {'a'};
+    CHECK_STATUS(jwtauth_validate_utf16(h, one, SIZE_MAX / 2, &c), INVALID);
+    CHECK_STATUS(jwtauth_validate_utf16(NULL, one, 1, &c), INVALID);
+    CHECK_STATUS(jwtauth_validate_utf16(h, one, 1, NULL), INVALID);
+    size_t big = 1u << 20;
+    uint16_t *huge = malloc(big * sizeof *huge);
+    if (huge) {
+        for (size_t i = 0; i < big; i++) huge[i] = 'a';
+        CHECK_STATUS(utf16_reason(h, huge, big, reason, sizeof reason), JWTAUTH_STATUS_TOO_LARGE);
+        CHECK(strcmp(reason, "too_large") == 0);
+        free(huge);
+    }
+    CHECK(c == NULL);
+}
+
 static void test_validate_header(jwtauth *h) {
     jwtauth_tokens *t = NULL;
     jwtauth_claims *c = NULL;
@@ -802,6 +903,7 @@ int main(int argc, char **argv) {
         test_validation_failures(h, argv[1]);
         test_hostile_tokens(h);
         test_validate_bytes(h);
+        test_validate_utf16(h);
         test_validate_header(h);
         test_jwks(h);
         test_threads(h, iterations);
