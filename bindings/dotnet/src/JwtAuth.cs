@@ -246,8 +246,7 @@ namespace Jwtauth
         public Claims Validate(string token)
         {
             IntPtr c, err;
-            int n;
-            byte[] t = Native.Utf8Scratch(token ?? "", out n);
+            string t = token ?? "";
             uint s;
             bool held = false;
             try
@@ -255,12 +254,11 @@ namespace Jwtauth
                 // What the marshaller does for a SafeHandle argument, without its
                 // per-call wrapper: the handle cannot be released during the call.
                 h.DangerousAddRef(ref held);
-                s = Native.jwtauth_validate_bytes_ex(h.DangerousGetHandle(), t, new UIntPtr((uint)n), out c, out err);
+                s = Native.jwtauth_validate_utf16_ex(h.DangerousGetHandle(), t, new UIntPtr((uint)t.Length), out c, out err);
             }
             finally
             {
                 if (held) h.DangerousRelease();
-                Native.Wipe(t, n);
             }
             JwtAuthException.Check(s, err);
             return new Claims(c);

@@ -45,10 +45,12 @@ namespace Jwtauth
         internal static extern uint jwtauth_rotate_key_now_ex(AuthHandle h, byte[] algorithm, out IntPtr kid, out IntPtr err);
         [DllImport(Lib)] internal static extern uint jwtauth_jwks_ex(AuthHandle h, out IntPtr json, out IntPtr err);
 
-        // The hot path: every argument blittable (the handle as IntPtr, held by the
-        // caller with DangerousAddRef; the token's bytes pinned, not copied).
+        // The hot path: the handle as IntPtr (held by the caller with DangerousAddRef)
+        // and the token as the string's own UTF-16 memory, passed by pointer on Mono
+        // and .NET alike (not copied, not encoded: the library reads the code units).
         [DllImport(Lib)]
-        internal static extern uint jwtauth_validate_bytes_ex(IntPtr h, [In] byte[] token, UIntPtr len, out IntPtr claims, out IntPtr err);
+        internal static extern uint jwtauth_validate_utf16_ex(IntPtr h, [MarshalAs(UnmanagedType.LPWStr)] string token,
+            UIntPtr len, out IntPtr claims, out IntPtr err);
         [DllImport(Lib)]
         internal static extern uint jwtauth_validate_header_ex(AuthHandle h, byte[] header, ref Request request, out IntPtr claims, out IntPtr err);
         [DllImport(Lib)]
@@ -86,23 +88,6 @@ namespace Jwtauth
             System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);
             return b;
         }
-
-        [ThreadStatic] private static byte[] scratch;
-
-        /// <summary>Like Utf8 into this thread's reusable buffer (no allocation per call);
-        /// valid until the next use on this thread. Wipe it with Wipe after the call.</summary>
-        internal static byte[] Utf8Scratch(string s, out int length)
-        {
-            int max = System.Text.Encoding.UTF8.GetMaxByteCount(s.Length) + 1;
-            byte[] b = scratch;
-            if (b == null || b.Length < max) scratch = b = new byte[Math.Max(max, 1024)];
-            length = System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);
-            b[length] = 0;
-            return b;
-        }
-
-        /// <summary>Overwrites what Utf8Scratch put there (tokens are bearer credentials).</summary>
-        internal static void Wipe(byte[] b, int length) { Array.Clear(b, 0, length + 1); }
 
         /// <summary>Copies a NUL-terminated UTF-8 string the library owns.</summary>
         internal static string FromUtf8(IntPtr p)

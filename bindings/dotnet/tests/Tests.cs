@@ -81,6 +81,14 @@ static class Tests
             e = Throws(() => a.ValidateHeader("Bearer " + bad, null));
             Check(e != null && e.Reason == "malformed", "ValidateHeader with a NUL at " + bad.IndexOf('\0'));
         }
+        // The token crosses as the string's UTF-16 code units: a character outside
+        // ASCII or a lone surrogate is judged, never dropped or cut at.
+        foreach (var odd in new[] { "\u00e9", "\u20ac", "\ud800", "\udc00", "\ud83d\ude00" })
+        {
+            string bad = t.Substring(0, t.Length - 2) + odd + t.Substring(t.Length - 1);
+            var e = Throws(() => a.Validate(bad));
+            Check(e != null && e.Reason == "malformed", "Validate with U+" + ((int)odd[0]).ToString("X4"));
+        }
         var empty = Throws(() => a.Validate(""));
         Check(empty != null && empty.Reason == "missing_token", "empty token");
         using (var c = a.Validate(t)) Check(c.Subject == "nul", "the token itself validates");
