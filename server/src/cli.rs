@@ -186,12 +186,18 @@ fn colour_stderr() -> bool {
 fn init_logging(config: &Config) -> anyhow::Result<jwtauth_core::audit::FailureLogGuard> {
     use tracing_subscriber::prelude::*;
     let (failures, guard) = jwtauth_core::audit::file_layer(config.log())?;
-    let target = jwtauth_core::audit::TARGET;
+    // Failure events go to the failure log only. One filter whose directives are all
+    // static, so the interest of each callsite is settled once, not on every event.
+    let quiet_failures = format!("{}=off", jwtauth_core::audit::TARGET)
+        .parse()
+        .context("the failure target's filter directive")?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info".into())
+        .add_directive(quiet_failures);
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour_stderr())
-        .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_filter(tracing_subscriber::filter::filter_fn(move |m| m.target() != target));
+        .with_filter(filter);
     tracing_subscriber::registry()
         .with(failures)
         .with(stderr)
