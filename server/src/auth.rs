@@ -1,55 +1,143 @@
 //! Request context and authentication layers. The layers call the core and turn its
 //! verdict into a response; the rules themselves live in `jwtauth-core`.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jwtauth_core::config::ServerConfig;
 use jwtauth_core::users::ADMIN_ROLE;
 use jwtauth_core::{AuthError, Claims, Reason, RequestInfo, Verdict};
-use tracing::Instrument;
+use tower::{Layer, Service};
 
 use crate::AppState;
 use crate::error::ApiError;
 
 /// The header carrying the request id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// [`REQUEST_ID_HEADER`] as a header name, parsed once.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 /// The `tracing` target of access-log lines (separate from the failure log).
 pub const ACCESS_TARGET: &str = "jwtauth::access";
 
-/// What the failure log needs to know about a request.
+/// What the failure log needs to know about a request. Cheap to clone: it shares
+/// the request's own bytes and the connection's rendered address.
 #[derive(Debug, Clone)]
 pub struct RequestCtx {
     /// Request id (generated, or the caller's if it sent a sane one).
-    pub id: String,
-    /// Client socket address.
-    pub client: Option<String>,
+    id: HeaderValue,
+    /// The socket address, or the forwarded client's address (no port) behind a proxy.
+    client: Option<Arc<str>>,
     /// Client IP without the port (the login throttle's key).
-    pub client_ip: Option<String>,
-    /// HTTP method.
-    pub method: String,
-    /// Path without the query string.
-    pub path: String,
-    /// User-Agent.
-    pub user_agent: Option<String>,
+    client_ip: Option<Arc<str>>,
+    method: Method,
+    uri: Uri,
+    user_agent: Option<HeaderValue>,
+}
+
+/// `s` cut to at most `max` characters.
+fn first_chars(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    s.char_indices().nth(max).map_or(s, |(i, _)| &s[..i])
+}
+
+/// Whether a caller's `X-Request-Id` may be kept: 1 to 64 of `A-Za-z0-9-_.`.
+fn sane_request_id(v: &HeaderValue) -> bool {
+    (1..=64).contains(&v.len())
+        && v.as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
 }
 
 impl RequestCtx {
+    /// The context of `request`, whose client is found as [`client_ip`] says.
+    pub fn of(request: &Request, server: &ServerConfig) -> RequestCtx {
+        let headers = request.headers();
+        let id = headers
+            .get(&REQUEST_ID)
+            .filter(|v| sane_request_id(v))
+            .cloned()
+            .unwrap_or_else(new_request_id);
+        let (client, client_ip) = match crate::observe::peer(request) {
+            None => (None, None),
+            Some(peer) => {
+                let ip = client_ip(peer.addr.ip(), headers.get_all(&FORWARDED_FOR).iter(), server);
+                if ip == peer.addr.ip().to_canonical() {
+                    (Some(peer.text.clone()), Some(peer.ip_text.clone()))
+                } else {
+                    let text: Arc<str> = ip.to_string().into();
+                    (Some(text.clone()), Some(text))
+                }
+            }
+        };
+        RequestCtx {
+            id,
+            client,
+            client_ip,
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            user_agent: headers.get(header::USER_AGENT).cloned(),
+        }
+    }
+
+    /// The request id.
+    pub fn id(&self) -> &str {
+        // Only ids of visible ASCII are ever kept or made.
+        self.id.to_str().unwrap_or("-")
+    }
+
+    /// The request id as the `X-Request-Id` value sent back.
+    pub fn id_header(&self) -> &HeaderValue {
+        &self.id
+    }
+
+    /// The client: the socket address, or the forwarded client's address behind a proxy.
+    pub fn client(&self) -> Option<&str> {
+        self.client.as_deref()
+    }
+
+    /// The client's IP without the port (the login throttle's key).
+    pub fn client_ip(&self) -> Option<&str> {
+        self.client_ip.as_deref()
+    }
+
+    /// The HTTP method (at most 32 characters).
+    pub fn method(&self) -> &str {
+        first_chars(self.method.as_str(), 32)
+    }
+
+    /// The path without the query string (at most 512 characters).
+    pub fn path(&self) -> &str {
+        first_chars(self.uri.path(), 512)
+    }
+
+    /// The User-Agent (at most 256 characters), when it is text.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(|s| first_chars(s, 256))
+    }
+
     /// The borrowed view the core records.
     pub fn info(&self) -> RequestInfo<'_> {
         RequestInfo {
-            client: self.client.as_deref(),
-            method: Some(&self.method),
-            path: Some(&self.path),
-            user_agent: self.user_agent.as_deref(),
-            request_id: Some(&self.id),
+            client: self.client(),
+            method: Some(self.method()),
+            path: Some(self.path()),
+            user_agent: self.user_agent(),
+            request_id: Some(self.id()),
             client_id: None,
         }
     }
@@ -60,13 +148,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<Arc<RequestCtx>>()
-            .map(|ctx| RequestCtx::clone(ctx))
+            .get::<RequestCtx>()
+            .cloned()
             .ok_or_else(|| ApiError::Internal("request context layer missing".into()))
     }
 }
 
-fn new_request_id() -> String {
+fn new_request_id() -> HeaderValue {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let prefix = PREFIX.get_or_init(|| {
@@ -74,11 +162,29 @@ fn new_request_id() -> String {
         let _ = aws_lc_rs::rand::fill(&mut b);
         b.iter().map(|x| format!("{x:02x}")).collect()
     });
-    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+    request_id(prefix, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `<prefix>-<n in hex>`, written without the formatting machinery (every request
+/// without an id of its own gets one). `prefix` is 8 hex digits.
+fn request_id(prefix: &str, n: u64) -> HeaderValue {
+    let mut id = [0u8; 8 + 1 + 16];
+    let start = prefix.len().min(8) + 1;
+    id[..start - 1].copy_from_slice(&prefix.as_bytes()[..start - 1]);
+    id[start - 1] = b'-';
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+    for (i, slot) in id[start..start + digits].iter_mut().enumerate() {
+        let shift = 4 * (digits - 1 - i);
+        *slot = b"0123456789abcdef"[((n >> shift) & 0xf) as usize];
+    }
+    // Hex digits and a dash: always a valid header value.
+    HeaderValue::from_bytes(&id[..start + digits]).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// The header a proxy appends the client's address to.
 pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
+/// [`FORWARDED_FOR_HEADER`] as a header name, parsed once.
+pub static FORWARDED_FOR: HeaderName = HeaderName::from_static(FORWARDED_FOR_HEADER);
 /// At most this many `X-Forwarded-For` hops are looked at (from the right).
 pub const MAX_FORWARDED_HOPS: usize = 16;
 
@@ -125,84 +231,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-/// Outermost layer: request id, request context, access log and HTTP metrics.
-pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id = request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
-        .map_or_else(new_request_id, str::to_owned);
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let ip = peer.map(|p| {
-        client_ip(
-            p.ip(),
-            request.headers().get_all(FORWARDED_FOR_HEADER).iter(),
-            state.auth.config().server(),
-        )
-    });
-    let ctx = Arc::new(RequestCtx {
-        id: id.clone(),
-        // The socket address, or the forwarded client's address (no port) behind a proxy.
-        client: peer.zip(ip).map(|(p, ip)| {
-            if ip == p.ip().to_canonical() {
-                p.to_string()
-            } else {
-                ip.to_string()
-            }
-        }),
-        client_ip: ip.map(|ip| ip.to_string()),
-        method: request.method().as_str().chars().take(32).collect(),
-        path: request.uri().path().chars().take(512).collect(),
-        user_agent: request
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
-    });
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = ctx.method.clone();
-    let span = tracing::info_span!("request", request_id = %id);
-    let mut request = request;
-    // Shared, not copied: every layer and handler that needs it borrows this one.
-    request.extensions_mut().insert(ctx.clone());
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let status = response.status().as_u16();
-    let elapsed = start.elapsed();
-    // Every label comes from a fixed set (a client chooses the method and the
-    // path, so neither may mint a series): route templates, known methods.
-    metrics::counter!("jwtauth_http_requests_total", "method" => metric_method(&method), "route" => route.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("jwtauth_http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
-    span.in_scope(|| {
-        tracing::info!(
-            target: ACCESS_TARGET,
-            client = ctx.client.as_deref().unwrap_or("-"),
-            method = %method,
-            path = %ctx.path,
-            status,
-            micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            "request"
-        );
-    });
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    response
-}
-
-/// The method as a metrics label: one of the standard methods, else `other`.
-fn metric_method(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    KNOWN.into_iter().find(|k| *k == method).unwrap_or("other")
-}
-
-/// The verified caller, put in the request by [`authenticate`].
+/// The verified caller, put in the request by [`Authenticate`].
 #[derive(Debug, Clone)]
 pub struct Caller(pub Arc<Claims>);
 
@@ -218,42 +247,175 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Layer over every route group that needs a token: validates `Authorization:
-/// Bearer …` with the core (which records any failure) and hands the claims on.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(ctx) = request.extensions().get::<Arc<RequestCtx>>() else {
-        return ApiError::Internal("request context layer missing".into()).into_response();
-    };
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    let verdict = match state.auth.verifier().check_header(header, &ctx.info()) {
-        Verdict::Valid(claims) => Ok(claims),
-        Verdict::Invalid(e) => Err(e),
-        // The token names a key this process has not loaded: the core reloads the ring
-        // from the store and waits for it, which must not hold an async worker.
-        _ => {
-            let (verifier, header, ctx) = (state.auth.verifier().clone(), header.map(str::to_owned), ctx.clone());
-            match tokio::task::spawn_blocking(move || verifier.validate_header(header.as_deref(), &ctx.info())).await {
-                Ok(verdict) => verdict,
-                Err(e) => return ApiError::Internal(format!("validation task failed: {e}")).into_response(),
-            }
-        }
-    };
-    match verdict {
-        Ok(claims) => {
-            request.extensions_mut().insert(Caller(Arc::new(claims)));
-            next.run(request).await
-        }
-        Err(e) => ApiError::Auth(e).into_response(),
+/// Layer over every route group that needs a token: see [`Authenticate`].
+#[derive(Clone)]
+pub struct AuthenticateLayer {
+    state: AppState,
+}
+
+impl AuthenticateLayer {
+    /// The layer for an app with `state`.
+    pub fn new(state: AppState) -> AuthenticateLayer {
+        AuthenticateLayer { state }
     }
 }
 
-/// Layer over admin routes (inside [`authenticate`]): the caller needs role `Admin`.
+impl<S> Layer<S> for AuthenticateLayer {
+    type Service = Authenticate<S>;
+    fn layer(&self, inner: S) -> Authenticate<S> {
+        Authenticate {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// Validates `Authorization: Bearer …` with the core (which records any failure),
+/// hands the claims on as [`Caller`], and marks every response `Cache-Control:
+/// no-store` (it carries who the caller is, or why they were refused).
+#[derive(Clone)]
+pub struct Authenticate<S> {
+    inner: S,
+    state: AppState,
+}
+
+type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+impl<S> Service<Request> for Authenticate<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Authenticated<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let Some(ctx) = request.extensions().get::<RequestCtx>() else {
+            return Authenticated::answer(ApiError::Internal("request context layer missing".into()).into_response());
+        };
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        match self.state.auth.verifier().check_header(header, &ctx.info()) {
+            Verdict::Valid(claims) => {
+                request.extensions_mut().insert(Caller(claims));
+                Authenticated {
+                    step: Step::Inner {
+                        inner: self.inner.call(request),
+                    },
+                }
+            }
+            Verdict::Invalid(e) => Authenticated::answer(ApiError::Auth(e).into_response()),
+            // The token names a key this process has not loaded: the core reloads the
+            // ring from the store and waits for it, which must not hold an async worker.
+            _ => {
+                let (verifier, header, ctx) = (
+                    self.state.auth.verifier().clone(),
+                    header.map(str::to_owned),
+                    ctx.clone(),
+                );
+                // The clone is the one polled ready next; this one was readied for us.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                Authenticated {
+                    step: Step::Slow {
+                        slow: Box::pin(reload_then_call(verifier, header, ctx, request, ready)),
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The rare path of [`Authenticate`]: the verdict on the blocking pool, then the route.
+async fn reload_then_call<S>(
+    verifier: jwtauth_core::Verifier,
+    header: Option<String>,
+    ctx: RequestCtx,
+    mut request: Request,
+    mut inner: S,
+) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    match tokio::task::spawn_blocking(move || verifier.validate_header(header.as_deref(), &ctx.info())).await {
+        Ok(Ok(claims)) => {
+            request.extensions_mut().insert(Caller(Arc::new(claims)));
+            match inner.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+        Ok(Err(e)) => ApiError::Auth(e).into_response(),
+        Err(e) => ApiError::Internal(format!("validation task failed: {e}")).into_response(),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Authenticate`].
+    pub struct Authenticated<F> {
+        #[pin]
+        step: Step<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StepProj]
+    enum Step<F> {
+        // The token was good: the route runs.
+        Inner { #[pin] inner: F },
+        // The answer is known (a refusal).
+        Answer { response: Option<Response> },
+        // The verdict waits for a key reload.
+        Slow { slow: Boxed },
+    }
+}
+
+impl<F> Authenticated<F> {
+    fn answer(response: Response) -> Self {
+        Authenticated {
+            step: Step::Answer {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Authenticated<F> {
+    type Output = Result<Response, Infallible>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut response = match self.project().step.project() {
+            StepProj::Inner { inner } => match inner.poll(cx) {
+                Poll::Ready(Ok(response)) => response,
+                Poll::Pending => return Poll::Pending,
+            },
+            StepProj::Answer { response } => match response.take() {
+                Some(response) => response,
+                None => ApiError::Internal("response polled twice".into()).into_response(),
+            },
+            StepProj::Slow { slow } => match slow.as_mut().poll(cx) {
+                Poll::Ready(response) => response,
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// Layer over admin routes (inside [`Authenticate`]): the caller needs role `Admin`.
 pub async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (Some(ctx), Some(caller)) = (
-        request.extensions().get::<Arc<RequestCtx>>(),
+        request.extensions().get::<RequestCtx>(),
         request.extensions().get::<Caller>(),
     ) else {
         return ApiError::Auth(AuthError::new(Reason::MissingToken, "no Authorization header")).into_response();
@@ -279,6 +441,16 @@ mod tests {
     fn client(peer: &str, headers: &[&[u8]], server: &ServerConfig) -> String {
         let values: Vec<HeaderValue> = headers.iter().map(|h| HeaderValue::from_bytes(h).unwrap()).collect();
         client_ip(peer.parse().unwrap(), values.iter(), server).to_string()
+    }
+
+    #[test]
+    fn request_ids_are_the_prefix_and_the_counter_in_hex() {
+        for n in [0, 1, 9, 10, 15, 16, 255, 4096, 0xdead_beef, u64::MAX] {
+            assert_eq!(request_id("0a1b2c3d", n), format!("0a1b2c3d-{n:x}").as_str());
+        }
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a, b);
+        assert!(sane_request_id(&a), "{a:?}");
     }
 
     #[test]

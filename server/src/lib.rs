@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod oauth;
+pub mod observe;
 pub mod openapi;
 pub mod products;
 pub mod routes;
@@ -17,14 +18,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 use jwtauth_core::JwtAuth;
 use jwtauth_core::users::Login;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -135,8 +135,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/me", get(routes::me))
         .route("/auth/logout-all", post(routes::logout_all))
         .merge(admin)
-        .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
-        .route_layer(no_store());
+        .route_layer(auth::AuthenticateLayer::new(state.clone()));
     let sessions = Router::new()
         .route("/auth/login", post(routes::login))
         .route("/auth/refresh", post(routes::refresh))
@@ -162,26 +161,17 @@ pub fn app(state: AppState) -> Router {
     } else {
         public
     };
-    let hsts = state.tls.then(|| {
-        SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        )
-    });
+    // One stack, applied once to every route: the request context and its
+    // observation outermost (so even a CORS preflight is counted and logged), then
+    // CORS, the response guards and the body limit.
+    let stack = tower::ServiceBuilder::new()
+        .layer(observe::ObserveLayer::new(state.clone()))
+        .option_layer(cors(state.auth.config().server()))
+        .layer(observe::GuardLayer::new(REQUEST_TIMEOUT, state.tls))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
     public
         .merge(protected)
         .fallback(|| async { error::ApiError::NotFound })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(tower::util::option_layer(hsts))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(tower::util::option_layer(cors(state.auth.config().server())))
-        .layer(from_fn_with_state(state.clone(), auth::observe))
+        .layer(stack)
         .with_state(state)
 }

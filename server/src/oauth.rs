@@ -254,14 +254,7 @@ pub async fn token(
                     info.client_id = Some(id);
                 }
                 Ok(
-                    match login.login_in_slot(
-                        slot,
-                        auth.users(),
-                        &username,
-                        &password,
-                        ctx.client_ip.as_deref(),
-                        &info,
-                    ) {
+                    match login.login_in_slot(slot, auth.users(), &username, &password, ctx.client_ip(), &info) {
                         Ok(pair) => Ok(token_body(
                             auth,
                             &pair.access,

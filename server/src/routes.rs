@@ -141,7 +141,7 @@ pub async fn login(
             auth.users(),
             &body.username,
             &body.password,
-            ctx.client_ip.as_deref(),
+            ctx.client_ip(),
             &ctx.info(),
         )?;
         Ok(token_response(auth, &pair))

@@ -177,7 +177,7 @@ where
 pub async fn start(server: &ServerConfig, app: axum::Router) -> anyhow::Result<Running> {
     let addr = listen_addr(server)?;
     let handle: Handle<SocketAddr> = Handle::new();
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let service = app.into_make_service_with_connect_info::<crate::observe::Peer>();
     let timeout = server.header_read_timeout;
     let permits = Arc::new(Semaphore::new(server.max_connections));
     let bounded = |builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>| {

@@ -1,10 +1,12 @@
 //! Tokens already verified, so that a client presenting the same access token on
 //! every request pays for its signature once (an ES256 or RS256 verification costs
-//! tens of microseconds; a lookup, one SHA-256 of the token's signing input).
+//! tens of microseconds; a lookup, one fast hash of the token's signing input).
 //!
-//! Only tokens that passed every check are remembered, keyed by the SHA-256 of the
-//! signing input (header and payload) and holding the signature as presented. A
-//! token is served again only when its signature is that one, byte for byte
+//! Only tokens that passed every check are remembered, keyed by the signing input
+//! itself (header and payload, found by a randomly seeded fast hash and then compared
+//! byte for byte, so no two inputs can share an entry) and holding the signature as
+//! presented. A digest as the key would cost as much as the HMAC an HS256 token is
+//! checked with. A token is served again only when its signature is that one, byte for byte
 //! (compared in constant time), or, under an ECDSA key, its other spelling
 //! (r, n − s), which verifies just as well: the two spellings of one ES* token are
 //! one entry, never two. Only then, and only while
@@ -22,8 +24,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_lc_rs::digest;
-
 use super::validate::check_times;
 use super::{Claims, Rules};
 use crate::encoding::b64_decode;
@@ -32,14 +32,17 @@ use crate::low_s::Curve;
 
 struct Verified {
     key: Arc<Key>,
-    claims: Claims,
+    /// Shared with every caller it is served to: a hit copies nothing.
+    claims: Arc<Claims>,
     /// The base64url signature that was verified.
     signature: Box<[u8]>,
 }
 
 /// A bounded set of verified tokens (S3-FIFO eviction, sharded locks).
 pub(crate) struct VerifiedTokens {
-    cache: quick_cache::sync::Cache<[u8; 32], Arc<Verified>>,
+    /// Keyed by the signing input: only verified tokens are ever inserted, so no
+    /// caller can choose what the hash table holds.
+    cache: quick_cache::sync::Cache<Box<[u8]>, Arc<Verified>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -60,13 +63,6 @@ pub struct CacheStats {
 fn split(token: &[u8]) -> Option<(&[u8], &[u8])> {
     let dot = token.iter().rposition(|b| *b == b'.')?;
     Some((&token[..dot], &token[dot + 1..]))
-}
-
-fn cache_key(signing_input: &[u8]) -> [u8; 32] {
-    let d = digest::digest(&digest::SHA256, signing_input);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
 }
 
 /// Whether `presented` is the signature `hit` was verified with: the same bytes,
@@ -105,21 +101,21 @@ impl VerifiedTokens {
 
     /// The claims of `token` if it was verified before and still holds under `ring`
     /// at `now`; `None` means: verify it in full.
-    pub(crate) fn get(&self, token: &[u8], ring: &KeyRing, rules: &Rules, now: i64) -> Option<Claims> {
+    pub(crate) fn get(&self, token: &[u8], ring: &KeyRing, rules: &Rules, now: i64) -> Option<Arc<Claims>> {
         let found = self.lookup(token, ring, rules, now);
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
 
-    fn lookup(&self, token: &[u8], ring: &KeyRing, rules: &Rules, now: i64) -> Option<Claims> {
+    fn lookup(&self, token: &[u8], ring: &KeyRing, rules: &Rules, now: i64) -> Option<Arc<Claims>> {
         // Never hash more than a token may be: an oversized one is refused by the
         // size check before anything else reads it.
         if token.len() > rules.max_size {
             return None;
         }
         let (signing_input, signature) = split(token)?;
-        let hit = self.cache.get(&cache_key(signing_input))?;
+        let hit = self.cache.get(signing_input)?;
         if !same_signature(&hit, signature) {
             return None;
         }
@@ -134,17 +130,17 @@ impl VerifiedTokens {
         }
         let c = &hit.claims;
         check_times(rules, now, c.expires_at, c.not_before, c.issued_at).ok()?;
-        Some(hit.claims.clone())
+        Some(Arc::clone(&hit.claims))
     }
 
     /// Remembers a token that `ring` has just verified into `claims`.
-    pub(crate) fn insert(&self, token: &[u8], ring: &KeyRing, claims: &Claims) {
+    pub(crate) fn insert(&self, token: &[u8], ring: &KeyRing, claims: &Arc<Claims>) {
         if let (Some(key), Some((signing_input, signature))) = (ring.get(claims.kid.as_str()), split(token)) {
             self.cache.insert(
-                cache_key(signing_input),
+                signing_input.into(),
                 Arc::new(Verified {
                     key: key.clone(),
-                    claims: claims.clone(),
+                    claims: Arc::clone(claims),
                     signature: signature.into(),
                 }),
             );
@@ -175,11 +171,11 @@ mod tests {
     }
 
     /// A ring with one ES256 key, a token it signed (valid 15 minutes) and its claims.
-    fn setup() -> (KeyRing, String, Claims) {
+    fn setup() -> (KeyRing, String, Arc<Claims>) {
         setup_with(Algorithm::ES256)
     }
 
-    fn setup_with(alg: Algorithm) -> (KeyRing, String, Claims) {
+    fn setup_with(alg: Algorithm) -> (KeyRing, String, Arc<Claims>) {
         let ring = KeyRing::new(vec![Key::generate(alg, NOW).unwrap()]).unwrap();
         let token = issue(
             ring.active().unwrap(),
@@ -193,7 +189,7 @@ mod tests {
         )
         .unwrap()
         .token;
-        let claims = validate(&ring, &rules(), NOW, token.as_bytes()).unwrap();
+        let claims = Arc::new(validate(&ring, &rules(), NOW, token.as_bytes()).unwrap());
         (ring, token, claims)
     }
 
@@ -266,6 +262,19 @@ mod tests {
     }
 
     #[test]
+    fn another_signing_input_under_the_same_signature_is_another_token() {
+        let (ring, token, claims) = setup_with(Algorithm::HS256);
+        let v = VerifiedTokens::new(16);
+        v.insert(token.as_bytes(), &ring, &claims);
+        // The same signature behind a header and payload one character apart.
+        let first_dot = token.find('.').unwrap();
+        let mut forged = token.clone().into_bytes();
+        forged[first_dot + 1] = if forged[first_dot + 1] == b'A' { b'B' } else { b'A' };
+        assert!(v.get(&forged, &ring, &rules(), NOW).is_none());
+        assert!(v.get(token.as_bytes(), &ring, &rules(), NOW).is_some());
+    }
+
+    #[test]
     fn times_are_checked_again_on_every_use() {
         let (ring, token, claims) = setup();
         let v = VerifiedTokens::new(16);
@@ -318,7 +327,7 @@ mod tests {
                 None,
             )
             .unwrap();
-            let claims = validate(&ring, &rules(), NOW, t.token.as_bytes()).unwrap();
+            let claims = Arc::new(validate(&ring, &rules(), NOW, t.token.as_bytes()).unwrap());
             v.insert(t.token.as_bytes(), &ring, &claims);
         }
         assert!(v.cache.len() <= 8, "{}", v.cache.len());

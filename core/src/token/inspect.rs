@@ -1,6 +1,8 @@
 //! `token inspect`: decode a token without trusting it, then say, under the current
 //! configuration, whether it is valid and why not — the usual mistakes as a diagnostic.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use serde_json::Value;
 
@@ -102,7 +104,10 @@ impl Verifier {
                 ));
             }
         }
-        let verdict = self.check(token.as_bytes()).map_err(|r| r.error);
+        let verdict = self
+            .check(token.as_bytes())
+            .map(Arc::unwrap_or_clone)
+            .map_err(|r| r.error);
         if let (Err(e), Some(c)) = (&verdict, &claims)
             && e.reason == crate::error::Reason::MissingClaim
             && e.hint.contains("'sub'")

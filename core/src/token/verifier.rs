@@ -27,8 +27,8 @@ pub(crate) struct External {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Verdict {
-    /// The token is good now.
-    Valid(Claims),
+    /// The token is good now. Shared: a remembered token's claims are not copied.
+    Valid(Arc<Claims>),
     /// The token is refused; the failure has been recorded.
     Invalid(AuthError),
     /// The token names a key this process does not know, and a reload from the
@@ -252,7 +252,7 @@ impl Verifier {
         {
             result = self.check(token);
         }
-        self.conclude(token, result, request)
+        self.conclude(token, result, request).map(Arc::unwrap_or_clone)
     }
 
     /// Validates the token in an `Authorization` header value (`Bearer <token>`).
@@ -308,7 +308,7 @@ impl Verifier {
 
     /// The whole check, nothing recorded: the cache or strict validation, then
     /// revocation (checked on every use, remembered token or not).
-    pub(crate) fn check(&self, token: &[u8]) -> Result<Claims, Rejection> {
+    pub(crate) fn check(&self, token: &[u8]) -> Result<Arc<Claims>, Rejection> {
         let route = self.route(token)?;
         self.check_routed(token, &route).map_err(|mut r| {
             let rules = match route {
@@ -324,7 +324,7 @@ impl Verifier {
     }
 
     /// [`Verifier::check`] once the issuer is chosen.
-    fn check_routed(&self, token: &[u8], route: &Route<'_>) -> Result<Claims, Rejection> {
+    fn check_routed(&self, token: &[u8], route: &Route<'_>) -> Result<Arc<Claims>, Rejection> {
         let p = &*self.0;
         let now = p.clock.now();
         let ours = p.ring.load();
@@ -345,12 +345,12 @@ impl Verifier {
         let claims = match remembered {
             Some(claims) => claims,
             None => {
-                let claims = validate(ring, rules, now, token).map_err(|mut r| {
+                let claims = Arc::new(validate(ring, rules, now, token).map_err(|mut r| {
                     if !Arc::ptr_eq(rules, &p.rules) {
                         r.error.hint = format!("trusted issuer '{}': {}", clip(&rules.issuer), r.error.hint);
                     }
                     r
-                })?;
+                })?);
                 if let Some(c) = &p.cache {
                     c.insert(token, ring, &claims);
                 }
@@ -385,9 +385,9 @@ impl Verifier {
     fn conclude(
         &self,
         token: &[u8],
-        result: Result<Claims, Rejection>,
+        result: Result<Arc<Claims>, Rejection>,
         request: &RequestInfo<'_>,
-    ) -> Result<Claims, AuthError> {
+    ) -> Result<Arc<Claims>, AuthError> {
         result.map_err(|r| {
             let fp = (!token.is_empty()).then(|| crate::encoding::fingerprint(token));
             FailureEvent::of(&r.error, request)
