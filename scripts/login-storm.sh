@@ -6,12 +6,18 @@
 #   BIN=target/release/jwtauth-server scripts/login-storm.sh      # an already built server
 #
 # CLIENTS (64) connections send ATTEMPTS (10,000) logins for one user, half with the
-# right password and half with a wrong one. Login throttling is opened up
-# (login.user_burst and client_burst 10,000, one more per millisecond) so that every
-# attempt is hashed, not refused at the throttle. The server's VmRSS is sampled every
-# 100 ms from start to 10 s after the storm; printed: idle, after one login, peak during
-# the storm, at its end and after 10 s idle. Goal (issue 15): < 40 MB at every point,
-# < 30 MB 10 s after. Needs wrk (apt-get install wrk) and curl. Not run in CI.
+# right password and half with a wrong one. Every login throttle is opened up
+# (login.user_burst, client_burst and client_attempt_burst 10,000, one more per
+# millisecond) and login.hash_wait is at its maximum (5 s), so that attempts are
+# hashed, not refused. The answers are counted (200, 401, 429, 503, other); the run
+# fails when more than MAX_REFUSED_PCT (10) % of them were refused, because then the
+# storm did not hash what it claims. The server's VmRSS is sampled every 100 ms from
+# start to 10 s after the storm; printed: idle, after one login, peak during the storm,
+# at its end, after 10 s idle, and how soon after the storm it was under 30 MB. Then
+# LATENCY (5) pairs of logins: one after 3 s idle (longer than the hashing slots' idle
+# release, so its block is allocated anew) and one right after it (warm block), each
+# curl's time_total. Goal (issue 15): < 40 MB at every point, < 30 MB 10 s after.
+# Needs wrk (apt-get install wrk) and curl. Not run in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +25,9 @@ CLIENTS="${CLIENTS:-64}"
 ATTEMPTS="${ATTEMPTS:-10000}"
 THREADS="${THREADS:-2}"
 AFTER="${AFTER:-10}"
+LATENCY="${LATENCY:-5}"
+MAX_REFUSED_PCT="${MAX_REFUSED_PCT:-10}"
+FAILED=""
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 if [ -z "${BIN:-}" ]; then
     cargo build --release -p jwtauth-server --locked
@@ -38,6 +47,11 @@ export PASSWORD="storm-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 max_of() { awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$1"; }
+# login BASE: one right login, which must succeed; prints curl's time_total
+login() {
+    curl -sf -o /dev/null -w '%{time_total}' -X POST "$1/auth/login" -H 'content-type: application/json' \
+        -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}"
+}
 
 # storm LABEL BINARY: one server, one storm, one line of figures
 storm() {
@@ -48,7 +62,9 @@ storm() {
         export JWTAUTH_STORE__URL="sqlite://$dir/jwtauth.db" JWTAUTH_LOG__DIR="$dir/logs" \
             JWTAUTH_SERVER__LISTEN=127.0.0.1:0 RUST_LOG=warn \
             JWTAUTH_LOGIN__USER_BURST=10000 JWTAUTH_LOGIN__USER_PERIOD=1ms \
-            JWTAUTH_LOGIN__CLIENT_BURST=10000 JWTAUTH_LOGIN__CLIENT_PERIOD=1ms
+            JWTAUTH_LOGIN__CLIENT_BURST=10000 JWTAUTH_LOGIN__CLIENT_PERIOD=1ms \
+            JWTAUTH_LOGIN__CLIENT_ATTEMPT_BURST=10000 JWTAUTH_LOGIN__CLIENT_ATTEMPT_PERIOD=1ms \
+            JWTAUTH_LOGIN__HASH_WAIT=5s
         "$bin" init >/dev/null 2>&1
         printf '%s\n' "$PASSWORD" | "$bin" user add bench --role Admin >/dev/null
         exec "$bin" serve >"$dir/stdout" 2>"$dir/stderr"
@@ -64,8 +80,7 @@ storm() {
     [ -n "$base" ] || { cat "$dir/stderr"; exit 1; }
     local idle one
     idle="$(rss_kb "$pid")"
-    curl -sf -o /dev/null -X POST "$base/auth/login" -H 'content-type: application/json' \
-        -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}"
+    login "$base" >/dev/null
     one="$(rss_kb "$pid")"
     (while kill -0 "$pid" 2>/dev/null; do echo "$(date +%s.%N) $(rss_kb "$pid")"; sleep 0.1; done) >"$dir/during" &
     local sampler=$!
@@ -82,8 +97,11 @@ storm() {
     t1="$(date +%s.%N)"
     kill "$wrk_pid" 2>/dev/null || true
     wait "$wrk_pid" 2>/dev/null || true
-    out="$(cat "$dir"/counts/* | awk '{ ok += $1; wrong += $2; busy += $3; other += $4 }
-        END { printf "%d ok, %d wrong password, %d busy (503), %d other", ok, wrong, busy, other }')"
+    local counts refused
+    counts="$(cat "$dir"/counts/* | awk '{ ok += $1; wrong += $2; limited += $3; busy += $4; other += $5 }
+        END { print ok, wrong, limited, busy, other }')"
+    out="$(echo "$counts" | awk '{ printf "200: %d, 401: %d, 429: %d, 503: %d, other: %d", $1, $2, $3, $4, $5 }')"
+    refused="$(echo "$counts" | awk '{ print $3 + $4 + $5 }')"
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
     local peak end
@@ -94,9 +112,25 @@ storm() {
     after="$(rss_kb "$pid")"
     after_peak="$(max_of "$dir/after")"
     [ "$after_peak" -gt "$peak" ] && peak="$after_peak"
-    printf '%-8s idle %s, after one login %s, peak %s, end of storm %s, %ss later %s; %s logins in %.1f s; %s\n' \
-        "$label" "$(mb "$idle")" "$(mb "$one")" "$(mb "$peak")" "$(mb "$end")" "$AFTER" "$(mb "$after")" \
+    local under
+    under="$(awk -v t1="$t1" '$2 < 30 * 1024 { printf "%.1f s after it", $1 - t1; found = 1; exit }
+        END { if (!found) print "at no sample" }' "$dir/after")"
+    printf '%-8s idle %s, after one login %s, peak %s, end of storm %s, %ss later %s (under 30 MB %s); %s logins in %.1f s; %s\n' \
+        "$label" "$(mb "$idle")" "$(mb "$one")" "$(mb "$peak")" "$(mb "$end")" "$AFTER" "$(mb "$after")" "$under" \
         "$ATTEMPTS" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$out"
+    if [ "$refused" -gt $((ATTEMPTS * MAX_REFUSED_PCT / 100)) ]; then
+        echo "!!! $label: $refused of $ATTEMPTS attempts were refused (429/503/other), more than $MAX_REFUSED_PCT %:"
+        echo "!!! the storm did not hash what it claims; its memory figures prove nothing"
+        FAILED="$FAILED $label"
+    fi
+    local cold="" warm=""
+    for _ in $(seq 1 "$LATENCY"); do
+        sleep 3
+        cold="$cold $(login "$base")"
+        warm="$warm $(login "$base")"
+    done
+    printf '%-8s login after 3 s idle (s):%s; right after it (s):%s; then %s\n' \
+        "$label" "$cold" "$warm" "$(mb "$(rss_kb "$pid")")"
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
@@ -108,3 +142,7 @@ label=server
 [ -n "${BEFORE:-}" ] && label=after
 storm "$label" "$BIN"
 echo "load after: $(uptime)"
+if [ -n "$FAILED" ]; then
+    echo "!!! FAILED:$FAILED: more than $MAX_REFUSED_PCT % of the attempts were refused, not hashed" >&2
+    exit 1
+fi

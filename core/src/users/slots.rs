@@ -4,9 +4,16 @@
 //! Each argon2id verification at [`HashCost::OWASP`] works in 7 MiB. Allocated per
 //! hash, those buffers land in the allocator's per-thread arenas and stay resident
 //! long after a login storm (hundreds of MB with glibc). Here the memory is
-//! allocated once per slot, at most [`HashLimits::concurrent_hashes`] of them, and
+//! allocated per slot, at most [`HashLimits::concurrent_hashes`] of them, and
 //! handed from one hash to the next; a login that finds every slot busy for
 //! [`HashLimits::hash_wait`] is refused as busy rather than queued without end.
+//!
+//! A block left unused for [`IDLE_RELEASE`] is freed by a short-lived thread
+//! (`jwtauth-hash-idle`), so a quiet server does not keep 7 MiB per slot; the next
+//! login allocates it again. Freeing only helps if the allocator returns the
+//! memory to the system: each block is reserved larger than glibc's largest
+//! mmap threshold (see [`MAPPED_CAPACITY`]), so it always lives in a mapping of
+//! its own, which `free` unmaps.
 //!
 //! Waiting works both ways: [`HashSlots::acquire`] blocks (the C API and other
 //! synchronous callers), [`HashSlots::acquire_async`] is a future for async callers,
@@ -14,7 +21,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -29,7 +36,8 @@ use super::password::HashCost;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashLimits {
     /// Hashes running at once, at most (`login.concurrent_hashes`). Each holds its
-    /// working memory (7 MiB at OWASP cost) for as long as the process runs.
+    /// working memory (7 MiB at OWASP cost) until it has been idle for
+    /// [`IDLE_RELEASE`].
     pub concurrent_hashes: usize,
     /// How long a login waits for a free slot before it is refused as busy
     /// (`login.hash_wait`).
@@ -52,15 +60,39 @@ impl Default for HashLimits {
 #[error("every password hashing slot is busy")]
 pub struct Busy;
 
-type Memory = Box<[Block]>;
+/// How long a returned block may go unused before its memory is given back to the
+/// system. Long enough that a steady trickle of logins keeps reusing a block, short
+/// enough that a server is back to its idle size seconds after a login storm.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(2);
+
+/// Bytes reserved for each block, whatever its size: above glibc's largest mmap
+/// threshold (32 MiB on 64-bit, `DEFAULT_MMAP_THRESHOLD_MAX`). glibc raises its
+/// threshold to the size of each mapped chunk it frees, so an exactly sized 7 MiB
+/// block is mapped once and then lands in an arena, where freeing it leaves it
+/// resident. Above the ceiling, every block is a mapping of its own and freeing it
+/// unmaps it. Only the pages argon2 touches (the block's own size) become resident.
+pub const MAPPED_CAPACITY: usize = 33 << 20;
+
+/// A block of argon2 memory: `len` is the pool's block count, the capacity is at
+/// least [`MAPPED_CAPACITY`] bytes (never shrink it).
+type Memory = Vec<Block>;
+
+/// A returned block and when it was returned.
+struct Idle {
+    memory: Memory,
+    since: Instant,
+}
 
 struct State {
-    /// Blocks returned by finished hashes.
-    free: Vec<Memory>,
-    /// Slots whose block has not been allocated yet (allocated on first use).
+    /// Blocks returned by finished hashes, oldest first (the newest is reused
+    /// first, so the oldest are the ones left idle).
+    free: Vec<Idle>,
+    /// Slots without a block (allocated on use, again after an idle release).
     unallocated: usize,
     /// Async waiters to wake when a slot is returned.
     wakers: Vec<Waker>,
+    /// Whether a `jwtauth-hash-idle` thread is running (at most one is).
+    releasing: bool,
 }
 
 /// The slots: at most `concurrent_hashes` blocks of argon2 memory, each reused.
@@ -69,6 +101,8 @@ pub struct HashSlots {
     limits: HashLimits,
     /// The pool's params: hashes with these use a slot's block as their memory.
     params: Params,
+    /// How long a returned block may stay unused ([`IDLE_RELEASE`]; shorter in tests).
+    idle_release: Duration,
     state: Mutex<State>,
     returned: Condvar,
 }
@@ -86,6 +120,14 @@ impl HashSlots {
     /// Slots for hashes at `cost`. `concurrent_hashes` of 0 is taken as 1 (the
     /// configuration refuses 0 before it gets here).
     pub fn new(cost: HashCost, limits: HashLimits) -> Result<Arc<HashSlots>, super::UserError> {
+        HashSlots::with_idle_release(cost, limits, IDLE_RELEASE)
+    }
+
+    fn with_idle_release(
+        cost: HashCost,
+        limits: HashLimits,
+        idle_release: Duration,
+    ) -> Result<Arc<HashSlots>, super::UserError> {
         let params = cost.params()?;
         let limits = HashLimits {
             concurrent_hashes: limits.concurrent_hashes.max(1),
@@ -94,10 +136,12 @@ impl HashSlots {
         Ok(Arc::new(HashSlots {
             limits,
             params,
+            idle_release,
             state: Mutex::new(State {
                 free: Vec::new(),
                 unallocated: limits.concurrent_hashes,
                 wakers: Vec::new(),
+                releasing: false,
             }),
             returned: Condvar::new(),
         }))
@@ -115,10 +159,10 @@ impl HashSlots {
 
     fn take(self: &Arc<Self>, state: &mut State) -> Option<HashSlot> {
         let memory = match state.free.pop() {
-            Some(m) => m,
+            Some(idle) => idle.memory,
             None if state.unallocated > 0 => {
                 state.unallocated -= 1;
-                vec![Block::default(); self.params.block_count()].into_boxed_slice()
+                self.allocate()
             }
             None => return None,
         };
@@ -160,18 +204,95 @@ impl HashSlots {
         SlotWait { slots: self.clone() }
     }
 
-    fn give_back(&self, mut memory: Memory) {
+    /// A zeroed block for the pool's params, reserved as [`MAPPED_CAPACITY`].
+    fn allocate(&self) -> Memory {
+        let blocks = self.params.block_count();
+        let mapped = MAPPED_CAPACITY.div_ceil(std::mem::size_of::<Block>()).max(blocks);
+        let mut memory = Vec::new();
+        // Under strict overcommit the larger reservation may be refused where the
+        // block itself fits: hash then, and only miss the release.
+        if memory.try_reserve_exact(mapped).is_err() {
+            memory.reserve_exact(blocks);
+        }
+        memory.resize(blocks, Block::default());
+        memory
+    }
+
+    fn give_back(self: &Arc<Self>, mut memory: Memory) {
         // The block holds state derived from the password: leave nothing behind.
         memory.fill(Block::default());
-        let wakers = {
+        let (wakers, start) = {
             let mut state = self.lock();
-            state.free.push(memory);
-            std::mem::take(&mut state.wakers)
+            state.free.push(Idle {
+                memory,
+                since: Instant::now(),
+            });
+            let start = !state.releasing;
+            state.releasing = true;
+            (std::mem::take(&mut state.wakers), start)
         };
         self.returned.notify_one();
         // Every async waiter polls again; the one that finds the block wins, the
         // others register anew.
         wakers.into_iter().for_each(Waker::wake);
+        if start {
+            self.start_releasing();
+        }
+    }
+
+    /// Starts the thread that frees idle blocks. It holds the slots weakly, so it
+    /// never keeps them alive, and ends once no block is free.
+    fn start_releasing(self: &Arc<Self>) {
+        let slots = Arc::downgrade(self);
+        let first = self.idle_release;
+        let started = std::thread::Builder::new()
+            .name("jwtauth-hash-idle".into())
+            .spawn(move || release_while_idle(&slots, first));
+        if started.is_err() {
+            // Without a thread the blocks stay allocated, as they would have
+            // without idle release; the next block given back tries again.
+            self.lock().releasing = false;
+        }
+    }
+
+    /// Takes the blocks idle for `idle_release` at `now` out of the pool, and says
+    /// how long until the next free one is due; `None` (no block free) also marks
+    /// the releasing thread as ended.
+    fn take_idle(&self, now: Instant) -> (Vec<Memory>, Option<Duration>) {
+        let mut state = self.lock();
+        let stale = state
+            .free
+            .partition_point(|idle| now.saturating_duration_since(idle.since) >= self.idle_release);
+        let released: Vec<Memory> = state.free.drain(..stale).map(|idle| idle.memory).collect();
+        state.unallocated += released.len();
+        let next = state
+            .free
+            .first()
+            .map(|idle| (idle.since + self.idle_release).saturating_duration_since(now));
+        if next.is_none() {
+            state.releasing = false;
+        }
+        (released, next)
+    }
+}
+
+/// The body of the `jwtauth-hash-idle` thread: frees each block once it has been
+/// idle for the pool's `idle_release`, until no block is free or the pool is gone.
+fn release_while_idle(slots: &Weak<HashSlots>, first: Duration) {
+    let mut wait = first;
+    loop {
+        std::thread::sleep(wait);
+        let Some(pool) = slots.upgrade() else {
+            return;
+        };
+        let (released, next) = pool.take_idle(Instant::now());
+        drop(pool);
+        // Unmapped here, outside the lock.
+        drop(released);
+        match next {
+            Some(w) => wait = w,
+            None => return,
+        }
     }
 }
 
@@ -277,15 +398,37 @@ mod tests {
         parallelism: 1,
     };
 
+    /// A pool whose blocks are not released while a test looks at them.
     fn slots(cost: HashCost, n: usize, wait: Duration) -> Arc<HashSlots> {
-        HashSlots::new(
+        idle_slots(cost, n, wait, Duration::from_secs(3600))
+    }
+
+    fn idle_slots(cost: HashCost, n: usize, wait: Duration, idle: Duration) -> Arc<HashSlots> {
+        HashSlots::with_idle_release(
             cost,
             HashLimits {
                 concurrent_hashes: n,
                 hash_wait: wait,
             },
+            idle,
         )
         .unwrap()
+    }
+
+    /// Polls, for at most 10 s, until `done` holds for the pool's state.
+    fn eventually(pool: &HashSlots, done: impl Fn(&State) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if done(&pool.lock()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        done(&pool.lock())
+    }
+
+    fn released(state: &State) -> bool {
+        state.free.is_empty() && !state.releasing
     }
 
     fn verified_by_argon2(password: &str, hash: &str) -> bool {
@@ -410,5 +553,60 @@ mod tests {
         let pool = slots(CHEAP, 0, Duration::from_millis(1));
         assert_eq!(pool.limits().concurrent_hashes, 1);
         assert!(pool.try_acquire().is_some());
+    }
+
+    #[test]
+    fn an_idle_block_is_released_and_the_releasing_thread_ends() {
+        let pool = idle_slots(CHEAP, 2, Duration::from_millis(10), Duration::from_millis(20));
+        let (a, b) = (pool.acquire().unwrap(), pool.acquire().unwrap());
+        assert!(!pool.lock().releasing, "nothing free, no thread");
+        drop((a, b));
+        assert_eq!(pool.lock().free.len(), 2);
+        assert!(eventually(&pool, released), "both blocks freed, thread ended");
+        assert_eq!(pool.lock().unallocated, 2);
+    }
+
+    #[test]
+    fn a_block_in_use_is_not_released() {
+        let pool = idle_slots(CHEAP, 2, Duration::from_millis(10), Duration::from_millis(20));
+        let held = pool.acquire().unwrap();
+        drop(pool.acquire().unwrap());
+        assert!(eventually(&pool, released));
+        assert_eq!(pool.lock().unallocated, 1, "the held slot keeps its block");
+        assert!(held.memory.is_some());
+    }
+
+    #[test]
+    fn a_slot_reacquired_after_a_release_hashes_correctly_and_is_released_again() {
+        let pool = idle_slots(CHEAP, 1, Duration::from_millis(10), Duration::from_millis(20));
+        let hash = hash_password(CHEAP, "correct horse").unwrap();
+        for _ in 0..3 {
+            let mut slot = pool.acquire().unwrap();
+            assert!(slot.verify(b"correct horse", &hash));
+            assert!(!slot.verify(b"correct horsf", &hash));
+            drop(slot);
+            assert!(pool.lock().releasing, "a thread runs while a block is free");
+            assert!(eventually(&pool, released));
+            assert_eq!(pool.lock().unallocated, 1);
+        }
+    }
+
+    #[test]
+    fn blocks_are_reserved_above_the_mmap_threshold_ceiling() {
+        let pool = slots(CHEAP, 1, Duration::from_millis(10));
+        let slot = pool.try_acquire().unwrap();
+        let memory = slot.memory.as_ref().unwrap();
+        assert_eq!(memory.len(), CHEAP.params().unwrap().block_count());
+        assert!(memory.capacity() * std::mem::size_of::<Block>() > 32 << 20);
+    }
+
+    #[test]
+    fn the_releasing_thread_does_not_keep_the_slots_alive() {
+        let pool = idle_slots(CHEAP, 1, Duration::from_millis(10), Duration::from_secs(3600));
+        drop(pool.acquire().unwrap());
+        assert!(pool.lock().releasing);
+        let weak = Arc::downgrade(&pool);
+        drop(pool);
+        assert!(weak.upgrade().is_none());
     }
 }
