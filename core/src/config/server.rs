@@ -307,7 +307,7 @@ fn tracked(key: &'static str, n: usize) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Each slot keeps 7 MiB resident: more than this is a typo, not a machine.
+/// Each busy slot holds 7 MiB (freed 2 s after its last hash): more than this is a typo, not a machine.
 const MAX_CONCURRENT_HASHES: usize = 256;
 /// A login waiting longer than this for a hashing slot would meet the server's
 /// 10 s request timeout before its answer.
