@@ -365,19 +365,12 @@ namespace Jwtauth
         {
             IntPtr c, err;
             string t = token ?? "";
-            uint s;
-            bool held = false;
-            try
-            {
-                // What the marshaller does for a SafeHandle argument, without its
-                // per-call wrapper: the handle cannot be released during the call.
-                h.DangerousAddRef(ref held);
-                s = Native.jwtauth_validate_utf16_ex(h.DangerousGetHandle(), t, new UIntPtr((uint)t.Length), out c, out err);
-            }
-            finally
-            {
-                if (held) h.DangerousRelease();
-            }
+            if (h.IsClosed) throw new ObjectDisposedException(typeof(JwtAuth).FullName);
+            // The handle is passed without DangerousAddRef/DangerousRelease (two atomic
+            // updates a call): the library never frees a handle's memory (jwtauth_close
+            // leaves a tombstone, and a call in flight holds the runtime), so a Dispose
+            // racing this call makes it fail with "closed", never read freed memory.
+            uint s = Native.jwtauth_validate_utf16_ex(h.DangerousGetHandle(), t, new UIntPtr((uint)t.Length), out c, out err);
             JwtAuthException.Check(s, err);
             return new Claims(c);
         }

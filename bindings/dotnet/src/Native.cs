@@ -45,7 +45,7 @@ namespace Jwtauth
         internal static extern uint jwtauth_rotate_key_now_ex(AuthHandle h, byte[] algorithm, out IntPtr kid, out IntPtr err);
         [DllImport(Lib)] internal static extern uint jwtauth_jwks_ex(AuthHandle h, out IntPtr json, out IntPtr err);
 
-        // The hot path: the handle as IntPtr (held by the caller with DangerousAddRef)
+        // The hot path: the handle as IntPtr (whose memory the library never frees)
         // and the token as the string's own UTF-16 memory, passed by pointer on Mono
         // and .NET alike (not copied, not encoded: the library reads the code units).
         [DllImport(Lib)]
