@@ -99,7 +99,8 @@ namespace Jwtauth
     /// returned (a call after Dispose throws ObjectDisposedException), or, if never
     /// disposed, by a finalizer. Not a SafeHandle each: on Mono allocating and releasing
     /// one per validation cost more than the rest of the binding, so the claims of 64
-    /// validations share one finalizable object (ClaimsSlab).</summary>
+    /// validations share one finalizable object (ClaimsSlab), so claims never disposed
+    /// are freed once all 64 are unreachable.</summary>
     public sealed class Claims : IDisposable
     {
         /// <summary>The slab holding the native claims; referring to it keeps it from
@@ -395,6 +396,7 @@ namespace Jwtauth
         /// <summary>Throws (Reason "insufficient_role", recorded as a failure) unless the claims carry role.</summary>
         public void RequireRole(Claims claims, string role, RequestInfo request)
         {
+            if (claims == null) throw new ArgumentNullException("claims");
             var req = new Req(request);
             try
             {

@@ -279,6 +279,9 @@ static class Tests
             try { r.Value(); } catch (ObjectDisposedException) { refused = true; }
             Check(refused, r.Key + " of disposed claims throws ObjectDisposedException");
         }
+        bool nullRefused = false;
+        try { a.RequireRole(null, "reader", null); } catch (ArgumentNullException) { nullRefused = true; }
+        Check(nullRefused, "RequireRole of null claims throws ArgumentNullException");
         // Every slot of a slab disposed twice, on two threads at once, then reused.
         for (int round = 0; round < 200; round++)
         {
