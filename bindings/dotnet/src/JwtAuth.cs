@@ -2,7 +2,9 @@
 // A thin layer over the C ABI; every rule lives in the library.
 using System;
 using System.Collections.Generic;
+using System.Runtime.ConstrainedExecution;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace Jwtauth
 {
@@ -93,66 +95,87 @@ namespace Jwtauth
     }
 
     /// <summary>The verified claims of a token; readable from any thread. Dispose when done.
-    /// A SafeHandle itself (one object per validation): freed exactly once, by Dispose
-    /// or else the finalizer, and kept alive while a call uses it.</summary>
-    public sealed class Claims : SafeHandle
+    /// Freed exactly once: by Dispose, after any call reading them on another thread has
+    /// returned (a call after Dispose throws ObjectDisposedException), or, if never
+    /// disposed, by a finalizer. Not a SafeHandle each: on Mono allocating and releasing
+    /// one per validation cost more than the rest of the binding, so the claims of 64
+    /// validations share one finalizable object (ClaimsSlab), so claims never disposed
+    /// are freed once all 64 are unreachable.</summary>
+    public sealed class Claims : IDisposable
     {
-        public Claims() : base(IntPtr.Zero, true) { }
-        // Wrapping the pointer here rather than letting the marshaller create the
-        // SafeHandle (which Mono does by reflection) halves the binding's overhead.
-        internal Claims(IntPtr claims) : base(IntPtr.Zero, true) { SetHandle(claims); }
-        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
-        protected override bool ReleaseHandle() { Native.jwtauth_claims_free(handle); return true; }
-        private Claims Handle { get { return this; } }
+        /// <summary>The slab holding the native claims; referring to it keeps it from
+        /// being finalized while this Claims is reachable.</summary>
+        private readonly ClaimsSlab slab;
+        /// <summary>This claims' slot in the slab.</summary>
+        private readonly int slot;
 
-        // A string the library returns is borrowed from the claims: hold them until it
-        // is copied, or a Dispose on another thread could free it in between (throws
-        // ObjectDisposedException once disposed).
-        private T Borrowing<T>(Func<T> read)
+        /// <summary>Takes ownership of claims the library returned.</summary>
+        internal Claims(IntPtr claims) { slab = ClaimsSlab.Take(claims, out slot); }
+
+        /// <summary>Frees the claims; a second call does nothing. A call reading them on
+        /// another thread meanwhile still reads them: the last of the two frees.</summary>
+        public void Dispose() { slab.Dispose(slot); }
+
+        /// <summary>The native claims, held (not freed, even by a Dispose meanwhile) until
+        /// Exit: what SafeHandle.DangerousAddRef does. Throws ObjectDisposedException once
+        /// disposed.</summary>
+        internal IntPtr Enter() { return slab.Enter(slot); }
+
+        /// <summary>Ends what Enter began; frees the claims if disposed meanwhile.</summary>
+        internal void Exit() { slab.Exit(slot); }
+
+        /// <summary>Runs read on the native claims held from Enter to Exit: a string the
+        /// library returns is borrowed from the claims, so it is copied before they can be
+        /// freed.</summary>
+        private T Borrowing<T>(Func<IntPtr, T> read)
         {
-            bool added = false;
-            try
-            {
-                DangerousAddRef(ref added);
-                return read();
-            }
-            finally
-            {
-                if (added) DangerousRelease();
-            }
+            IntPtr p = Enter();
+            try { return read(p); }
+            finally { Exit(); }
         }
 
+        /// <summary>`sub`, never empty.</summary>
         public string Subject
         {
             get
             {
-                return Borrowing(() =>
+                return Borrowing(p =>
                 {
                     IntPtr s;
-                    JwtAuthException.CheckStatus(Native.jwtauth_claims_subject(Handle, out s));
+                    JwtAuthException.CheckStatus(Native.jwtauth_claims_subject(p, out s));
                     return Native.FromUtf8(s);
                 });
             }
         }
 
+        /// <summary>`exp`, seconds since the Unix epoch.</summary>
         public long ExpiresAt
         {
-            get { long e; JwtAuthException.CheckStatus(Native.jwtauth_claims_expires_at(Handle, out e)); return e; }
+            get
+            {
+                return Borrowing(p =>
+                {
+                    long e;
+                    JwtAuthException.CheckStatus(Native.jwtauth_claims_expires_at(p, out e));
+                    return e;
+                });
+            }
         }
 
+        /// <summary>The values of the roles claim, in order.</summary>
         public IList<string> Roles
         {
             get
             {
-                return Borrowing<IList<string>>(() =>
+                return Borrowing<IList<string>>(p =>
                 {
                     UIntPtr n;
-                    JwtAuthException.CheckStatus(Native.jwtauth_claims_role_count(Handle, out n));
+                    JwtAuthException.CheckStatus(Native.jwtauth_claims_role_count(p, out n));
                     var roles = new List<string>();
                     for (ulong i = 0; i < n.ToUInt64(); i++)
                     {
                         IntPtr s;
-                        JwtAuthException.CheckStatus(Native.jwtauth_claims_role_at(Handle, new UIntPtr(i), out s));
+                        JwtAuthException.CheckStatus(Native.jwtauth_claims_role_at(p, new UIntPtr(i), out s));
                         roles.Add(Native.FromUtf8(s));
                     }
                     return roles;
@@ -160,21 +183,117 @@ namespace Jwtauth
             }
         }
 
+        /// <summary>Whether the roles claim holds role (compared exactly).</summary>
         public bool HasRole(string role)
         {
-            bool has;
-            JwtAuthException.CheckStatus(Native.jwtauth_claims_has_role(Handle, Native.Utf8(role), out has));
-            return has;
+            byte[] r = Native.Utf8(role);
+            return Borrowing(p =>
+            {
+                bool has;
+                JwtAuthException.CheckStatus(Native.jwtauth_claims_has_role(p, r, out has));
+                return has;
+            });
         }
 
         /// <summary>Every claim as a JSON object text.</summary>
         public string ToJson()
         {
-            IntPtr s;
-            JwtAuthException.CheckStatus(Native.jwtauth_claims_to_json(Handle, out s));
+            IntPtr s = Borrowing(p =>
+            {
+                IntPtr json;
+                JwtAuthException.CheckStatus(Native.jwtauth_claims_to_json(p, out json));
+                return json;
+            });
             return Native.TakeString(s);
         }
+    }
 
+    /// <summary>The native claims of 64 validations and one finalizer for them all. A
+    /// Claims refers to its slab, so the finalizer runs only once none of its 64 Claims
+    /// is reachable, and then frees those never disposed. A critical finalizer, like a
+    /// SafeHandle's: it runs after the ordinary finalizers of objects collected with it,
+    /// which may still read their claims. Each slot counts the calls reading it
+    /// (Enter/Exit) next to a disposed bit, so a Dispose racing readers frees after the
+    /// last of them, and every slot is freed exactly once.</summary>
+    internal sealed class ClaimsSlab : CriticalFinalizerObject
+    {
+        /// <summary>Claims per slab: one finalizable object per 64 validations.</summary>
+        private const int Size = 64;
+        /// <summary>A slot's disposed bit; the other bits count its readers.</summary>
+        private const int Disposed = int.MinValue;
+        /// <summary>The slab handing out slots now; replaced once full.</summary>
+        private static ClaimsSlab current = new ClaimsSlab();
+        /// <summary>Each slot's native claims (zero for a slot never handed out).</summary>
+        private readonly IntPtr[] claims = new IntPtr[Size];
+        /// <summary>Each slot's state: its readers in flight, plus Disposed once disposed.</summary>
+        private readonly int[] state = new int[Size];
+        /// <summary>How many slots were asked for (past Size once full).</summary>
+        private int taken;
+
+        /// <summary>Stores claims in a free slot of the current slab; returns the slab.</summary>
+        internal static ClaimsSlab Take(IntPtr claims, out int slot)
+        {
+            while (true)
+            {
+                ClaimsSlab s = Volatile.Read(ref current);
+                int i = Interlocked.Increment(ref s.taken) - 1;
+                if (i < Size)
+                {
+                    s.claims[i] = claims;
+                    slot = i;
+                    return s;
+                }
+                // Full: one of the threads here installs a fresh slab, all retry on it.
+                if (Volatile.Read(ref current) == s) Interlocked.CompareExchange(ref current, new ClaimsSlab(), s);
+            }
+        }
+
+        /// <summary>Counts a reader of slot i and returns its claims; throws
+        /// ObjectDisposedException once the slot is disposed.</summary>
+        internal IntPtr Enter(int i)
+        {
+            while (true)
+            {
+                int u = Volatile.Read(ref state[i]);
+                if (u < 0) throw new ObjectDisposedException(typeof(Claims).FullName);
+                if (Interlocked.CompareExchange(ref state[i], u + 1, u) == u) return claims[i];
+            }
+        }
+
+        /// <summary>Uncounts a reader of slot i; the last reader of a disposed slot frees it.</summary>
+        internal void Exit(int i)
+        {
+            if (Interlocked.Decrement(ref state[i]) == Disposed) Free(i);
+        }
+
+        /// <summary>Marks slot i disposed, once; frees it now if nobody reads it, else the
+        /// last reader does.</summary>
+        internal void Dispose(int i)
+        {
+            while (true)
+            {
+                int u = Volatile.Read(ref state[i]);
+                if (u < 0) return;
+                if (Interlocked.CompareExchange(ref state[i], u | Disposed, u) == u)
+                {
+                    if (u == 0) Free(i);
+                    return;
+                }
+            }
+        }
+
+        /// <summary>Frees the claims of slot i: called once, by whoever left it disposed
+        /// and unread.</summary>
+        private void Free(int i)
+        {
+            if (claims[i] != IntPtr.Zero) Native.jwtauth_claims_free(claims[i]);
+        }
+
+        /// <summary>Frees the claims of the slots never disposed.</summary>
+        ~ClaimsSlab()
+        {
+            for (int i = 0; i < Size; i++) Dispose(i);
+        }
     }
 
     /// <summary>An open jwtauth runtime. Thread-safe: share one instance across threads
@@ -247,19 +366,12 @@ namespace Jwtauth
         {
             IntPtr c, err;
             string t = token ?? "";
-            uint s;
-            bool held = false;
-            try
-            {
-                // What the marshaller does for a SafeHandle argument, without its
-                // per-call wrapper: the handle cannot be released during the call.
-                h.DangerousAddRef(ref held);
-                s = Native.jwtauth_validate_utf16_ex(h.DangerousGetHandle(), t, new UIntPtr((uint)t.Length), out c, out err);
-            }
-            finally
-            {
-                if (held) h.DangerousRelease();
-            }
+            if (h.IsClosed) throw new ObjectDisposedException(typeof(JwtAuth).FullName);
+            // The handle is passed without DangerousAddRef/DangerousRelease (two atomic
+            // updates a call): the library never frees a handle's memory (jwtauth_close
+            // leaves a tombstone, and a call in flight holds the runtime), so a Dispose
+            // racing this call makes it fail with "closed", never read freed memory.
+            uint s = Native.jwtauth_validate_utf16_ex(h.DangerousGetHandle(), t, new UIntPtr((uint)t.Length), out c, out err);
             JwtAuthException.Check(s, err);
             return new Claims(c);
         }
@@ -284,11 +396,14 @@ namespace Jwtauth
         /// <summary>Throws (Reason "insufficient_role", recorded as a failure) unless the claims carry role.</summary>
         public void RequireRole(Claims claims, string role, RequestInfo request)
         {
+            if (claims == null) throw new ArgumentNullException("claims");
             var req = new Req(request);
             try
             {
-                IntPtr err;
-                uint s = Native.jwtauth_require_role_ex(h, claims, Native.Utf8(role), ref req.Value, out err);
+                IntPtr err, c = claims.Enter();
+                uint s;
+                try { s = Native.jwtauth_require_role_ex(h, c, Native.Utf8(role), ref req.Value, out err); }
+                finally { claims.Exit(); }
                 JwtAuthException.Check(s, err);
             }
             finally { req.Free(); }

@@ -45,7 +45,7 @@ namespace Jwtauth
         internal static extern uint jwtauth_rotate_key_now_ex(AuthHandle h, byte[] algorithm, out IntPtr kid, out IntPtr err);
         [DllImport(Lib)] internal static extern uint jwtauth_jwks_ex(AuthHandle h, out IntPtr json, out IntPtr err);
 
-        // The hot path: the handle as IntPtr (held by the caller with DangerousAddRef)
+        // The hot path: the handle as IntPtr (whose memory the library never frees)
         // and the token as the string's own UTF-16 memory, passed by pointer on Mono
         // and .NET alike (not copied, not encoded: the library reads the code units).
         [DllImport(Lib)]
@@ -54,15 +54,15 @@ namespace Jwtauth
         [DllImport(Lib)]
         internal static extern uint jwtauth_validate_header_ex(AuthHandle h, byte[] header, ref Request request, out IntPtr claims, out IntPtr err);
         [DllImport(Lib)]
-        internal static extern uint jwtauth_require_role_ex(AuthHandle h, Claims claims, byte[] role, ref Request request, out IntPtr err);
+        internal static extern uint jwtauth_require_role_ex(AuthHandle h, IntPtr claims, byte[] role, ref Request request, out IntPtr err);
 
         [DllImport(Lib)] internal static extern void jwtauth_claims_free(IntPtr claims);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_subject(Claims c, out IntPtr s);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_expires_at(Claims c, out long exp);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_count(Claims c, out UIntPtr n);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_at(Claims c, UIntPtr i, out IntPtr s);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_has_role(Claims c, byte[] role, [MarshalAs(UnmanagedType.U1)] out bool has);
-        [DllImport(Lib)] internal static extern uint jwtauth_claims_to_json(Claims c, out IntPtr json);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_subject(IntPtr c, out IntPtr s);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_expires_at(IntPtr c, out long exp);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_count(IntPtr c, out UIntPtr n);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_role_at(IntPtr c, UIntPtr i, out IntPtr s);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_has_role(IntPtr c, byte[] role, [MarshalAs(UnmanagedType.U1)] out bool has);
+        [DllImport(Lib)] internal static extern uint jwtauth_claims_to_json(IntPtr c, out IntPtr json);
 
         [DllImport(Lib)] internal static extern void jwtauth_tokens_free(IntPtr t);
         [DllImport(Lib)] internal static extern uint jwtauth_tokens_access_token(IntPtr t, out IntPtr s);

@@ -94,7 +94,8 @@ static class Tests
         using (var c = a.Validate(t)) Check(c.Subject == "nul", "the token itself validates");
     }
 
-    // The hot path holds the SafeHandle itself: a disposed handle is refused, never used.
+    // A disposed JwtAuth is refused before the library is called; a Dispose racing
+    // validations on other threads lets each return claims or fail as closed.
     static void ValidateAfterDisposeThrows(string dir)
     {
         var a = Open(dir);
@@ -103,6 +104,38 @@ static class Tests
         bool threw = false;
         try { a.Validate(t).Dispose(); } catch (ObjectDisposedException) { threw = true; }
         Check(threw, "Validate after Dispose throws ObjectDisposedException");
+
+        int valid = 0, closed = 0, wrong = 0;
+        for (int round = 0; round < 20; round++)
+        {
+            var b = Open(dir);
+            string u = b.Issue("late", null, null).AccessToken;
+            var workers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            {
+                for (int i = 0; i < 500; i++)
+                {
+                    try
+                    {
+                        using (var c = b.Validate(u))
+                        {
+                            if (c.Subject == "late") Interlocked.Increment(ref valid);
+                            else Interlocked.Increment(ref wrong);
+                        }
+                    }
+                    catch (ObjectDisposedException) { Interlocked.Increment(ref closed); }
+                    catch (JwtAuthException e)
+                    {
+                        if (e.Reason == "closed") Interlocked.Increment(ref closed);
+                        else Interlocked.Increment(ref wrong);
+                    }
+                }
+            })).ToArray();
+            Thread.SpinWait(round * 2000);
+            b.Dispose();
+            Task.WaitAll(workers);
+        }
+        Console.WriteLine("Dispose racing Validate: " + valid + " valid, " + closed + " closed, " + wrong + " wrong");
+        Check(wrong == 0 && closed > 0, "Validate racing Dispose returns claims or fails as closed");
     }
 
     static void SessionsAndReuse(JwtAuth a)
@@ -198,16 +231,16 @@ static class Tests
         Check(grown < 16 * 1024, "no native leak");
     }
 
-    // Claims never disposed are freed by their finalizer; a disposed one is
-    // refused, never read; Dispose racing readers frees once, after them.
-    static void ClaimsLifetime(JwtAuth a)
+    // Claims never disposed are freed by a finalizer (one per 64 of them): RSS stays
+    // flat over 200,000 (leaked, they would take over 100 MiB).
+    static void ForgottenClaimsAreFreed(JwtAuth a)
     {
-        var t = a.Issue("frank", new[] { "reader" }, null);
+        string t = a.Issue("frank", new[] { "reader" }, null).AccessToken;
         Action<int> forget = n =>
         {
             for (int i = 1; i <= n; i++)
             {
-                a.Validate(t.AccessToken);
+                a.Validate(t);
                 if (i % 5000 != 0) continue;
                 // Finalizers run after a collection: without these the native
                 // claims would pile up between two of them, not leak.
@@ -217,35 +250,99 @@ static class Tests
         };
         forget(20000);
         long before = RssKiB();
-        forget(100000);
+        forget(200000);
         long grown = RssKiB() - before;
-        Console.WriteLine("RSS grew " + grown + " KiB over 100,000 claims never disposed");
-        // Leaked, they would take over 50 MiB.
+        Console.WriteLine("RSS grew " + grown + " KiB over 200,000 claims never disposed");
         Check(grown < 16 * 1024, "claims never disposed are freed");
+    }
 
-        var c = a.Validate(t.AccessToken);
+    // A second Dispose does nothing (a second free would abort the process: glibc
+    // checks), and a disposed Claims is refused by every reader, never read.
+    static void DisposedClaimsAreRefused(JwtAuth a)
+    {
+        string t = a.Issue("frank", new[] { "reader" }, null).AccessToken;
+        var c = a.Validate(t);
         c.Dispose();
         c.Dispose();
-        bool threw = false;
-        try { var unused = c.Subject; } catch (ObjectDisposedException) { threw = true; }
-        Check(threw, "a disposed Claims throws ObjectDisposedException");
-
-        int wrong = 0;
+        var readers = new Dictionary<string, Action>
+        {
+            { "Subject", () => { var unused = c.Subject; } },
+            { "ExpiresAt", () => { var unused = c.ExpiresAt; } },
+            { "Roles", () => { var unused = c.Roles; } },
+            { "HasRole", () => c.HasRole("reader") },
+            { "ToJson", () => c.ToJson() },
+            { "RequireRole", () => a.RequireRole(c, "reader", null) },
+        };
+        foreach (var r in readers)
+        {
+            bool refused = false;
+            try { r.Value(); } catch (ObjectDisposedException) { refused = true; }
+            Check(refused, r.Key + " of disposed claims throws ObjectDisposedException");
+        }
+        bool nullRefused = false;
+        try { a.RequireRole(null, "reader", null); } catch (ArgumentNullException) { nullRefused = true; }
+        Check(nullRefused, "RequireRole of null claims throws ArgumentNullException");
+        // Every slot of a slab disposed twice, on two threads at once, then reused.
         for (int round = 0; round < 200; round++)
         {
-            var shared = a.Validate(t.AccessToken);
-            var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
-            {
-                for (int i = 0; i < 50; i++)
-                {
-                    try { if (shared.Subject != "frank") Interlocked.Increment(ref wrong); }
-                    catch (ObjectDisposedException) { }
-                }
-            })).ToArray();
-            shared.Dispose();
-            Task.WaitAll(readers);
+            var many = Enumerable.Range(0, 70).Select(_ => a.Validate(t)).ToArray();
+            Task.WaitAll(Task.Run(() => { foreach (var m in many) m.Dispose(); }), Task.Run(() => { foreach (var m in many) m.Dispose(); }));
         }
-        Check(wrong == 0, "readers racing Dispose read the claims or are refused");
+        using (var after = a.Validate(t)) Check(after.Subject == "frank", "claims after many double disposals");
+    }
+
+    // Dispose racing readers on 8 threads (and a second Dispose on one of them):
+    // every read sees the claims whole or is refused with ObjectDisposedException,
+    // never memory already freed (freed, the subject's bytes are the allocator's).
+    static void DisposeRacingReaders(JwtAuth a)
+    {
+        const int readers = 8, rounds = 1000;
+        string t = a.Issue("frank", new[] { "reader", "writer" }, null).AccessToken;
+        Claims shared = null;
+        int wrong = 0, reads = 0, refused = 0;
+        var go = new Barrier(readers + 1);
+        var done = new Barrier(readers + 1);
+        Func<Claims, bool>[] checks =
+        {
+            c => c.Subject == "frank",
+            c => c.Roles.SequenceEqual(new[] { "reader", "writer" }),
+            c => c.HasRole("writer") && !c.HasRole("admin"),
+            c => c.ToJson().Contains("\"sub\":\"frank\""),
+            c => { a.RequireRole(c, "reader", null); return c.ExpiresAt > 0; },
+        };
+        var threads = Enumerable.Range(0, readers).Select(r => new Thread(() =>
+        {
+            for (int round = 0; round < rounds; round++)
+            {
+                go.SignalAndWait();
+                Claims c = Volatile.Read(ref shared);
+                try
+                {
+                    for (int i = 0; i < 200; i++)
+                    {
+                        if (checks[(r + i) % checks.Length](c)) Interlocked.Increment(ref reads);
+                        else Interlocked.Increment(ref wrong);
+                    }
+                }
+                catch (ObjectDisposedException) { Interlocked.Increment(ref refused); }
+                catch (JwtAuthException) { Interlocked.Increment(ref wrong); }
+                if (r == 0) c.Dispose();
+                done.SignalAndWait();
+            }
+        })).ToArray();
+        foreach (var th in threads) th.Start();
+        for (int round = 0; round < rounds; round++)
+        {
+            Volatile.Write(ref shared, a.Validate(t));
+            go.SignalAndWait();
+            Thread.SpinWait(round % 50 * 200);
+            shared.Dispose();
+            done.SignalAndWait();
+        }
+        foreach (var th in threads) th.Join();
+        Console.WriteLine(readers + " readers x " + rounds + " disposals: " + reads + " reads, " + refused + " refused, " + wrong + " wrong");
+        Check(wrong == 0, "readers racing Dispose read the claims whole or are refused");
+        Check(reads > 0 && refused > 0, "both sides of the race were seen");
     }
 
     static int Main()
@@ -266,7 +363,9 @@ static class Tests
                 FailuresReachTheEventHandler(a);
                 ErrorDetailsUnderAsyncConcurrency(a);
                 NoLeakOverALongLoop(a);
-                ClaimsLifetime(a);
+                ForgottenClaimsAreFreed(a);
+                DisposedClaimsAreRefused(a);
+                DisposeRacingReaders(a);
             }
             ValidateAfterDisposeThrows(dir);
         }
