@@ -29,16 +29,20 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 /// The `tracing` target of access-log lines (separate from the failure log).
 pub const ACCESS_TARGET: &str = "jwtauth::access";
 
-/// What the failure log needs to know about a request. Cheap to clone: it shares
-/// the request's own bytes and the connection's rendered address.
+/// What the failure log needs to know about a request. Cheap to clone (one shared
+/// allocation per request): it shares the request's own bytes and the connection's
+/// rendered address.
 #[derive(Debug, Clone)]
-pub struct RequestCtx {
+pub struct RequestCtx(Arc<Ctx>);
+
+#[derive(Debug)]
+struct Ctx {
     /// Request id (generated, or the caller's if it sent a sane one).
     id: HeaderValue,
     /// The socket address, or the forwarded client's address (no port) behind a proxy.
-    client: Option<Arc<str>>,
+    client: Arc<str>,
     /// Client IP without the port (the login throttle's key).
-    client_ip: Option<Arc<str>>,
+    client_ip: Arc<str>,
     method: Method,
     uri: Uri,
     user_agent: Option<HeaderValue>,
@@ -61,70 +65,77 @@ fn sane_request_id(v: &HeaderValue) -> bool {
 }
 
 impl RequestCtx {
-    /// The context of `request`, whose client is found as [`client_ip`] says.
-    pub fn of(request: &Request, server: &ServerConfig) -> RequestCtx {
+    /// The context of `request` from `peer`, whose client is found as [`client_ip`] says.
+    pub fn of(request: &Request, peer: &crate::observe::Peer, server: &ServerConfig) -> RequestCtx {
         let headers = request.headers();
         let id = headers
             .get(&REQUEST_ID)
             .filter(|v| sane_request_id(v))
             .cloned()
             .unwrap_or_else(new_request_id);
-        let (client, client_ip) = match crate::observe::peer(request) {
-            None => (None, None),
-            Some(peer) => {
-                let ip = client_ip(peer.addr.ip(), headers.get_all(&FORWARDED_FOR).iter(), server);
-                if ip == peer.addr.ip().to_canonical() {
-                    (Some(peer.text.clone()), Some(peer.ip_text.clone()))
-                } else {
-                    let text: Arc<str> = ip.to_string().into();
-                    (Some(text.clone()), Some(text))
-                }
-            }
+        let peer_ip = peer.addr.ip().to_canonical();
+        // The header is looked at only when the peer is a trusted proxy.
+        let ip = if server.is_trusted_proxy(peer_ip) {
+            client_ip(peer_ip, headers.get_all(&FORWARDED_FOR).iter(), server)
+        } else {
+            peer_ip
         };
-        RequestCtx {
+        let (client, client_ip) = if ip == peer_ip {
+            (peer.text.clone(), peer.ip_text.clone())
+        } else {
+            let text: Arc<str> = ip.to_string().into();
+            (text.clone(), text)
+        };
+        RequestCtx(Arc::new(Ctx {
             id,
             client,
             client_ip,
             method: request.method().clone(),
             uri: request.uri().clone(),
             user_agent: headers.get(header::USER_AGENT).cloned(),
-        }
+        }))
     }
 
     /// The request id.
     pub fn id(&self) -> &str {
         // Only ids of visible ASCII are ever kept or made.
-        self.id.to_str().unwrap_or("-")
+        self.0.id.to_str().unwrap_or("-")
     }
 
     /// The request id as the `X-Request-Id` value sent back.
     pub fn id_header(&self) -> &HeaderValue {
-        &self.id
+        &self.0.id
     }
 
     /// The client: the socket address, or the forwarded client's address behind a proxy.
     pub fn client(&self) -> Option<&str> {
-        self.client.as_deref()
+        Some(&self.0.client)
     }
 
     /// The client's IP without the port (the login throttle's key).
     pub fn client_ip(&self) -> Option<&str> {
-        self.client_ip.as_deref()
+        Some(&self.0.client_ip)
     }
 
     /// The HTTP method (at most 32 characters).
     pub fn method(&self) -> &str {
-        first_chars(self.method.as_str(), 32)
+        first_chars(self.0.method.as_str(), 32)
     }
 
     /// The path without the query string (at most 512 characters).
     pub fn path(&self) -> &str {
-        first_chars(self.uri.path(), 512)
+        first_chars(self.0.uri.path(), 512)
+    }
+
+    /// The whole path without the query string.
+    pub fn full_path(&self) -> &str {
+        self.0.uri.path()
     }
 
     /// The User-Agent (at most 256 characters), when it is text.
     pub fn user_agent(&self) -> Option<&str> {
-        self.user_agent
+        self.0
+            .user_agent
             .as_ref()
             .and_then(|v| v.to_str().ok())
             .map(|s| first_chars(s, 256))

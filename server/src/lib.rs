@@ -1,8 +1,9 @@
 //! jwtauth-server: the secured REST API over `jwtauth-core`.
 //!
-//! [`app`] builds the whole router from an [`AppState`]; [`serve`] runs it on a
+//! [`app`] builds the whole API from an [`AppState`]; [`serve`] runs it on a
 //! socket (plain HTTP or rustls) until SIGTERM or Ctrl-C.
 
+pub mod accept;
 pub mod auth;
 pub mod catalog;
 pub mod error;
@@ -17,7 +18,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
@@ -124,54 +124,53 @@ pub fn cors(server: &jwtauth_core::config::ServerConfig) -> Option<tower_http::c
 }
 
 /// The whole HTTP API. Authentication is a layer over the protected groups, so no
-/// route in them can be reached without a valid token.
-pub fn app(state: AppState) -> Router {
+/// route in them can be reached without a valid token. Every request enters it
+/// through [`observe::Api`]: the request context, the guards and the observation are
+/// one service in front of the router rather than a boxed layer around each route.
+pub fn app(state: AppState) -> observe::Api {
+    let mut routes = observe::Routes::default();
+    let mut r = |template: &'static str| routes.add(template);
     let admin = Router::new()
-        .route("/api/products", post(routes::create_product))
-        .route("/api/products/{id}", delete(routes::delete_product))
+        .route(r("/api/products"), post(routes::create_product))
+        .route(r("/api/products/{id}"), delete(routes::delete_product))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     let protected = Router::new()
-        .route("/api/products", get(routes::list_products))
-        .route("/auth/me", get(routes::me))
-        .route("/auth/logout-all", post(routes::logout_all))
+        .route(r("/api/products"), get(routes::list_products))
+        .route(r("/auth/me"), get(routes::me))
+        .route(r("/auth/logout-all"), post(routes::logout_all))
         .merge(admin)
         .route_layer(auth::AuthenticateLayer::new(state.clone()));
     let sessions = Router::new()
-        .route("/auth/login", post(routes::login))
-        .route("/auth/refresh", post(routes::refresh))
-        .route("/auth/logout", post(routes::logout))
+        .route(r("/auth/login"), post(routes::login))
+        .route(r("/auth/refresh"), post(routes::refresh))
+        .route(r("/auth/logout"), post(routes::logout))
         .route_layer(no_store());
     let public = Router::new()
         .merge(sessions)
-        .route("/.well-known/jwks.json", get(routes::jwks))
-        .route("/.well-known/openid-configuration", get(oauth::openid_configuration))
+        .route(r("/.well-known/jwks.json"), get(routes::jwks))
+        .route(r("/.well-known/openid-configuration"), get(oauth::openid_configuration))
         .route(
-            "/.well-known/oauth-authorization-server",
+            r("/.well-known/oauth-authorization-server"),
             get(oauth::authorization_server),
         )
-        .route("/oauth/token", post(oauth::token))
-        .route("/oauth/revoke", post(oauth::revoke))
-        .route("/oauth/introspect", post(oauth::introspect))
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
-        .route("/openapi.json", get(openapi::serve));
+        .route(r("/oauth/token"), post(oauth::token))
+        .route(r("/oauth/revoke"), post(oauth::revoke))
+        .route(r("/oauth/introspect"), post(oauth::introspect))
+        .route(r("/healthz"), get(routes::healthz))
+        .route(r("/readyz"), get(routes::readyz))
+        .route(r("/metrics"), get(routes::metrics))
+        .route(r("/openapi.json"), get(openapi::serve));
     let public = if state.bench_route {
-        public.route("/bench/unprotected-products", get(routes::list_products))
+        public.route(r("/bench/unprotected-products"), get(routes::list_products))
     } else {
         public
     };
-    // One stack, applied once to every route: the request context and its
-    // observation outermost (so even a CORS preflight is counted and logged), then
-    // CORS, the response guards and the body limit.
-    let stack = tower::ServiceBuilder::new()
-        .layer(observe::ObserveLayer::new(state.clone()))
-        .option_layer(cors(state.auth.config().server()))
-        .layer(observe::GuardLayer::new(REQUEST_TIMEOUT, state.tls))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    public
-        .merge(protected)
-        .fallback(|| async { error::ApiError::NotFound })
-        .layer(stack)
-        .with_state(state)
+    let router = public.merge(protected).fallback(|| async { error::ApiError::NotFound });
+    // CORS answers preflights before any route: a layer over the router, paid only
+    // by a server that configures it.
+    let router = match cors(state.auth.config().server()) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    observe::Api::new(router.with_state(state.clone()), routes, state, REQUEST_TIMEOUT)
 }

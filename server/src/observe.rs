@@ -1,13 +1,16 @@
-//! The services every request passes through, as one plain tower stack rather than a
-//! boxed layer each: the request context, id, access log and metrics ([`Observe`]),
-//! and the response guards ([`Guard`]: `nosniff`, HSTS, the 408 timeout).
+//! The service every request enters first ([`Api`], one [`Connection`] per
+//! connection): the request context and id, the body limit, the response guards
+//! (`nosniff`, HSTS, the 408 timeout), the access log and the metrics, in front of
+//! the router as one plain service rather than a boxed layer around each route.
 //!
 //! Everything here runs on every request, so it is written to allocate little: the
 //! client's address is rendered once per connection ([`Peer`]), the request context
-//! shares the request's own bytes, the metric handles are registered once per route,
-//! method and status, and the timeout's timer is armed only for a handler that does
-//! not answer at its first poll.
+//! shares the request's own bytes, the metric labels are matched once with the
+//! router's own matcher and their handles registered once per route, method and
+//! status, and the timeout's timer is armed only for a handler that does not answer
+//! at its first poll.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,12 +19,14 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
 use metrics::{Counter, Histogram};
-use tower::{Layer, Service};
+use tower::Service;
 
 use crate::AppState;
 use crate::auth::{ACCESS_TARGET, REQUEST_ID, RequestCtx};
@@ -49,41 +54,30 @@ impl Peer {
     }
 }
 
-impl Connected<SocketAddr> for Peer {
-    fn connect_info(addr: SocketAddr) -> Peer {
-        Peer::new(addr)
-    }
-}
-
-/// The peer of a request, if the server recorded one.
-pub fn peer(request: &Request) -> Option<&Peer> {
-    request.extensions().get::<ConnectInfo<Peer>>().map(|c| &c.0)
-}
-
 /// One request counter and the route's latency histogram, for one route, method and status.
 struct Series {
-    route: Box<str>,
-    method: &'static str,
-    status: u16,
+    key: u64,
     requests: Counter,
     duration: Histogram,
 }
 
-/// The metric handles one endpoint has used. An endpoint serves one route (the
-/// fallback serves every unmatched path under one label), so this stays a handful.
+/// The metric handles the API has used, found by route, method and status.
 #[derive(Default)]
 struct Handles(RwLock<Vec<Series>>);
 
-/// No more series than this per endpoint: a status code is chosen by the handlers,
-/// but a bound keeps a bug from growing the list without end.
-const MAX_SERIES: usize = 64;
+/// No more series than this are kept: every label comes from a fixed set, but a
+/// bound keeps a bug from growing the list without end (beyond it a request is
+/// still counted, through the registry).
+const MAX_SERIES: usize = 256;
 
 impl Handles {
-    fn record(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
-        let find = |all: &[Series]| {
-            all.iter()
-                .position(|s| s.status == status && s.method == method && &*s.route == route)
-        };
+    fn record(&self, route: &'static str, route_index: usize, method: &'static str, status: u16, elapsed: Duration) {
+        let method_index = KNOWN_METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(KNOWN_METHODS.len());
+        let key = (route_index as u64) << 32 | (method_index as u64) << 16 | u64::from(status);
+        let find = |all: &[Series]| all.iter().position(|s| s.key == key);
         {
             let all = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(i) = find(&all) {
@@ -93,11 +87,9 @@ impl Handles {
             }
         }
         let series = Series {
-            route: route.into(),
-            method,
-            status,
-            requests: metrics::counter!("jwtauth_http_requests_total", "method" => method, "route" => route.to_owned(), "status" => status.to_string()),
-            duration: metrics::histogram!("jwtauth_http_request_duration_seconds", "route" => route.to_owned()),
+            key,
+            requests: metrics::counter!("jwtauth_http_requests_total", "method" => method, "route" => route, "status" => status.to_string()),
+            duration: metrics::histogram!("jwtauth_http_request_duration_seconds", "route" => route),
         };
         series.requests.increment(1);
         series.duration.record(elapsed.as_secs_f64());
@@ -108,67 +100,135 @@ impl Handles {
     }
 }
 
-/// The outermost layer: see [`Observe`].
-#[derive(Clone)]
-pub struct ObserveLayer {
-    state: AppState,
+/// The label of a request whose path no route matches.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The route templates, collected as the router is built (see [`crate::app`]), so
+/// a request's `route` label is the template the router matches, found with the
+/// router's own matcher.
+#[derive(Default)]
+pub struct Routes {
+    templates: Vec<&'static str>,
 }
 
-impl ObserveLayer {
-    /// The layer for an app with `state`.
-    pub fn new(state: AppState) -> ObserveLayer {
-        ObserveLayer { state }
+impl Routes {
+    /// Records `template` (once, however many methods it serves) and returns it.
+    pub fn add(&mut self, template: &'static str) -> &'static str {
+        if !self.templates.contains(&template) {
+            self.templates.push(template);
+        }
+        template
     }
 }
 
-impl<S> Layer<S> for ObserveLayer {
-    type Service = Observe<S>;
-    fn layer(&self, inner: S) -> Observe<S> {
-        Observe {
-            inner,
-            state: self.state.clone(),
-            handles: Arc::default(),
+/// Finds a path's route template.
+struct Labels {
+    matcher: matchit::Router<usize>,
+    templates: Vec<&'static str>,
+}
+
+impl Labels {
+    fn new(routes: Routes) -> Labels {
+        let mut matcher = matchit::Router::new();
+        for (i, template) in routes.templates.iter().enumerate() {
+            // The router accepted the same templates, so they insert here too.
+            if let Err(e) = matcher.insert(*template, i) {
+                tracing::warn!(template, error = %e, "route template without a metrics label");
+            }
+        }
+        Labels {
+            matcher,
+            templates: routes.templates,
+        }
+    }
+
+    /// The template matching `path` and its index, or [`UNMATCHED`] after the last.
+    fn of(&self, path: &str) -> (&'static str, usize) {
+        match self.matcher.at(path) {
+            Ok(m) => (self.templates[*m.value], *m.value),
+            Err(_) => (UNMATCHED, self.templates.len()),
         }
     }
 }
 
-/// Gives the request its [`RequestCtx`] (and with it its id), runs it in a span
-/// carrying the id, then counts it in the HTTP metrics, writes its access-log line
-/// and returns the id in `X-Request-Id`.
-#[derive(Clone)]
-pub struct Observe<S> {
-    inner: S,
+/// What every connection of the API shares.
+struct Front {
     state: AppState,
-    handles: Arc<Handles>,
+    labels: Labels,
+    handles: Handles,
+    timeout: Duration,
 }
 
-impl<S> Service<Request> for Observe<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Observed<S::Future>;
+/// The whole API: the router with the service in front of it, served one
+/// [`Connection`] per connection.
+#[derive(Clone)]
+pub struct Api {
+    router: Router,
+    front: Arc<Front>,
+}
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+impl Api {
+    /// `router` with `routes` its templates; a handler taking longer than `timeout`
+    /// is answered 408.
+    pub fn new(router: Router, routes: Routes, state: AppState, timeout: Duration) -> Api {
+        Api {
+            router,
+            front: Arc::new(Front {
+                state,
+                labels: Labels::new(routes),
+                handles: Handles::default(),
+                timeout,
+            }),
+        }
     }
 
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    /// The service for one connection from `peer`.
+    pub fn connection(&self, peer: Peer) -> Connection {
+        Connection {
+            peer,
+            router: RefCell::new(self.router.clone()),
+            front: self.front.clone(),
+        }
+    }
+}
+
+/// Serves one connection's requests, on that connection's task: gives each its
+/// [`RequestCtx`] (and with it its id) and a body bounded by [`crate::BODY_LIMIT`],
+/// runs it in a span carrying the id, answers 408 after the timeout, then sets
+/// `nosniff` (and HSTS over TLS), counts it in the HTTP metrics, writes its
+/// access-log line and returns the id in `X-Request-Id`.
+pub struct Connection {
+    peer: Peer,
+    // The router's `call` needs `&mut` only by the tower signature; a connection's
+    // requests are called one at a time on its own task.
+    router: RefCell<Router>,
+    front: Arc<Front>,
+}
+
+impl Connection {
+    /// Starts serving `request`.
+    pub fn serve<B>(&self, request: axum::http::Request<B>) -> Observed
+    where
+        B: axum::body::HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let start = Instant::now();
-        let ctx = RequestCtx::of(&request, self.state.auth.config().server());
-        let route = request.extensions().get::<MatchedPath>().cloned();
+        let mut request: Request = request.map(|body| Body::new(http_body_util::Limited::new(body, crate::BODY_LIMIT)));
+        let ctx = RequestCtx::of(&request, &self.peer, self.front.state.auth.config().server());
         let span = tracing::info_span!("request", request_id = ctx.id());
         request.extensions_mut().insert(ctx.clone());
-        let inner = span.in_scope(|| self.inner.call(request));
+        let inner = span.in_scope(|| match self.router.try_borrow_mut() {
+            Ok(mut router) => Some(router.call(request)),
+            Err(_) => None,
+        });
         Observed {
             inner,
+            timer: None,
             done: Some(Done {
                 start,
                 ctx,
-                route,
                 span,
-                handles: self.handles.clone(),
+                front: self.front.clone(),
             }),
         }
     }
@@ -178,20 +238,29 @@ where
 struct Done {
     start: Instant,
     ctx: RequestCtx,
-    route: Option<MatchedPath>,
     span: tracing::Span,
-    handles: Arc<Handles>,
+    front: Arc<Front>,
 }
+
+/// The HSTS policy sent over TLS.
+pub const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
 impl Done {
     fn finish(self, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        if self.front.state.tls && !headers.contains_key(header::STRICT_TRANSPORT_SECURITY) {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+        }
+        headers.insert(REQUEST_ID.clone(), self.ctx.id_header().clone());
         let status = response.status().as_u16();
         let elapsed = self.start.elapsed();
         // Every label comes from a fixed set (a client chooses the method and the
         // path, so neither may mint a series): route templates, known methods.
-        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
-        self.handles
-            .record(route, metric_method(self.ctx.method()), status, elapsed);
+        let (route, route_index) = self.front.labels.of(self.ctx.full_path());
+        self.front
+            .handles
+            .record(route, route_index, metric_method(self.ctx.method()), status, elapsed);
         let ctx = &self.ctx;
         self.span.in_scope(|| {
             tracing::info!(
@@ -205,31 +274,46 @@ impl Done {
             );
         });
         response
-            .headers_mut()
-            .insert(REQUEST_ID.clone(), self.ctx.id_header().clone());
-        response
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`Observe`].
-    pub struct Observed<F> {
+    /// The future of [`Connection`].
+    pub struct Observed {
+        // None only if the router could not be borrowed (answered 500).
         #[pin]
-        inner: F,
+        inner: Option<RouteFuture<Infallible>>,
+        // Armed at the first poll that finds the handler not done: most requests are
+        // answered at their first poll and never touch the timer wheel.
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
         done: Option<Done>,
     }
 }
 
-impl<F: Future<Output = Result<Response, Infallible>>> Future for Observed<F> {
+impl Future for Observed {
     type Output = Result<Response, Infallible>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let polled = match this.done.as_ref() {
-            Some(done) => done.span.in_scope(|| this.inner.poll(cx)),
-            None => this.inner.poll(cx),
-        };
-        let Poll::Ready(Ok(response)) = polled else {
+        let mut this = self.project();
+        let Some(done) = this.done.as_ref() else {
+            // Polled after it was ready: a contract violation of the caller's.
             return Poll::Pending;
+        };
+        let polled = match this.inner.as_pin_mut() {
+            Some(inner) => done.span.in_scope(|| inner.poll(cx)),
+            None => Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response())),
+        };
+        let response = match polled {
+            Poll::Ready(Ok(response)) => response,
+            Poll::Pending => {
+                if this.timer.is_none() {
+                    this.timer.set(Some(tokio::time::sleep(done.front.timeout)));
+                }
+                match this.timer.as_pin_mut().map(|t| t.poll(cx)) {
+                    Some(Poll::Ready(())) => StatusCode::REQUEST_TIMEOUT.into_response(),
+                    _ => return Poll::Pending,
+                }
+            }
         };
         match this.done.take() {
             Some(done) => Poll::Ready(Ok(done.finish(response))),
@@ -238,109 +322,12 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for Observed<F> {
     }
 }
 
+/// The methods with a label of their own.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
 /// The method as a metrics label: one of the standard methods, else `other`.
 pub fn metric_method(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    KNOWN.into_iter().find(|k| *k == method).unwrap_or("other")
-}
-
-/// The response guards: see [`Guard`].
-#[derive(Clone)]
-pub struct GuardLayer {
-    timeout: Duration,
-    hsts: bool,
-}
-
-impl GuardLayer {
-    /// Answers 408 after `timeout`; sends HSTS when `hsts` (the server speaks TLS).
-    pub fn new(timeout: Duration, hsts: bool) -> GuardLayer {
-        GuardLayer { timeout, hsts }
-    }
-}
-
-impl<S> Layer<S> for GuardLayer {
-    type Service = Guard<S>;
-    fn layer(&self, inner: S) -> Guard<S> {
-        Guard {
-            inner,
-            timeout: self.timeout,
-            hsts: self.hsts,
-        }
-    }
-}
-
-/// Sets `X-Content-Type-Options: nosniff` on every response and, over TLS,
-/// `Strict-Transport-Security` where the handler set none; answers
-/// `408 Request Timeout` when the handler takes longer than the timeout.
-#[derive(Clone)]
-pub struct Guard<S> {
-    inner: S,
-    timeout: Duration,
-    hsts: bool,
-}
-
-/// The HSTS policy sent over TLS.
-pub const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
-
-impl<S> Service<Request> for Guard<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Guarded<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        Guarded {
-            inner: self.inner.call(request),
-            timer: None,
-            timeout: self.timeout,
-            hsts: self.hsts,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`Guard`].
-    pub struct Guarded<F> {
-        #[pin]
-        inner: F,
-        // Armed at the first poll that finds the handler not done: most requests are
-        // answered at their first poll and never touch the timer wheel.
-        #[pin]
-        timer: Option<tokio::time::Sleep>,
-        timeout: Duration,
-        hsts: bool,
-    }
-}
-
-impl<F: Future<Output = Result<Response, Infallible>>> Future for Guarded<F> {
-    type Output = Result<Response, Infallible>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let mut response = match this.inner.poll(cx) {
-            Poll::Ready(Ok(response)) => response,
-            Poll::Pending => {
-                if this.timer.is_none() {
-                    this.timer.set(Some(tokio::time::sleep(*this.timeout)));
-                }
-                match this.timer.as_pin_mut().map(|t| t.poll(cx)) {
-                    Some(Poll::Ready(())) => StatusCode::REQUEST_TIMEOUT.into_response(),
-                    _ => return Poll::Pending,
-                }
-            }
-        };
-        let headers = response.headers_mut();
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if *this.hsts && !headers.contains_key(header::STRICT_TRANSPORT_SECURITY) {
-            headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
-        }
-        Poll::Ready(Ok(response))
-    }
+    KNOWN_METHODS.into_iter().find(|k| *k == method).unwrap_or("other")
 }

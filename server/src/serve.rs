@@ -5,20 +5,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
-
 use anyhow::{Context, bail};
-use axum_server::Handle;
-use axum_server::accept::{Accept, DefaultAcceptor};
+use axum_server::accept::DefaultAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use jwtauth_core::Config;
 use jwtauth_core::config::ServerConfig;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+
+use crate::accept::{self, Handle, Serving};
 
 /// How often the certificate files are checked for changes.
 pub const CERT_POLL: Duration = Duration::from_secs(2);
@@ -52,7 +46,7 @@ pub struct Running {
     /// Whether it speaks TLS.
     pub tls: bool,
     /// Stops it (gracefully with `graceful_shutdown`).
-    pub handle: Handle<SocketAddr>,
+    pub handle: Handle,
     /// Ends when the server has stopped.
     pub task: JoinHandle<std::io::Result<()>>,
 }
@@ -82,146 +76,50 @@ fn watch_certificates(tls: RustlsConfig, cert: PathBuf, key: PathBuf) {
     });
 }
 
-/// An acceptor that serves at most `max_connections` connections at once: a
-/// connection over the cap is closed at once (and counted), so idle or slow
-/// clients cannot take every file descriptor; the accept loop itself keeps going.
-#[derive(Clone)]
-struct Capped<A> {
-    inner: A,
-    permits: Arc<Semaphore>,
-}
-
-/// A connection holding one of the cap's permits until it ends.
-struct Held<S> {
-    stream: S,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Held<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Held<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-}
-
-type Accepted<S, V> = Pin<Box<dyn Future<Output = std::io::Result<(Held<S>, V)>> + Send>>;
-
-impl<I, S, A> Accept<I, S> for Capped<A>
-where
-    A: Accept<I, S>,
-    A::Future: Send + 'static,
-    A::Stream: Send + 'static,
-    A::Service: Send + 'static,
-{
-    type Stream = Held<A::Stream>;
-    type Service = A::Service;
-    type Future = Accepted<A::Stream, A::Service>;
-
-    fn accept(&self, stream: I, service: S) -> Self::Future {
-        match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let accepting = self.inner.accept(stream, service);
-                Box::pin(async move {
-                    let (stream, service) = accepting.await?;
-                    Ok((
-                        Held {
-                            stream,
-                            _permit: permit,
-                        },
-                        service,
-                    ))
-                })
-            }
-            Err(_) => {
-                drop(stream);
-                metrics::counter!("jwtauth_connections_refused_total").increment(1);
-                Box::pin(std::future::ready(Err(std::io::Error::other(
-                    "server.max_connections reached",
-                ))))
-            }
-        }
-    }
-}
-
-/// Binds and starts serving `app` as `server` says; returns once listening.
+/// Binds and starts serving `api` as `server` says; returns once listening.
 ///
 /// Slow clients are bounded: `server.header_read_timeout` closes a connection that
 /// has not sent its first request, a request's headers, or (HTTP/1 keep-alive) its
 /// next request in time, and bounds the TLS handshake; `server.max_connections`
-/// caps the connections served at once.
-pub async fn start(server: &ServerConfig, app: axum::Router) -> anyhow::Result<Running> {
+/// caps the connections served at once. Over TLS, ALPN may choose HTTP/2; plain
+/// HTTP is HTTP/1.1.
+pub async fn start(server: &ServerConfig, api: crate::observe::Api) -> anyhow::Result<Running> {
     let addr = listen_addr(server)?;
-    let handle: Handle<SocketAddr> = Handle::new();
-    let service = app.into_make_service_with_connect_info::<crate::observe::Peer>();
+    let handle = Handle::default();
     let timeout = server.header_read_timeout;
-    let permits = Arc::new(Semaphore::new(server.max_connections));
-    let bounded = |builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>| {
-        builder
-            .http1()
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(timeout);
-    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = listener.local_addr()?;
     let (tls, task) = match (&server.tls_cert, &server.tls_key) {
         (Some(cert), Some(key)) => {
             let config = RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
             watch_certificates(config.clone(), cert.clone(), key.clone());
-            let acceptor = Capped {
-                inner: RustlsAcceptor::new(config).handshake_timeout(timeout),
-                permits,
+            let serving = Serving {
+                acceptor: RustlsAcceptor::new(config).handshake_timeout(timeout),
+                http2: true,
+                header_read_timeout: timeout,
+                max_connections: server.max_connections,
             };
-            let mut srv = axum_server::bind(addr)
-                .acceptor(acceptor)
-                .first_request_timeout(timeout)
-                .handle(handle.clone());
-            bounded(srv.http_builder());
-            (true, tokio::spawn(srv.serve(service)))
+            (
+                true,
+                tokio::spawn(accept::serve(listener, serving, api, handle.clone())),
+            )
         }
         _ => {
-            let acceptor = Capped {
-                inner: DefaultAcceptor::new(),
-                permits,
+            let serving = Serving {
+                acceptor: DefaultAcceptor::new(),
+                http2: false,
+                header_read_timeout: timeout,
+                max_connections: server.max_connections,
             };
-            let mut srv = axum_server::bind(addr)
-                .acceptor(acceptor)
-                .first_request_timeout(timeout)
-                .handle(handle.clone());
-            bounded(srv.http_builder());
-            (false, tokio::spawn(srv.serve(service)))
+            (
+                false,
+                tokio::spawn(accept::serve(listener, serving, api, handle.clone())),
+            )
         }
-    };
-    let Some(addr) = handle.listening().await else {
-        let detail = match task.await {
-            Ok(Err(e)) => e.to_string(),
-            _ => "the server stopped".into(),
-        };
-        bail!("cannot listen on {addr}: {detail}");
     };
     Ok(Running {
         addr,
@@ -271,7 +169,7 @@ impl Signals {
 }
 
 /// Waits for SIGTERM or Ctrl-C, then lets in-flight requests finish.
-pub async fn shutdown_on_signal(signals: Signals, handle: Handle<SocketAddr>) {
+pub async fn shutdown_on_signal(signals: Signals, handle: Handle) {
     signals.recv().await;
     tracing::info!("shutting down");
     handle.graceful_shutdown(Some(GRACE));

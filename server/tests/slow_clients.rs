@@ -1,6 +1,7 @@
 //! Slow and greedy clients over real loopback sockets: half-sent headers, idle
-//! keep-alive connections, a connection flood, a TLS handshake never begun, and
-//! made-up methods that must not mint metrics series. Every wait is bounded.
+//! keep-alive and silent connections, a connection flood, a TLS handshake never
+//! begun, made-up methods and paths that must not mint metrics series, and a
+//! graceful shutdown with a request in flight. Every wait is bounded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -181,4 +182,78 @@ async fn responses_are_not_sniffed_tokens_are_not_cached_and_an_oversized_body_i
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn metrics_label_a_request_with_its_route_template_never_its_path() {
+    let s = common::start().await;
+    let c = &s.client;
+    assert_eq!(
+        c.delete(s.url("/api/products/4242")).send().await.unwrap().status(),
+        401
+    );
+    assert_eq!(s.get("/no/such/route-7e1", None).await.status(), 404);
+    assert_eq!(s.get("/.well-known/jwks.json", None).await.status(), 200);
+    let metrics = s.get("/metrics", None).await.text().await.unwrap();
+    let series = |route: &str, method: &str, status: u16| {
+        metrics.lines().any(|l| {
+            l.starts_with("jwtauth_http_requests_total")
+                && l.contains(&format!("route=\"{route}\""))
+                && l.contains(&format!("method=\"{method}\""))
+                && l.contains(&format!("status=\"{status}\""))
+        })
+    };
+    assert!(series("/api/products/{id}", "DELETE", 401), "{metrics}");
+    assert!(series("unmatched", "GET", 404), "{metrics}");
+    assert!(series("/.well-known/jwks.json", "GET", 200), "{metrics}");
+    assert!(
+        !metrics.contains("4242") && !metrics.contains("route-7e1"),
+        "a path became a label"
+    );
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_finishes_the_request_in_flight_then_refuses_connections() {
+    let s = common::start().await;
+    let body = r#"{"username":"root","password":"admin password 1"}"#;
+    let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+    c.write_all(
+        format!(
+            "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // The password hash takes longer than this: the login is in flight.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    s.handle.graceful_shutdown(Some(BOUND));
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, c.read_to_end(&mut answer))
+        .await
+        .expect("the connection is closed once the login is answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("access_token"), "the response was cut short");
+    assert!(
+        TcpStream::connect(addr(&s)).await.is_err(),
+        "a draining server still accepts connections"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_never_sends_a_byte_is_closed() {
+    let s = common::start_with("", "header_read_timeout = \"1s\"", reqwest::Client::new()).await;
+    let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        closed_by_server(&mut c, BOUND).await,
+        "a silent connection is held open"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before its deadline"
+    );
 }

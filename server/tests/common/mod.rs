@@ -18,7 +18,7 @@ pub struct TestServer {
     pub auth: Arc<JwtAuth>,
     pub login: Arc<Login>,
     pub client: reqwest::Client,
-    pub handle: axum_server::Handle<std::net::SocketAddr>,
+    pub handle: jwtauth_server::accept::Handle,
     _dir: tempfile::TempDir,
 }
 
