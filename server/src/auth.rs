@@ -127,11 +127,6 @@ impl RequestCtx {
         first_chars(self.0.uri.path(), 512)
     }
 
-    /// The whole path without the query string.
-    pub fn full_path(&self) -> &str {
-        self.0.uri.path()
-    }
-
     /// The User-Agent (at most 256 characters), when it is text.
     pub fn user_agent(&self) -> Option<&str> {
         self.0
@@ -154,14 +149,35 @@ impl RequestCtx {
     }
 }
 
+tokio::task_local! {
+    /// The context of the request being served, set by the connection's service
+    /// ([`crate::observe::Connection`]) around its call into the router and around
+    /// every poll of the request's future: whatever runs for the request finds it,
+    /// without an entry in the request's extensions.
+    static CURRENT: RequestCtx;
+}
+
+impl RequestCtx {
+    /// The context of the request being served here, if any.
+    pub fn current() -> Option<RequestCtx> {
+        CURRENT.try_with(RequestCtx::clone).ok()
+    }
+
+    /// Runs `f` as part of serving this request (see [`RequestCtx::current`]).
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self.clone(), f)
+    }
+}
+
+/// The error when a request is served outside the connection's service.
+fn no_context() -> ApiError {
+    ApiError::Internal("request context missing".into())
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<RequestCtx>()
-            .cloned()
-            .ok_or_else(|| ApiError::Internal("request context layer missing".into()))
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        RequestCtx::current().ok_or_else(no_context)
     }
 }
 
@@ -306,8 +322,8 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let Some(ctx) = request.extensions().get::<RequestCtx>() else {
-            return Authenticated::answer(ApiError::Internal("request context layer missing".into()).into_response());
+        let Some(ctx) = RequestCtx::current() else {
+            return Authenticated::answer(no_context().into_response());
         };
         let header = request
             .headers()
@@ -425,10 +441,7 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for Authenticated<
 
 /// Layer over admin routes (inside [`Authenticate`]): the caller needs role `Admin`.
 pub async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let (Some(ctx), Some(caller)) = (
-        request.extensions().get::<RequestCtx>(),
-        request.extensions().get::<Caller>(),
-    ) else {
+    let (Some(ctx), Some(caller)) = (RequestCtx::current(), request.extensions().get::<Caller>()) else {
         return ApiError::Auth(AuthError::new(Reason::MissingToken, "no Authorization header")).into_response();
     };
     if let Err(e) = state.auth.verifier().require_role(&caller.0, ADMIN_ROLE, &ctx.info()) {

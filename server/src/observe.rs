@@ -121,6 +121,9 @@ impl Routes {
     }
 }
 
+/// A route label and its index among the templates.
+type Label = (&'static str, usize);
+
 /// Finds a path's route template.
 struct Labels {
     matcher: matchit::Router<usize>,
@@ -143,7 +146,7 @@ impl Labels {
     }
 
     /// The template matching `path` and its index, or [`UNMATCHED`] after the last.
-    fn of(&self, path: &str) -> (&'static str, usize) {
+    fn of(&self, path: &str) -> Label {
         match self.matcher.at(path) {
             Ok(m) => (self.templates[*m.value], *m.value),
             Err(_) => (UNMATCHED, self.templates.len()),
@@ -187,13 +190,14 @@ impl Api {
         Connection {
             peer,
             router: RefCell::new(self.router.clone()),
+            last_route: RefCell::new(None),
             front: self.front.clone(),
         }
     }
 }
 
 /// Serves one connection's requests, on that connection's task: gives each its
-/// [`RequestCtx`] (and with it its id) and a body bounded by [`crate::BODY_LIMIT`],
+/// [`RequestCtx`] (and with it its id; see [`RequestCtx::current`]) and a body bounded by [`crate::BODY_LIMIT`],
 /// runs it in a span carrying the id, answers 408 after the timeout, then sets
 /// `nosniff` (and HSTS over TLS), counts it in the HTTP metrics, writes its
 /// access-log line and returns the id in `X-Request-Id`.
@@ -202,10 +206,28 @@ pub struct Connection {
     // The router's `call` needs `&mut` only by the tower signature; a connection's
     // requests are called one at a time on its own task.
     router: RefCell<Router>,
+    last_route: RefCell<Option<(Box<str>, Label)>>,
     front: Arc<Front>,
 }
 
 impl Connection {
+    /// The route label of `path`. A connection mostly asks for the same path again,
+    /// so the last one is remembered.
+    fn route_of(&self, path: &str) -> Label {
+        let Ok(mut last) = self.last_route.try_borrow_mut() else {
+            return self.front.labels.of(path);
+        };
+        if let Some((last_path, route)) = last.as_ref()
+            && **last_path == *path
+        {
+            return *route;
+        }
+        let route = self.front.labels.of(path);
+        // A long path is matched each time rather than kept.
+        *last = (path.len() <= 256).then(|| (Box::from(path), route));
+        route
+    }
+
     /// Starts serving `request`.
     pub fn serve<B>(&self, request: axum::http::Request<B>) -> Observed
     where
@@ -213,19 +235,29 @@ impl Connection {
         B::Error: Into<axum::BoxError>,
     {
         let start = Instant::now();
-        let mut request: Request = request.map(|body| Body::new(http_body_util::Limited::new(body, crate::BODY_LIMIT)));
+        let request: Request = request.map(|body| {
+            if body.is_end_stream() {
+                // Most requests have no body: nothing to bound or to box.
+                Body::empty()
+            } else {
+                Body::new(http_body_util::Limited::new(body, crate::BODY_LIMIT))
+            }
+        });
+        let route = self.route_of(request.uri().path());
         let ctx = RequestCtx::of(&request, &self.peer, self.front.state.auth.config().server());
         let span = tracing::info_span!("request", request_id = ctx.id());
-        request.extensions_mut().insert(ctx.clone());
-        let inner = span.in_scope(|| match self.router.try_borrow_mut() {
-            Ok(mut router) => Some(router.call(request)),
-            Err(_) => None,
+        let inner = ctx.scope(|| {
+            span.in_scope(|| match self.router.try_borrow_mut() {
+                Ok(mut router) => Some(router.call(request)),
+                Err(_) => None,
+            })
         });
         Observed {
             inner,
             timer: None,
             done: Some(Done {
                 start,
+                route,
                 ctx,
                 span,
                 front: self.front.clone(),
@@ -237,6 +269,8 @@ impl Connection {
 /// What [`Observed`] needs once the response is there.
 struct Done {
     start: Instant,
+    /// The route label and its index.
+    route: Label,
     ctx: RequestCtx,
     span: tracing::Span,
     front: Arc<Front>,
@@ -257,7 +291,7 @@ impl Done {
         let elapsed = self.start.elapsed();
         // Every label comes from a fixed set (a client chooses the method and the
         // path, so neither may mint a series): route templates, known methods.
-        let (route, route_index) = self.front.labels.of(self.ctx.full_path());
+        let (route, route_index) = self.route;
         self.front
             .handles
             .record(route, route_index, metric_method(self.ctx.method()), status, elapsed);
@@ -300,7 +334,7 @@ impl Future for Observed {
             return Poll::Pending;
         };
         let polled = match this.inner.as_pin_mut() {
-            Some(inner) => done.span.in_scope(|| inner.poll(cx)),
+            Some(inner) => done.ctx.scope(|| done.span.in_scope(|| inner.poll(cx))),
             None => Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response())),
         };
         let response = match polled {
