@@ -318,9 +318,9 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<RouteFuture<Infallible>>,
         // Armed at the first poll that finds the handler not done: most requests are
-        // answered at their first poll and never touch the timer wheel.
-        #[pin]
-        timer: Option<tokio::time::Sleep>,
+        // answered at their first poll and never touch the timer wheel (boxed, so the
+        // future hyper moves around stays small).
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
         done: Option<Done>,
     }
 }
@@ -328,7 +328,7 @@ pin_project_lite::pin_project! {
 impl Future for Observed {
     type Output = Result<Response, Infallible>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         let Some(done) = this.done.as_ref() else {
             // Polled after it was ready: a contract violation of the caller's.
             return Poll::Pending;
@@ -340,12 +340,12 @@ impl Future for Observed {
         let response = match polled {
             Poll::Ready(Ok(response)) => response,
             Poll::Pending => {
-                if this.timer.is_none() {
-                    this.timer.set(Some(tokio::time::sleep(done.front.timeout)));
-                }
-                match this.timer.as_pin_mut().map(|t| t.poll(cx)) {
-                    Some(Poll::Ready(())) => StatusCode::REQUEST_TIMEOUT.into_response(),
-                    _ => return Poll::Pending,
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(done.front.timeout)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => StatusCode::REQUEST_TIMEOUT.into_response(),
+                    Poll::Pending => return Poll::Pending,
                 }
             }
         };
