@@ -257,3 +257,32 @@ async fn a_connection_that_never_sends_a_byte_is_closed() {
         "closed before its deadline"
     );
 }
+
+#[tokio::test]
+async fn a_handler_slower_than_the_request_timeout_is_answered_408() {
+    use axum::routing::get;
+    use jwtauth_server::observe::{Api, Routes};
+    let timeout = Duration::from_millis(300);
+    let s = common::start_with_api("", "", reqwest::Client::new(), |state| {
+        let mut routes = Routes::default();
+        let slow = async || {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        };
+        let router = axum::Router::new()
+            .route(routes.add("/slow"), get(slow))
+            .with_state(state.clone());
+        Api::new(router, routes, state, timeout)
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(BOUND, s.get("/slow", None)).await.unwrap();
+    assert_eq!(r.status(), 408);
+    assert!(started.elapsed() >= timeout, "answered before the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the handler was waited for"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers().contains_key("x-request-id"));
+}

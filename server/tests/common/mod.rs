@@ -44,6 +44,16 @@ pub fn config(dir: &std::path::Path, extra: &str, server: &str) -> Config {
 }
 
 pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client) -> TestServer {
+    start_with_api(extra, server_toml, client, app).await
+}
+
+/// A server for the API `make` builds from the state.
+pub async fn start_with_api(
+    extra: &str,
+    server_toml: &str,
+    client: reqwest::Client,
+    make: impl FnOnce(Arc<Shared>) -> jwtauth_server::observe::Api,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), extra, server_toml);
     let server_cfg = cfg.server().clone();
@@ -71,7 +81,7 @@ pub async fn start_with(extra: &str, server_toml: &str, client: reqwest::Client)
         tls,
         bench_route: false,
     });
-    let running = serve::start(&server_cfg, app(state)).await.unwrap();
+    let running = serve::start(&server_cfg, make(state)).await.unwrap();
     let scheme = if tls { "https" } else { "http" };
     let host = if tls { "localhost" } else { "127.0.0.1" };
     TestServer {
