@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 pub fn fingerprint(token: &[u8]) -> String {
     let token = low_s_spelling(token);
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &token);
-    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&d.as_ref()[..6])
 }
 
 /// `token` with its ECDSA signature in the low-S spelling, when it is a compact

@@ -40,9 +40,5 @@ impl fmt::Debug for RefreshToken {
 
 /// The SHA-256 of a refresh token in hex: all the store keeps of it.
 pub(crate) fn hash(token: &str) -> String {
-    digest::digest(&digest::SHA256, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }

@@ -79,6 +79,8 @@ impl Sqlite {
         }
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| open_error(url, &e))?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(|e| open_error(url, &e))?;
         // Reading the schema proves the file is a database before anything is written.
         let tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
