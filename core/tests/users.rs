@@ -573,3 +573,57 @@ fn a_login_racing_a_disable_never_leaves_a_live_session() {
         eprintln!("{}: {logged_in} of 12 logins committed before the disable", b.name);
     }
 }
+
+/// A password user's session is the one PostgreSQL rotates in one statement when
+/// the token's family is known in this process: a chain of rotations, one winner
+/// among concurrent refreshes of one token, and reuse still detected.
+#[test]
+fn a_users_session_rotates_in_a_chain_has_one_winner_at_a_time_and_detects_reuse() {
+    for b in common::store::backends() {
+        let clock = Arc::new(FixedClock::new(common::store::T0));
+        let auth = Arc::new(common::store::open(&b.url, "", &clock));
+        auth.users()
+            .add_with_cost("dana", "dana's password", &["User"], CHEAP)
+            .unwrap();
+        let login = login_service();
+        let req = RequestInfo::default();
+        let first = login
+            .login(auth.users(), "dana", "dana's password", None, &req)
+            .unwrap();
+        let mut token = first.refresh_token.expose().to_string();
+        for _ in 0..20 {
+            let next = auth.sessions().refresh(&token, &req).unwrap();
+            let claims = auth.verifier().validate(&next.access.token).unwrap();
+            assert_eq!(claims.subject(), "dana", "{}", b.name);
+            assert!(claims.has_role("User"), "{}", b.name);
+            token = next.refresh_token.expose().to_string();
+        }
+        for round in 0..5 {
+            let barrier = Arc::new(std::sync::Barrier::new(8));
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (auth, token, barrier) = (auth.clone(), token.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        auth.sessions().refresh(&token, &RequestInfo::default())
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            assert_eq!(winners.len(), 1, "{} round {round}", b.name);
+            if round < 4 {
+                // The losers presented a spent token: the family is revoked. Start
+                // again from a fresh login for the next round.
+                let fresh = login
+                    .login(auth.users(), "dana", "dana's password", None, &req)
+                    .unwrap();
+                token = fresh.refresh_token.expose().to_string();
+            } else {
+                let reused = auth.sessions().refresh(winners[0].refresh_token.expose(), &req);
+                let e = reused.expect_err("the family survived reuse of its spent token");
+                assert_eq!(e.reason(), Some(Reason::Revoked), "{}", b.name);
+            }
+        }
+    }
+}

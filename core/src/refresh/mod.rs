@@ -123,6 +123,40 @@ pub(crate) struct Parts {
     /// before it has expired (`max_access_ttl` + leeway).
     pub watermark_horizon: i64,
     pub limiter: RefreshLimiter,
+    pub known: KnownFamilies,
+}
+
+/// The families of refresh tokens this process issued, by the tokens' hashes, so a
+/// rotation on PostgreSQL can spend the family's throttle before its one statement
+/// (see `sql::rotate`). Bounded: a token not in it takes the general path. Kept
+/// only for a store that commits statement by statement; it holds what the store
+/// holds (hashes, ids), never a token.
+pub(crate) struct KnownFamilies(Option<quick_cache::sync::Cache<String, String>>);
+
+/// Tokens remembered at most: about 150 bytes each.
+const KNOWN_FAMILIES: usize = 4096;
+
+impl KnownFamilies {
+    pub(crate) fn for_store(store: &Store) -> KnownFamilies {
+        KnownFamilies(
+            store
+                .commits_each_statement()
+                .then(|| quick_cache::sync::Cache::new(KNOWN_FAMILIES)),
+        )
+    }
+
+    fn get(&self, token_hash: &str) -> Option<String> {
+        self.0.as_ref()?.get(token_hash)
+    }
+
+    /// `token` is the live token of `family`; `spent` (its predecessor) no longer is.
+    fn issued(&self, token: &token::RefreshToken, family: &str, spent: Option<&str>) {
+        let Some(cache) = &self.0 else { return };
+        if let Some(spent) = spent {
+            cache.remove(spent);
+        }
+        cache.insert(token.hash(), family.to_owned());
+    }
 }
 
 /// Login sessions over the store: start, refresh with rotation and reuse
@@ -211,6 +245,7 @@ impl Sessions {
         let Some(started) = sql::start(&self.0.store, &family, self.now(), self.0.life)? else {
             return Ok(None);
         };
+        self.0.known.issued(&started.token, &started.family_id, None);
         Ok(Some(TokenPair {
             access,
             refresh_token: started.token,
@@ -266,7 +301,16 @@ impl Sessions {
             ));
         }
         let allowed = |family: &str| self.0.limiter.family(family);
-        match sql::rotate(&self.0.store, refresh_token, self.now(), self.0.life, &allowed)? {
+        let presented = token::hash(refresh_token);
+        let known = self.0.known.get(&presented);
+        match sql::rotate(
+            &self.0.store,
+            &presented,
+            known.as_deref(),
+            self.now(),
+            self.0.life,
+            &allowed,
+        )? {
             Outcome::Rotated {
                 subject,
                 claims,
@@ -274,6 +318,7 @@ impl Sessions {
                 expires_at,
                 family_id,
             } => {
+                self.0.known.issued(&token, &family_id, Some(&presented));
                 let stored = SessionClaims::from_json(&claims)?;
                 let access =
                     self.0

@@ -167,7 +167,7 @@ const ATTEMPTS: usize = 4;
 /// verdict is kept.
 pub(crate) struct SpendOnce<'a> {
     allowed: &'a dyn Fn(&str) -> Result<(), u64>,
-    verdict: Option<Result<(), u64>>,
+    verdict: Option<(String, Result<(), u64>)>,
 }
 
 impl<'a> SpendOnce<'a> {
@@ -176,31 +176,52 @@ impl<'a> SpendOnce<'a> {
     }
 
     fn spend(&mut self, family_id: &str) -> Result<(), u64> {
-        *self.verdict.get_or_insert_with(|| (self.allowed)(family_id))
+        match &self.verdict {
+            Some((family, verdict)) if family == family_id => *verdict,
+            _ => {
+                let verdict = (self.allowed)(family_id);
+                self.verdict = Some((family_id.to_owned(), verdict));
+                verdict
+            }
+        }
     }
 }
 
-/// Spends `presented` and returns a new token, atomically: of two concurrent calls
-/// with one token, in threads or processes, exactly one rotates. On SQLite in one
-/// transaction under the write lock; on PostgreSQL in two statements (the lookup,
-/// then one compare-and-set writing the family and the next token), and a call
-/// that loses the compare-and-set looks again and finds its token spent.
+/// Spends the token whose hash is `presented_hash` and returns a new token,
+/// atomically: of two concurrent calls with one token, in threads or processes,
+/// exactly one rotates. On SQLite in one transaction under the write lock; on
+/// PostgreSQL in two statements (the lookup, then one compare-and-set writing the
+/// family and the next token), and a call that loses the compare-and-set looks
+/// again and finds its token spent.
+///
+/// On PostgreSQL, when the caller already knows the token's family
+/// (`known_family`, remembered from when this process issued the token), a plain
+/// rotation is tried first as one statement ([`ROTATE_KNOWN_PG`]) after the family's
+/// throttle; anything else it does not cover (grace, reuse, expiry, a refused
+/// subject, a lost race) leaves the store untouched and takes the path above.
 pub(crate) fn rotate(
     store: &Store,
-    presented: &str,
+    presented_hash: &str,
+    known_family: Option<&str>,
     now: i64,
     life: Lifetimes,
     family_allowed: &dyn Fn(&str) -> Result<(), u64>,
 ) -> Result<Outcome, SessionError> {
     let next = RefreshToken::generate()?;
-    let presented_hash = hash(presented);
     let one_statement = store.commits_each_statement();
     let mut limit = SpendOnce::new(family_allowed);
     store
         .each_statement(|tx| {
+            if one_statement
+                && let Some(family) = known_family
+                && limit.spend(family).is_ok()
+                && let Some(outcome) = rotate_known(tx, presented_hash, family, &next, now, life)?
+            {
+                return Ok(outcome);
+            }
             for _ in 0..ATTEMPTS {
                 let step = Step {
-                    presented_hash: &presented_hash,
+                    presented_hash,
                     next: &next,
                     now,
                     life,
@@ -214,6 +235,67 @@ pub(crate) fn rotate(
             Err(StoreError::Data("concurrent rotation detected".into()))
         })
         .map_err(SessionError::from)
+}
+
+/// A plain rotation of a token whose family is known, in one statement
+/// (PostgreSQL): the token must be its family's current one, the family neither
+/// revoked nor expired, its subject an enabled user; then the family advances, the
+/// next token is written and, every `PRUNE_EVERY` generations, old spent ones
+/// dropped. Each condition is the [`decide`] rule for `Rotate { in_grace: false }`;
+/// a client's session (no user row) is left to the general path. Nothing is
+/// written unless every condition holds, and the generation compare-and-set makes
+/// a concurrent rotation of the same family win or lose as a whole.
+const ROTATE_KNOWN_PG: &str = "WITH t AS (
+        SELECT family_id, generation FROM jwtauth_refresh_tokens WHERE hash = ?1 AND family_id = ?2
+     ),
+     f AS (
+        UPDATE jwtauth_families fam
+        SET generation = fam.generation + 1, last_used_at = CAST(?3 AS BIGINT),
+            idle_expires_at = LEAST(CAST(?3 AS BIGINT) + CAST(?4 AS BIGINT), fam.expires_at), grace_used = 0
+        FROM t
+        WHERE fam.id = t.family_id AND fam.generation = t.generation AND fam.revoked_at IS NULL
+          AND CAST(?3 AS BIGINT) < fam.expires_at AND CAST(?3 AS BIGINT) < fam.idle_expires_at
+          AND EXISTS (SELECT 1 FROM jwtauth_users u WHERE u.name = fam.subject AND u.disabled = 0)
+        RETURNING fam.id, fam.subject, fam.claims, fam.generation, fam.idle_expires_at
+     ),
+     i AS (
+        INSERT INTO jwtauth_refresh_tokens (hash, family_id, generation, issued_at)
+        SELECT CAST(?5 AS TEXT), id, generation, CAST(?3 AS BIGINT) FROM f
+     ),
+     p AS (
+        DELETE FROM jwtauth_refresh_tokens
+        WHERE family_id IN (SELECT id FROM f WHERE generation % CAST(?6 AS BIGINT) = 0)
+          AND generation < (SELECT generation FROM f) - CAST(?7 AS BIGINT)
+     )
+     SELECT subject, claims, idle_expires_at FROM f";
+
+fn rotate_known(
+    tx: &mut dyn Tx,
+    presented_hash: &str,
+    family: &str,
+    next: &RefreshToken,
+    now: i64,
+    life: Lifetimes,
+) -> Result<Option<Outcome>, StoreError> {
+    let params = [
+        presented_hash.into(),
+        family.into(),
+        Val::I64(now),
+        Val::I64(life.idle),
+        next.hash().into(),
+        Val::I64(PRUNE_EVERY),
+        Val::I64(KEEP_SPENT),
+    ];
+    let Some(row) = tx.query(ROTATE_KNOWN_PG, &params)?.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some(Outcome::Rotated {
+        subject: row.text(0)?,
+        claims: row.text(1)?,
+        token: next.clone(),
+        expires_at: row.i64(2)?,
+        family_id: family.to_owned(),
+    }))
 }
 
 /// One look at a presented token and what it leads to.
@@ -528,5 +610,150 @@ mod tests {
         let mut limit = SpendOnce::new(&refused);
         assert_eq!(limit.spend("family"), Err(3));
         assert_eq!(limit.spend("family"), Err(3));
+    }
+
+    /// A fresh schema on the test PostgreSQL server (`JWTAUTH_TEST_PG_URL`), opened
+    /// with a user `ann`; None when the server is unreachable, unless
+    /// `JWTAUTH_REQUIRE_PG=1` asks for it.
+    #[cfg(feature = "postgres")]
+    fn postgres_with_user() -> Option<(crate::JwtAuth, String, postgres::Client)> {
+        let base =
+            std::env::var("JWTAUTH_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut admin = match postgres::Client::connect(&base, postgres::NoTls) {
+            Ok(c) => c,
+            Err(e) if std::env::var("JWTAUTH_REQUIRE_PG").is_ok_and(|v| v == "1") => {
+                panic!("PostgreSQL at {base} is required but unreachable: {e}")
+            }
+            Err(_) => return None,
+        };
+        let schema = format!(
+            "jt_rotate_{}",
+            crate::random::b64_id::<6>()
+                .ok()?
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).ok()?;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let config = crate::Config::from_toml(&format!(
+            "allow_unsealed_keys = true\nrefresh_idle_ttl = \"1d\"\n[store]\nurl = \"{url}\"\npool_size = 2\n"
+        ))
+        .ok()?;
+        let auth = crate::JwtAuth::open(config).ok()?;
+        let cheap = crate::users::HashCost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        auth.users()
+            .add_with_cost("ann", "ann's long password", &[], cheap)
+            .ok()?;
+        Some((auth, schema, admin))
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn the_one_statement_rotation_rotates_only_what_the_general_rules_would() {
+        let Some((auth, schema, mut admin)) = postgres_with_user() else {
+            return;
+        };
+        let store = auth.store();
+        let life = Lifetimes {
+            idle: 86_400,
+            max: 7 * 86_400,
+            grace: 0,
+        };
+        let pair = auth
+            .sessions()
+            .start_for_user("ann", &[], &crate::audit::RequestInfo::default())
+            .unwrap()
+            .unwrap();
+        let family = pair.family_id.clone();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let generation = |admin: &mut postgres::Client| -> i64 {
+            admin
+                .query_one(
+                    &format!("SELECT generation FROM {schema}.jwtauth_families WHERE id = $1"),
+                    &[&family],
+                )
+                .unwrap()
+                .get(0)
+        };
+        let run = |presented: &str, family: &str, now: i64| {
+            let next = RefreshToken::generate().unwrap();
+            let outcome = store
+                .each_statement(|tx| rotate_known(tx, &hash(presented), family, &next, now, life))
+                .unwrap();
+            (outcome, next)
+        };
+        let first = pair.refresh_token.expose().to_owned();
+
+        // The family's current token rotates: the family moves on, the next token is stored.
+        let (outcome, second) = run(&first, &family, now);
+        let Some(Outcome::Rotated {
+            subject, expires_at, ..
+        }) = outcome
+        else {
+            panic!("a current token of an enabled user's live family did not rotate");
+        };
+        assert_eq!((subject.as_str(), expires_at), ("ann", now + 86_400));
+        assert_eq!(generation(&mut admin), 1);
+        let stored: i64 = admin
+            .query_one(
+                &format!("SELECT count(*) FROM {schema}.jwtauth_refresh_tokens WHERE hash = $1 AND generation = 1"),
+                &[&second.hash()],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(stored, 1, "the next token was not stored");
+
+        // Nothing else rotates here, and nothing is written: a spent token (reuse or
+        // grace is the general path's to judge), another family's id, an expired
+        // family, a disabled user, a revoked family.
+        let second = second.expose().to_owned();
+        assert!(run(&first, &family, now).0.is_none(), "a spent token rotated");
+        assert!(
+            run(&second, "another-family", now).0.is_none(),
+            "the wrong family rotated"
+        );
+        assert!(
+            run(&second, &family, now + 86_400).0.is_none(),
+            "an idle-expired family rotated"
+        );
+        admin
+            .execute(
+                &format!("UPDATE {schema}.jwtauth_users SET disabled = 1 WHERE name = 'ann'"),
+                &[],
+            )
+            .unwrap();
+        assert!(
+            run(&second, &family, now).0.is_none(),
+            "a disabled user's family rotated"
+        );
+        admin
+            .execute(
+                &format!("UPDATE {schema}.jwtauth_users SET disabled = 0 WHERE name = 'ann'"),
+                &[],
+            )
+            .unwrap();
+        admin
+            .execute(
+                &format!("UPDATE {schema}.jwtauth_families SET revoked_at = 1 WHERE id = $1"),
+                &[&family],
+            )
+            .unwrap();
+        assert!(run(&second, &family, now).0.is_none(), "a revoked family rotated");
+        assert_eq!(generation(&mut admin), 1, "a refused rotation moved the family");
+        admin
+            .execute(
+                &format!("UPDATE {schema}.jwtauth_families SET revoked_at = NULL WHERE id = $1"),
+                &[&family],
+            )
+            .unwrap();
+        assert!(matches!(run(&second, &family, now).0, Some(Outcome::Rotated { .. })));
+        assert_eq!(generation(&mut admin), 2);
+        drop(auth);
+        let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
     }
 }

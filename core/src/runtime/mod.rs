@@ -108,6 +108,7 @@ impl JwtAuth {
             },
             watermark_horizon: secs(config.max_access_ttl()).saturating_add(secs(config.leeway())),
             limiter: refresh::RefreshLimiter::new(config.refresh_limits()),
+            known: refresh::KnownFamilies::for_store(&store),
         });
         sessions.record_horizon()?;
         sessions.reload_revocations()?;
