@@ -1,7 +1,8 @@
 //! Slow and greedy clients over real loopback sockets: half-sent headers, idle
 //! keep-alive and silent connections, a connection flood, a TLS handshake never
-//! begun, made-up methods and paths that must not mint metrics series, and a
-//! graceful shutdown with a request in flight. Every wait is bounded.
+//! begun, made-up methods and paths that must not mint metrics series, a handler
+//! slower than the request timeout, and a graceful shutdown with a request in
+//! flight. Every wait is bounded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
