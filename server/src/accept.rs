@@ -1,6 +1,6 @@
 //! Accepting connections and serving each one: the accept loop, the cap on open
-//! connections, the first-request deadline and shutdown (at once, or after the
-//! in-flight requests).
+//! connections, each connection's deadline for its next request head, and shutdown
+//! (at once, or after the in-flight requests).
 //!
 //! Each connection is one task running hyper's connection future with the API's
 //! [`Connection`] as its service, called by reference: nothing is cloned, locked or
@@ -89,7 +89,8 @@ impl Handle {
         self.0.changed.notify_waiters();
     }
 
-    fn register(&self) -> (u64, Arc<Slot>) {
+    /// A new connection's slot, registered until the guard returned with it drops.
+    fn register(&self) -> (Registered, Arc<Slot>) {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new());
         self.0
@@ -97,7 +98,7 @@ impl Handle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, slot.clone());
-        (id, slot)
+        (Registered(self.clone(), id), slot)
     }
 
     fn unregister(&self, id: u64) {
@@ -134,6 +135,15 @@ impl Handle {
             }
             changed.await;
         }
+    }
+}
+
+/// An open connection, counted until its task ends (by returning, or unwinding).
+struct Registered(Handle, u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.unregister(self.1);
     }
 }
 
@@ -250,10 +260,14 @@ pin_project_lite::pin_project! {
 }
 
 impl<C> Watched<C> {
+    /// Watches `conn`, whose transport is ready (a TLS handshake, bounded on its own,
+    /// is done): its first request is due within `timeout` from now.
     fn new(conn: C, timeout: Duration, handle: Handle, slot: Arc<Slot>) -> Watched<C> {
+        let ready = u64::try_from(slot.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        slot.idle_since.fetch_max(ready, Ordering::AcqRel);
         Watched {
             conn,
-            deadline: tokio::time::sleep_until((slot.epoch + timeout).into()),
+            deadline: tokio::time::sleep_until((Instant::now() + timeout).into()),
             timeout,
             handle,
             slot,
@@ -427,7 +441,7 @@ where
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (id, slot) = handle.register();
+        let (registered, slot) = handle.register();
         let conn = Hyper {
             conn: api.connection(Peer::new(addr)),
             slot: slot.clone(),
@@ -440,6 +454,7 @@ where
             serving.http2,
         );
         tokio::spawn(async move {
+            let _registered = registered;
             // A TLS handshake is bounded by the acceptor; a stop ends it here.
             let accepted = tokio::select! {
                 biased;
@@ -458,7 +473,6 @@ where
                     Watched::new(http1.serve_connection(io, conn), timeout, handle, slot).await;
                 }
             }
-            handle.unregister(id);
         });
     }
     drop(listener);
