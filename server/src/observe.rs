@@ -197,10 +197,10 @@ impl Api {
 }
 
 /// Serves one connection's requests, on that connection's task: gives each its
-/// [`RequestCtx`] (and with it its id; see [`RequestCtx::current`]) and a body bounded by [`crate::BODY_LIMIT`],
-/// runs it in a span carrying the id, answers 408 after the timeout, then sets
-/// `nosniff` (and HSTS over TLS), counts it in the HTTP metrics, writes its
-/// access-log line and returns the id in `X-Request-Id`.
+/// [`RequestCtx`] (and with it its id; see [`RequestCtx::current`]) and a body
+/// bounded by [`crate::BODY_LIMIT`], runs it in a span carrying the id, answers 408
+/// after the timeout, then sets `nosniff` (and HSTS over TLS), counts it in the HTTP
+/// metrics, writes its access-log line and returns the id in `X-Request-Id`.
 pub struct Connection {
     peer: Peer,
     // The router's `call` needs `&mut` only by the tower signature; a connection's

@@ -78,11 +78,11 @@ fn watch_certificates(tls: RustlsConfig, cert: PathBuf, key: PathBuf) {
 
 /// Binds and starts serving `api` as `server` says; returns once listening.
 ///
-/// Slow clients are bounded: `server.header_read_timeout` closes a connection that
-/// has not sent its first request, a request's headers, or (HTTP/1 keep-alive) its
-/// next request in time, and bounds the TLS handshake; `server.max_connections`
-/// caps the connections served at once. Over TLS, ALPN may choose HTTP/2; plain
-/// HTTP is HTTP/1.1.
+/// Slow clients are bounded: `server.header_read_timeout` closes a connection that,
+/// with no request in flight, has not sent its first request, a request's headers,
+/// or its next request (keep-alive) in time, and bounds the TLS handshake;
+/// `server.max_connections` caps the connections served at once. Over TLS, ALPN may
+/// choose HTTP/2; plain HTTP is HTTP/1.1.
 pub async fn start(server: &ServerConfig, api: crate::observe::Api) -> anyhow::Result<Running> {
     let addr = listen_addr(server)?;
     let handle = Handle::default();
