@@ -7,7 +7,10 @@
 //! portable (no backend-specific functions), so PostgreSQL-protocol databases serve too.
 //!
 //! Every call is blocking. From async code call it through `spawn_blocking`: the
-//! PostgreSQL client refuses to run on an async worker thread.
+//! PostgreSQL client refuses to run on an async worker thread. A SQLite store's
+//! transaction is a few writes to a local file, cheaper than the two thread hops
+//! of `spawn_blocking`: [`Store::inline`] runs such calls on the executor's own
+//! thread and hands only their waits to a function like tokio's `block_in_place`.
 //!
 //! # Keeping an application's own tables in the store
 //!
@@ -33,6 +36,7 @@ mod postgres;
 mod schema;
 mod sqlite;
 
+use std::cell::Cell;
 use std::fmt;
 
 pub use schema::LATEST as SCHEMA_VERSION;
@@ -235,6 +239,26 @@ pub trait Tx {
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
 }
 
+/// How a thread that must not be held up waits: it is given the waiting part of a
+/// store call and runs it once, on this thread, after handing its other work
+/// elsewhere. On a tokio worker: `|wait| tokio::task::block_in_place(wait)`.
+pub type Wait = fn(&mut dyn FnMut());
+
+thread_local! {
+    /// The [`Wait`] of the [`Store::inline`] call running on this thread.
+    static WAIT: Cell<Option<Wait>> = const { Cell::new(None) };
+}
+
+/// Puts back the [`Wait`] that was in force when [`Store::inline`] was called,
+/// however `f` ends.
+struct Restore(Option<Wait>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        WAIT.set(self.0);
+    }
+}
+
 enum Backend {
     Sqlite(sqlite::Sqlite),
     #[cfg(feature = "postgres")]
@@ -342,6 +366,35 @@ impl Store {
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.each_statement(f),
         }
+    }
+
+    /// Whether this store's calls may run on an async executor's own thread through
+    /// [`Store::inline`]: an embedded SQLite file, whose transactions neither cross a
+    /// network nor wait except for a lock or a checkpoint. PostgreSQL calls wait
+    /// for the server at every statement: run them on a blocking pool.
+    pub fn runs_inline(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
+    }
+
+    /// Whether a transaction started now would wait for another call of this process
+    /// (the SQLite connection is in use); always `false` for a pooled store.
+    pub fn busy(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(s) => s.busy(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => false,
+        }
+    }
+
+    /// Runs `f` on this thread; every wait of a SQLite store call it makes (for the
+    /// connection another thread holds, for the write lock another process holds,
+    /// for a checkpoint of the log) is run through `wait`, so a caller on an async
+    /// executor's thread holds up nothing else while it waits. The store calls are
+    /// otherwise unchanged: same transactions, same errors. Only for a store that
+    /// [`Store::runs_inline`]; a PostgreSQL call inside `f` would still block.
+    pub fn inline<T>(wait: Wait, f: impl FnOnce() -> T) -> T {
+        let _restore = Restore(WAIT.replace(Some(wait)));
+        f()
     }
 
     /// Whether [`Store::each_statement`] commits statement by statement

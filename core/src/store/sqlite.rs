@@ -1,19 +1,44 @@
 //! The embedded SQLite backend: one file, WAL mode, safe for several processes.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
+use rusqlite::hooks::Wal;
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::wal::CheckpointMode;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
-use super::{Row, StoreError, Tx, Val};
+use super::{Row, StoreError, Tx, Val, Wait};
 
 pub(super) struct Sqlite {
     // SQLite allows one writer at a time; one connection per process, used under a
     // mutex, is the fastest way through and keeps every transaction serialised.
     conn: Mutex<Connection>,
     url: String,
+    /// Frames in the write-ahead log after the last commit (from the WAL hook).
+    wal_frames: Arc<AtomicI32>,
+}
+
+/// How long a transaction waits for the write lock another process holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Frames in the write-ahead log from which each commit checkpoints it (SQLite's
+/// own default for its automatic checkpoint, which the WAL hook replaces).
+const CHECKPOINT_FRAMES: i32 = 1000;
+
+/// Runs `f`, through `wait` when there is one (see [`super::Store::inline`]).
+fn waited<T>(wait: Option<Wait>, mut f: impl FnMut() -> T) -> T {
+    let Some(wait) = wait else { return f() };
+    let mut out = None;
+    wait(&mut || out = Some(f()));
+    // A wait that did not run its work: run it here.
+    out.unwrap_or_else(f)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
 }
 
 fn open_error(url: &str, e: &rusqlite::Error) -> StoreError {
@@ -67,7 +92,7 @@ impl Sqlite {
             }
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(url, &e))?;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(url, &e))?;
         // SQLite opens a file it cannot write read-only, without an error; every
         // write would fail later, on a login. Refuse it here, saying why.
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
@@ -77,8 +102,7 @@ impl Sqlite {
                 fix: "jwtauth writes to it on every login and refresh: make the file and its folder writable by this user (SQLite keeps -wal and -shm files beside it), or point store.url at a writable place".into(),
             });
         }
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(|e| open_error(url, &e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(url, &e))?;
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(|e| open_error(url, &e))?;
         // Reading the schema proves the file is a database before anything is written.
@@ -103,25 +127,70 @@ impl Sqlite {
             .map_err(|e| open_error(url, &e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| open_error(url, &e))?;
+        // The log is checkpointed after the commit that fills it past
+        // CHECKPOINT_FRAMES, as SQLite itself would, but by `transaction`, so that the
+        // checkpoint (which syncs the file) can wait off an executor's thread.
+        let wal_frames = Arc::new(AtomicI32::new(0));
+        let seen = wal_frames.clone();
+        conn.wal_hook(Some(move |_: &mut Wal, frames: std::ffi::c_int| {
+            seen.store(frames, Ordering::Relaxed);
+            Ok(())
+        }))
+        .map_err(|e| open_error(url, &e))?;
         Ok(Sqlite {
             conn: Mutex::new(conn),
             url: url.to_string(),
+            wal_frames,
         })
+    }
+
+    /// Whether another thread of this process holds the connection now.
+    pub(super) fn busy(&self) -> bool {
+        matches!(self.conn.try_lock(), Err(TryLockError::WouldBlock))
+    }
+
+    fn lock(&self, wait: Option<Wait>) -> MutexGuard<'_, Connection> {
+        // A poisoned lock only means another thread panicked mid-call; the
+        // transaction it held was rolled back when it unwound, so the connection is usable.
+        match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => waited(wait, || self.conn.lock().unwrap_or_else(|p| p.into_inner())),
+        }
+    }
+
+    /// BEGIN IMMEDIATE: takes the write lock, waiting up to BUSY_TIMEOUT for another
+    /// process to release it, that wait through `wait`.
+    fn begin<'c>(conn: &'c Connection, wait: Option<Wait>) -> rusqlite::Result<Transaction<'c>> {
+        if wait.is_none() {
+            return Transaction::new_unchecked(conn, TransactionBehavior::Immediate);
+        }
+        conn.busy_timeout(Duration::ZERO)?;
+        let first = Transaction::new_unchecked(conn, TransactionBehavior::Immediate);
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        match first {
+            Err(e) if is_busy(&e) => waited(wait, || {
+                Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+            }),
+            other => other,
+        }
     }
 
     pub(super) fn transaction<T>(
         &self,
         mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        // A poisoned lock only means another thread panicked mid-call; the
-        // transaction it held was rolled back when it unwound, so the connection is usable.
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| query_error(&self.url, &e))?;
+        let wait = super::WAIT.get();
+        let conn = self.lock(wait);
+        let tx = Sqlite::begin(&conn, wait).map_err(|e| query_error(&self.url, &e))?;
         let mut wrapped = SqliteTx(&tx);
         let out = f(&mut wrapped)?;
         tx.commit().map_err(|e| query_error(&self.url, &e))?;
+        if self.wal_frames.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES {
+            // What SQLite's automatic checkpoint does: as much as readers allow, never
+            // failing the commit (a checkpoint cut short is tried again at the next one).
+            let _ = waited(wait, || conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE));
+        }
         Ok(out)
     }
 }
