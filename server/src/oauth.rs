@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::RequestCtx;
 use crate::error::{ApiError, REALM};
-use crate::routes::blocking;
+use crate::routes::{blocking, store_work};
 
 /// The parameters of every OAuth endpoint (unknown ones are ignored, RFC 6749 §3.2).
 #[derive(Debug, Default, Deserialize)]
@@ -215,7 +215,7 @@ pub async fn token(
         }
         "refresh_token" => {
             let refresh = required(&p.refresh_token, "refresh_token")?.to_owned();
-            let r = blocking(&state.auth, move |auth| {
+            let r = store_work(&state.auth, move |auth| {
                 if let ClientAuth::Secret(id, secret) = &client
                     && let Err(e) = auth.clients().authenticate(id, secret, &ctx.info())
                 {
@@ -295,7 +295,7 @@ pub async fn revoke(
 ) -> Result<Response, OAuthError> {
     let client = client_auth(&headers, &p)?;
     let token = required(&p.token, "token")?.to_owned();
-    blocking(&state.auth, move |auth| {
+    store_work(&state.auth, move |auth| {
         if let ClientAuth::Secret(id, secret) = &client
             && let Err(e) = auth.clients().authenticate(id, secret, &ctx.info())
         {

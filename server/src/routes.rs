@@ -6,6 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jwtauth_core::store::Store;
 use jwtauth_core::users::Login;
 use jwtauth_core::users::slots::HashSlot;
 use jwtauth_core::{JwtAuth, SessionError, TokenPair};
@@ -52,6 +53,30 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&auth))
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// Runs short store work (a refresh, a logout) where it costs least. On a SQLite
+/// store, on this worker thread: the transaction is a few writes to a local file,
+/// cheaper than the two thread hops to the blocking pool and back that a chained
+/// refresh otherwise waits for, and any wait inside it (for the write lock, for a
+/// checkpoint) is handed off with `block_in_place`. On the blocking pool when the
+/// store is PostgreSQL (a network round trip per statement), when another call
+/// holds the SQLite connection now, or off a multi-threaded runtime (where
+/// `block_in_place` is not available).
+pub async fn store_work<T: Send + 'static>(
+    auth: &std::sync::Arc<JwtAuth>,
+    f: impl FnOnce(&JwtAuth) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = auth.store();
+    let on_worker = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_worker && store.runs_inline() && !store.busy() {
+        // A panic is answered as the blocking pool's would be, not by dropping the connection.
+        let inline = || Store::inline(|wait| tokio::task::block_in_place(wait), || f(auth));
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(inline))
+            .unwrap_or_else(|_| Err(ApiError::Internal("store work panicked".into())));
+    }
+    blocking(auth, f).await
 }
 
 /// `POST /auth/login` body.
@@ -164,7 +189,7 @@ pub async fn refresh(
     ctx: RequestCtx,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    let response = blocking(&state.auth, move |auth| {
+    let response = store_work(&state.auth, move |auth| {
         let pair = auth
             .sessions()
             .refresh(&body.refresh_token, &ctx.info())
@@ -194,7 +219,7 @@ pub async fn logout(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
-    blocking(&state.auth, move |auth| {
+    store_work(&state.auth, move |auth| {
         Ok(auth.sessions().revoke(&body.refresh_token)?)
     })
     .await?;

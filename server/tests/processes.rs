@@ -317,6 +317,65 @@ fn the_first_start_puts_the_admin_password_in_an_owner_only_file_off_a_terminal_
     }
 }
 
+/// On SQLite a refresh runs on the server's worker thread; when it must wait for the
+/// store's write lock (held here by a connection of this test, as another process
+/// would hold it), the wait leaves the worker. With one worker thread the server
+/// answers other requests while the refresh waits, and the refresh succeeds once
+/// the lock is released. A worker that waited itself would answer nothing until
+/// the refresh gave up (503 after the store's 10 s busy timeout).
+#[test]
+fn a_refresh_waiting_for_the_sqlite_write_lock_holds_up_no_other_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("jwtauth.db");
+    let url = format!("sqlite://{}", db.display());
+    let env = Env::new(dir.path(), &url, &[("TOKIO_WORKER_THREADS", "1")]);
+    let password = "a long secret 42";
+    let (code, _, err) = env.run(&["init"], "");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.run(&["user", "add", "alice"], &format!("{password}\n"));
+    assert_eq!(code, 0, "{err}");
+    let s = env.serve();
+    let c = client();
+    let refresh = login(&c, &s, "alice", password)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (refresh_url, presented) = (s.url("/auth/refresh"), refresh.clone());
+    let pending = std::thread::spawn(move || {
+        let r = client()
+            .post(refresh_url)
+            .json(&json!({"refresh_token": presented}))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    });
+    // Let the refresh reach the lock (it cannot pass it while this test holds it).
+    std::thread::sleep(Duration::from_millis(500));
+    for path in ["/healthz", "/.well-known/jwks.json"] {
+        assert_eq!(c.get(s.url(path)).send().unwrap().status(), 200, "{path}");
+    }
+    assert!(
+        !pending.is_finished(),
+        "the other requests were answered while the refresh waited for the lock"
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    let (status, body) = pending.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let next = body["refresh_token"].as_str().unwrap();
+    assert_ne!(next, refresh);
+    // The rotation committed: the new token refreshes in turn.
+    let again = c
+        .post(s.url("/auth/refresh"))
+        .json(&json!({"refresh_token": next}))
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(s.terminate(), 0);
+}
+
 /// A fresh PostgreSQL schema, or `None` with a note when the server is unreachable.
 fn pg_schema() -> Option<(String, String)> {
     let base =
