@@ -278,9 +278,10 @@ fn the_first_start_puts_the_admin_password_in_an_owner_only_file_off_a_terminal_
     // owner-only file and stderr says where. stderr is read by another thread: let
     // it catch up (bounded).
     let file = dir.path().join("logs").join("first-admin-password");
-    // Up to 30 s: a loaded machine may take its time.
+    // Up to 30 s: a loaded machine may take its time. (The master key's line, which
+    // comes first, says "readable by this user only" too: wait for the file's name.)
     for _ in 0..600 {
-        if s.stderr.lock().unwrap().contains("readable by this user only") {
+        if s.stderr.lock().unwrap().contains(&file.display().to_string()) {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
