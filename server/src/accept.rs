@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -256,6 +256,8 @@ pin_project_lite::pin_project! {
         slot: Arc<Slot>,
         armed: bool,
         draining: bool,
+        rewake: Arc<Rewake>,
+        rewaker: Waker,
     }
 }
 
@@ -265,6 +267,7 @@ impl<C> Watched<C> {
     fn new(conn: C, timeout: Duration, handle: Handle, slot: Arc<Slot>) -> Watched<C> {
         let ready = u64::try_from(slot.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         slot.idle_since.fetch_max(ready, Ordering::AcqRel);
+        let rewake = Arc::new(Rewake::default());
         Watched {
             conn,
             deadline: tokio::time::sleep_until((Instant::now() + timeout).into()),
@@ -273,6 +276,8 @@ impl<C> Watched<C> {
             slot,
             armed: false,
             draining: false,
+            rewake: rewake.clone(),
+            rewaker: Waker::from(rewake),
         }
     }
 }
@@ -293,7 +298,7 @@ impl<C: Graceful> Future for Watched<C> {
             }
             _ => {}
         }
-        if this.conn.poll(cx).is_ready() {
+        if this.rewake.poll(this.conn.as_mut(), this.rewaker, cx).is_ready() {
             return Poll::Ready(());
         }
         loop {
@@ -314,6 +319,82 @@ impl<C: Graceful> Future for Watched<C> {
             };
             this.deadline.as_mut().reset(next.into());
             *this.armed = false;
+        }
+    }
+}
+
+/// Not being polled by [`Rewake::poll`].
+const IDLE: u8 = 0;
+/// Being polled.
+const POLLING: u8 = 1;
+/// Woken while being polled: to be polled again.
+const WOKEN: u8 = 2;
+
+/// Polls the connection again at once when it wakes itself while being polled,
+/// instead of letting the wake reach tokio. hyper does that once or twice per
+/// request with a body (its body channel wakes the connection's own task when the
+/// handler reads), and tokio's multi-thread scheduler treats a task woken during
+/// its own poll as a yield: to the back of the queue, and another worker is woken
+/// to steal it. That is two thread wake-ups per request for a connection that is
+/// alone on the server, more than the request's own work on a small machine. Any
+/// other wake (the socket, a timer, another task) goes to the task's waker as
+/// before; a connection that keeps waking itself is handed back to tokio after
+/// [`REPOLLS`] polls, so it still yields.
+#[derive(Default)]
+struct Rewake {
+    state: AtomicU8,
+    task: Mutex<Option<Waker>>,
+}
+
+/// Polls of one connection in a row before its own wake goes to tokio.
+const REPOLLS: usize = 4;
+
+impl Rewake {
+    fn poll<F: Future>(&self, mut fut: Pin<&mut F>, rewaker: &Waker, cx: &mut Context<'_>) -> Poll<F::Output> {
+        {
+            let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        let mut inner = Context::from_waker(rewaker);
+        for _ in 0..REPOLLS {
+            self.state.store(POLLING, Ordering::Release);
+            let out = fut.as_mut().poll(&mut inner);
+            if out.is_ready() {
+                self.state.store(IDLE, Ordering::Release);
+                return out;
+            }
+            if self
+                .state
+                .compare_exchange(POLLING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Poll::Pending;
+            }
+        }
+        self.state.store(IDLE, Ordering::Release);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Wake for Rewake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // While the connection is being polled, the poll loop sees the wake itself.
+        if self
+            .state
+            .compare_exchange(POLLING, WOKEN, Ordering::AcqRel, Ordering::Acquire)
+            .map_or_else(|now| now == WOKEN, |_| true)
+        {
+            return;
+        }
+        if let Some(task) = self.task.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            task.wake_by_ref();
         }
     }
 }
@@ -488,4 +569,83 @@ where
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// Counts the wakes that reach the task.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Wakes itself `times` times while being polled, then is ready.
+    struct SelfWaking {
+        times: usize,
+        polls: usize,
+    }
+
+    impl Future for SelfWaking {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.polls += 1;
+            if self.times == 0 {
+                return Poll::Ready(());
+            }
+            self.times -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    fn setup(times: usize) -> (Arc<Rewake>, Waker, Arc<Count>, Waker, SelfWaking) {
+        let rewake = Arc::new(Rewake::default());
+        let rewaker = Waker::from(rewake.clone());
+        let count = Arc::new(Count::default());
+        let task = Waker::from(count.clone());
+        (rewake, rewaker, count, task, SelfWaking { times, polls: 0 })
+    }
+
+    #[test]
+    fn a_connection_waking_itself_is_polled_again_without_waking_the_task() {
+        let (rewake, rewaker, count, task, mut fut) = setup(REPOLLS - 1);
+        let mut cx = Context::from_waker(&task);
+        assert!(rewake.poll(Pin::new(&mut fut), &rewaker, &mut cx).is_ready());
+        assert_eq!(fut.polls, REPOLLS);
+        assert_eq!(count.0.load(Ordering::SeqCst), 0, "no wake reached the task");
+    }
+
+    #[test]
+    fn a_connection_that_keeps_waking_itself_still_yields_to_the_runtime() {
+        let (rewake, rewaker, count, task, mut fut) = setup(REPOLLS);
+        let mut cx = Context::from_waker(&task);
+        assert!(rewake.poll(Pin::new(&mut fut), &rewaker, &mut cx).is_pending());
+        assert_eq!(fut.polls, REPOLLS);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "handed back to the task as a yield");
+        assert!(rewake.poll(Pin::new(&mut fut), &rewaker, &mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_wake_after_the_poll_reaches_the_task() {
+        // Pending without waking itself, like a connection waiting for its socket.
+        let (rewake, rewaker, count, task, _) = setup(0);
+        let mut cx = Context::from_waker(&task);
+        let mut waiting = std::future::poll_fn(|_| Poll::<()>::Pending);
+        assert!(rewake.poll(Pin::new(&mut waiting), &rewaker, &mut cx).is_pending());
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        // The socket becomes readable: from another thread, after the poll.
+        let later = rewaker.clone();
+        std::thread::spawn(move || later.wake()).join().unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the task was woken");
+    }
 }
