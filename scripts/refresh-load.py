@@ -19,7 +19,9 @@ at most 10):
 Every measurement starts the server afresh, so its refresh throttle (lifted to
 the configuration's bounds: 10,000 at once, then one per millisecond, per
 session and per address) starts full: with S at most 2 it never refuses a chain
-below 6,000 rotations a second. A refused or failed refresh is counted and shown.
+below 6,000 rotations a second. A refused or failed refresh is counted and shown,
+and so is the machine's steal time during each measurement (CPU time a virtual
+machine's host gave to others), which slows a one-client chain most.
 Each wrk thread stops after 50,000 requests. Needs wrk (apt-get install wrk) and,
 for PostgreSQL, psql; nothing from PyPI. Server start-up is shared with
 scripts/oauth-load.py.
@@ -46,6 +48,24 @@ MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
 spec = importlib.util.spec_from_file_location("oauth_load", os.path.join(HERE, "oauth-load.py"))
 oauth_load = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(oauth_load)
+
+
+def cpu_times():
+    """The machine's CPU time counters (/proc/stat), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+
+
+def steal_percent(before, after):
+    """The share of CPU time the hypervisor gave to others between two readings
+    (the 8th counter): on a shared virtual machine, what slows a run down."""
+    if before is None or after is None or len(before) < 8:
+        return None
+    d = [b - a for a, b in zip(before, after)]
+    return 100 * d[7] / max(1, sum(d))
 
 
 def psql(url, sql):
@@ -93,11 +113,13 @@ class Target:
                 JWTAUTH_LOAD_ADDRESSES=",".join(addresses),
                 JWTAUTH_LOAD_MAX=str(MAX_REQUESTS_PER_CLIENT),
             )
+            before = cpu_times()
             out = subprocess.run(
                 ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
                  "-s", os.path.join(HERE, "refresh-chain.lua"), base],
                 env=wrk_env, capture_output=True, text=True, timeout=seconds + 60, check=True,
             ).stdout
+            steal = steal_percent(before, cpu_times())
         finally:
             oauth_load.stop_server(proc)
         line = next((l for l in out.splitlines() if l.startswith("refresh-chain ")), None)
@@ -106,7 +128,7 @@ class Target:
         fields = dict(kv.split("=") for kv in line.split()[1:])
         ok, failed = int(fields["ok"]), int(fields["failed"])
         rate = ok / (int(fields["duration_us"]) / 1e6)
-        return rate, failed, int(fields["p99_us"])
+        return rate, failed, int(fields["p99_us"]), steal
 
 
 def main():
@@ -152,10 +174,11 @@ def main():
             for backend, _ in backends:
                 for clients in CLIENTS:
                     for i in order:
-                        rate, failed, p99 = targets[backend, i].measure(clients, seconds)
+                        rate, failed, p99, steal = targets[backend, i].measure(clients, seconds)
                         results.setdefault((backend, clients, i), []).append(rate)
                         warn = f", {failed} refused or failed" if failed else ""
-                        print(f"round {r + 1}  {backend:<10} {clients} client(s)  {names[i]:<40} {rate:8.0f} /s  p99 {p99 / 1000:.2f} ms{warn}")
+                        stolen = f"  steal {steal:.0f} %" if steal is not None else ""
+                        print(f"round {r + 1}  {backend:<10} {clients} client(s)  {names[i]:<40} {rate:8.0f} /s  p99 {p99 / 1000:.2f} ms{stolen}{warn}")
             print(f"  load average after round {r + 1}: {os.getloadavg()}")
         print()
         print("| backend | clients | " + " | ".join(names) + (" | ratio (median of rounds) |" if len(binaries) > 1 else " |"))
