@@ -336,7 +336,8 @@ const WOKEN: u8 = 2;
 /// handler reads), and tokio's multi-thread scheduler treats a task woken during
 /// its own poll as a yield: to the back of the queue, and another worker is woken
 /// to steal it. That is two thread wake-ups per request for a connection that is
-/// alone on the server, more than the request's own work on a small machine. Any
+/// alone on the server, nearly as much CPU as a refresh's own work on a small
+/// virtual machine. Any
 /// other wake (the socket, a timer, another task) goes to the task's waker as
 /// before; a connection that keeps waking itself is handed back to tokio after
 /// [`REPOLLS`] polls, so it still yields.
