@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -195,22 +195,31 @@ impl Slot {
     }
 }
 
-/// A request in flight on a connection; when it ends, the connection's idle time
-/// starts again.
-struct InFlight(Arc<Slot>);
+/// A request in flight on a connection; when it ends (answered, or dropped), the
+/// connection's idle time starts again.
+struct InFlight(Option<Arc<Slot>>);
 
 impl InFlight {
     fn new(slot: &Arc<Slot>) -> InFlight {
         slot.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight(slot.clone())
+        InFlight(Some(slot.clone()))
+    }
+
+    /// The request ended at `at`.
+    fn end(&mut self, at: Instant) {
+        if let Some(slot) = self.0.take() {
+            let idle = u64::try_from(at.saturating_duration_since(slot.epoch).as_nanos()).unwrap_or(u64::MAX);
+            slot.idle_since.fetch_max(idle, Ordering::AcqRel);
+            slot.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let idle = u64::try_from(self.0.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.0.idle_since.fetch_max(idle, Ordering::AcqRel);
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.0.is_some() {
+            self.end(Instant::now());
+        }
     }
 }
 
@@ -267,7 +276,7 @@ impl<C> Watched<C> {
     fn new(conn: C, timeout: Duration, handle: Handle, slot: Arc<Slot>) -> Watched<C> {
         let ready = u64::try_from(slot.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         slot.idle_since.fetch_max(ready, Ordering::AcqRel);
-        let rewake = Arc::new(Rewake::default());
+        let rewake = Arc::new(Rewake::new(slot.clone()));
         Watched {
             conn,
             deadline: tokio::time::sleep_until((Instant::now() + timeout).into()),
@@ -338,26 +347,27 @@ const WOKEN: u8 = 2;
 /// to steal it. That is two thread wake-ups per request for a connection that is
 /// alone on the server, nearly as much CPU as a refresh's own work on a small
 /// virtual machine. Any
-/// other wake (the socket, a timer, another task) goes to the task's waker as
-/// before; a connection that keeps waking itself is handed back to tokio after
-/// [`REPOLLS`] polls, so it still yields.
-#[derive(Default)]
+/// other wake (the socket, a timer, another task) goes to the task's waker, the one
+/// the connection's [`Slot`] holds, as before; a connection that keeps waking itself
+/// is handed back to tokio after [`REPOLLS`] polls, so it still yields.
 struct Rewake {
     state: AtomicU8,
-    task: Mutex<Option<Waker>>,
+    slot: Arc<Slot>,
 }
 
 /// Polls of one connection in a row before its own wake goes to tokio.
 const REPOLLS: usize = 4;
 
 impl Rewake {
-    fn poll<F: Future>(&self, mut fut: Pin<&mut F>, rewaker: &Waker, cx: &mut Context<'_>) -> Poll<F::Output> {
-        {
-            let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
-            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
+    fn new(slot: Arc<Slot>) -> Rewake {
+        Rewake {
+            state: AtomicU8::new(IDLE),
+            slot,
         }
+    }
+
+    /// Polls `fut` for the task of `cx`, whose waker the slot holds already.
+    fn poll<F: Future>(&self, mut fut: Pin<&mut F>, rewaker: &Waker, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut inner = Context::from_waker(rewaker);
         for _ in 0..REPOLLS {
             self.state.store(POLLING, Ordering::Release);
@@ -394,9 +404,7 @@ impl Wake for Rewake {
         {
             return;
         }
-        if let Some(task) = self.task.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
-            task.wake_by_ref();
-        }
+        self.slot.wake();
     }
 }
 
@@ -414,7 +422,7 @@ impl hyper::service::Service<Request<Incoming>> for Hyper {
 
     fn call(&self, request: Request<Incoming>) -> Tracked {
         Tracked {
-            _in_flight: InFlight::new(&self.slot),
+            in_flight: InFlight::new(&self.slot),
             inner: self.conn.serve(request),
         }
     }
@@ -425,14 +433,19 @@ pin_project_lite::pin_project! {
     struct Tracked {
         #[pin]
         inner: Observed,
-        _in_flight: InFlight,
+        in_flight: InFlight,
     }
 }
 
 impl Future for Tracked {
     type Output = Result<Response, Infallible>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx)
+        let this = self.project();
+        let mut inner = this.inner;
+        let out = ready!(inner.as_mut().poll(cx));
+        // The clock reading the response's metrics were taken at.
+        this.in_flight.end(inner.ended().unwrap_or_else(Instant::now));
+        Poll::Ready(out)
     }
 }
 
@@ -496,8 +509,15 @@ where
     let timeout = serving.header_read_timeout;
     // The header timeout is each connection's own deadline (see [`Watched`]), not
     // hyper's timer per request.
-    let http1 = Arc::new(hyper::server::conn::http1::Builder::new());
-    let auto = Arc::new(hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()));
+    // A response's head and body go out as one write (hyper copies the body into
+    // the head's buffer) rather than as a vectored write of both: for the small
+    // bodies of an API, measured cheaper than hyper's queue of buffers.
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1.writev(false);
+    let http1 = Arc::new(http1);
+    let mut auto = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    auto.http1().writev(false);
+    let auto = Arc::new(auto);
     loop {
         let changed = handle.0.changed.notified();
         if handle.state() != RUNNING {
@@ -610,10 +630,13 @@ mod tests {
     }
 
     fn setup(times: usize) -> (Arc<Rewake>, Waker, Arc<Count>, Waker, SelfWaking) {
-        let rewake = Arc::new(Rewake::default());
-        let rewaker = Waker::from(rewake.clone());
         let count = Arc::new(Count::default());
         let task = Waker::from(count.clone());
+        // As the connection's poll does first: the task's waker in its slot.
+        let slot = Arc::new(Slot::new());
+        slot.register(&task);
+        let rewake = Arc::new(Rewake::new(slot));
+        let rewaker = Waker::from(rewake.clone());
         (rewake, rewaker, count, task, SelfWaking { times, polls: 0 })
     }
 

@@ -107,6 +107,12 @@ impl RequestCtx {
         &self.0.id
     }
 
+    /// The request id as the `X-Request-Id` value, taken from a context no one else
+    /// holds any more (as when its request is answered), copied otherwise.
+    pub fn into_id_header(self) -> HeaderValue {
+        Arc::try_unwrap(self.0).map_or_else(|shared| shared.id.clone(), |ctx| ctx.id)
+    }
+
     /// The client: the socket address, or the forwarded client's address behind a proxy.
     pub fn client(&self) -> Option<&str> {
         Some(&self.0.client)

@@ -255,6 +255,7 @@ impl Connection {
         Observed {
             inner,
             timer: None,
+            ended: None,
             done: Some(Done {
                 start,
                 route,
@@ -280,15 +281,15 @@ struct Done {
 pub const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
 impl Done {
-    fn finish(self, mut response: Response) -> Response {
+    /// The response as sent, observed at `end`.
+    fn finish(self, mut response: Response, end: Instant) -> Response {
         let headers = response.headers_mut();
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         if self.front.state.tls && !headers.contains_key(header::STRICT_TRANSPORT_SECURITY) {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
         }
-        headers.insert(REQUEST_ID.clone(), self.ctx.id_header().clone());
         let status = response.status().as_u16();
-        let elapsed = self.start.elapsed();
+        let elapsed = end.saturating_duration_since(self.start);
         // Every label comes from a fixed set (a client chooses the method and the
         // path, so neither may mint a series): route templates, known methods.
         let (route, route_index) = self.route;
@@ -307,6 +308,10 @@ impl Done {
                 "request"
             );
         });
+        // Last, so that the id moves into the header when nothing else holds the context.
+        response
+            .headers_mut()
+            .insert(REQUEST_ID.clone(), self.ctx.into_id_header());
         response
     }
 }
@@ -321,7 +326,16 @@ pin_project_lite::pin_project! {
         // answered at their first poll and never touch the timer wheel (boxed, so the
         // future hyper moves around stays small).
         timer: Option<Pin<Box<tokio::time::Sleep>>>,
+        // When the response was there (its metrics' clock reading).
+        ended: Option<Instant>,
         done: Option<Done>,
+    }
+}
+
+impl Observed {
+    /// When the response was there, once it is.
+    pub fn ended(&self) -> Option<Instant> {
+        self.ended
     }
 }
 
@@ -349,8 +363,10 @@ impl Future for Observed {
                 }
             }
         };
+        let end = Instant::now();
+        *this.ended = Some(end);
         match this.done.take() {
-            Some(done) => Poll::Ready(Ok(done.finish(response))),
+            Some(done) => Poll::Ready(Ok(done.finish(response, end))),
             None => Poll::Ready(Ok(response)),
         }
     }
