@@ -109,8 +109,11 @@ impl RequestCtx {
 
     /// The request id as the `X-Request-Id` value, taken from a context no one else
     /// holds any more (as when its request is answered), copied otherwise.
-    pub fn into_id_header(self) -> HeaderValue {
-        Arc::try_unwrap(self.0).map_or_else(|shared| shared.id.clone(), |ctx| ctx.id)
+    pub fn into_id_header(mut self) -> HeaderValue {
+        match Arc::get_mut(&mut self.0) {
+            Some(ctx) => std::mem::replace(&mut ctx.id, HeaderValue::from_static("-")),
+            None => self.0.id.clone(),
+        }
     }
 
     /// The client: the socket address, or the forwarded client's address behind a proxy.
