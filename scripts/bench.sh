@@ -4,7 +4,8 @@
 #   scripts/bench.sh            # ~6 minutes: jwtauth-server against a bare axum +
 #                               # jsonwebtoken server (scripts/bench-bare) on HS256 with one
 #                               # and with 1,000 distinct tokens, ES256 verified every time,
-#                               # the unprotected route; ES256 remembered; Node express
+#                               # the unprotected route (also with the access log on,
+#                               # as by default); ES256 remembered; Node express
 #   SOAK=600 scripts/bench.sh   # then a 10-minute soak sampling the server's resident memory
 #   LOGIN_STORM=0 scripts/bench.sh   # without the login storm at the end (scripts/login-storm.sh)
 #
@@ -44,21 +45,23 @@ trap cleanup EXIT
 SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '/+=' | head -c 48)"
 PASSWORD="bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 
-# start NAME ALGORITHM [VALIDATION_CACHE] -> sets BASE_<NAME> and PID_<NAME>
+# start NAME ALGORITHM [VALIDATION_CACHE] [RUST_LOG] -> sets BASE_<NAME> and PID_<NAME>
+# (stderr appended to $WORK/NAME/stderr, which the access log, on with RUST_LOG=info,
+# fills: it is emptied after each run)
 start() {
-    local name="$1" alg="$2" cache="${3:-4096}" dir="$WORK/$1"
+    local name="$1" alg="$2" cache="${3:-4096}" log="${4:-warn}" dir="$WORK/$1"
     mkdir -p "$dir"
     (
         cd "$dir"
         export JWTAUTH_STORE__URL="sqlite://$dir/jwtauth.db" JWTAUTH_LOG__DIR="$dir/logs" \
-            JWTAUTH_SERVER__LISTEN=127.0.0.1:0 JWTAUTH_ALGORITHM="$alg" JWTAUTH_VALIDATION_CACHE="$cache" RUST_LOG=warn
+            JWTAUTH_SERVER__LISTEN=127.0.0.1:0 JWTAUTH_ALGORITHM="$alg" JWTAUTH_VALIDATION_CACHE="$cache" RUST_LOG="$log"
         [ "$alg" = HS256 ] && export JWTAUTH_HS_SECRET="$SECRET"
         # The 1,000 distinct tokens are minted by refreshing one session.
         export JWTAUTH_REFRESH_LIMITS__FAMILY_BURST=10000 JWTAUTH_REFRESH_LIMITS__FAMILY_PERIOD=1ms \
             JWTAUTH_REFRESH_LIMITS__CLIENT_BURST=10000 JWTAUTH_REFRESH_LIMITS__CLIENT_PERIOD=1ms
         "$BIN" init >/dev/null 2>&1
         printf '%s\n' "$PASSWORD" | "$BIN" user add bench --role Admin >/dev/null
-        exec "$BIN" serve --bench-baseline-route >"$dir/stdout" 2>"$dir/stderr"
+        exec "$BIN" serve --bench-baseline-route >"$dir/stdout" 2>>"$dir/stderr"
     ) &
     local pid=$!
     PIDS+=("$pid")
@@ -117,13 +120,17 @@ start hs HS256
 start es ES256
 # The same, verifying the signature on every request (no verified-token cache).
 start es0 ES256 0
+# The same as hs, with the access log on, as by default (RUST_LOG=info), into a file.
+start log HS256 4096 info
 TOK_HS="$(token "$BASE_hs")"
 TOK_ES="$(token "$BASE_es")"
 TOK_ES0="$(token "$BASE_es0")"
+TOK_LOG="$(token "$BASE_log")"
 # one product, so every body is the same small JSON array
 curl -sf -X POST "$BASE_hs/api/products" -H "Authorization: Bearer $TOK_HS" -H 'content-type: application/json' -d '{"name":"Tea","price":3.5}' >/dev/null
 curl -sf -X POST "$BASE_es/api/products" -H "Authorization: Bearer $TOK_ES" -H 'content-type: application/json' -d '{"name":"Tea","price":3.5}' >/dev/null
 curl -sf -X POST "$BASE_es0/api/products" -H "Authorization: Bearer $TOK_ES0" -H 'content-type: application/json' -d '{"name":"Tea","price":3.5}' >/dev/null
+curl -sf -X POST "$BASE_log/api/products" -H "Authorization: Bearer $TOK_LOG" -H 'content-type: application/json' -d '{"name":"Tea","price":3.5}' >/dev/null
 
 # 1,000 distinct HS256 tokens: one login, then 999 refreshes of its session (a
 # rotation does not revoke the access tokens it leaves behind).
@@ -194,15 +201,16 @@ NODE_URL="http://127.0.0.1:$(awk '{print $2}' "$WORK/node/stdout")/api/products"
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION per run, $ROUNDS rounds, $(nproc) cores, $(date -u +%FT%TZ)"
 RSS0="$(rss_kb "$PID_hs")"
-NAMES=(base bare_base hs bare hs1k bare1k es0 bare_es es node)
+NAMES=(base bare_base hs bare hs1k bare1k es0 bare_es es node base_log)
 declare -A URL=([base]="$BASE_hs/bench/unprotected-products" [bare_base]="$BASE_bare/bench/unprotected-products"
+    [base_log]="$BASE_log/bench/unprotected-products"
     [hs]="$BASE_hs/api/products" [bare]="$BASE_bare/api/products"
     [hs1k]="$BASE_hs/api/products" [bare1k]="$BASE_bare/api/products"
     [es0]="$BASE_es0/api/products" [bare_es]="$BASE_bare_es/api/products"
     [es]="$BASE_es/api/products" [node]="$NODE_URL")
-declare -A TOK=([base]="" [bare_base]="" [hs]="$TOK_HS" [bare]="$TOK_HS" [hs1k]="@$WORK/tokens-1k"
+declare -A TOK=([base]="" [bare_base]="" [base_log]="" [hs]="$TOK_HS" [bare]="$TOK_HS" [hs1k]="@$WORK/tokens-1k"
     [bare1k]="@$WORK/tokens-1k" [es0]="$TOK_ES0" [bare_es]="$TOK_ES0" [es]="$TOK_ES" [node]="$TOK_HS")
-declare -A PID=([base]="$PID_hs" [bare_base]="$PID_bare" [hs]="$PID_hs" [bare]="$PID_bare" [hs1k]="$PID_hs"
+declare -A PID=([base]="$PID_hs" [bare_base]="$PID_bare" [base_log]="$PID_log" [hs]="$PID_hs" [bare]="$PID_bare" [hs1k]="$PID_hs"
     [bare1k]="$PID_bare" [es0]="$PID_es0" [bare_es]="$PID_bare_es" [es]="$PID_es" [node]="$PID_node")
 declare -A RPS P99 CPU
 SERVED_HS=0
@@ -214,6 +222,7 @@ for ((r = 0; r < ROUNDS; r++)); do
         RPS[$name,$r]="$rps"
         P99[$name,$r]="$p99"
         CPU[$name,$r]="$cpu"
+        [ "$name" != base_log ] || : >"$WORK/log/stderr"
         case "$name" in base | hs | hs1k) SERVED_HS=$((SERVED_HS + n)) ;; esac
     done
     printf 'round %d:' "$((r + 1))"
@@ -226,6 +235,7 @@ cpu_ratio() { for ((r = 0; r < ROUNDS; r++)); do awk -v a="${CPU[$1,$r]}" -v b="
 echo
 echo "medians over $ROUNDS rounds (server CPU per request: user + system time / requests):"
 declare -A LABEL=([base]="jwtauth unprotected route" [bare_base]="bare axum unprotected route"
+    [base_log]="jwtauth unprotected, access log to a file"
     [hs]="jwtauth HS256, one token" [bare]="bare axum HS256, one token"
     [hs1k]="jwtauth HS256, 1,000 tokens" [bare1k]="bare axum HS256, 1,000 tokens"
     [es0]="jwtauth ES256, verified every time" [bare_es]="bare axum ES256 (verifies every time)"
@@ -242,6 +252,8 @@ printf '  HS256, 1,000 tokens / bare axum         %.2f  (goal >= 0.9; CPU/reques
 printf '  unprotected route / bare axum           %.2f  (goal >= 0.9; CPU/request %.2fx)\n' \
     "$(ratio base bare_base | median)" "$(cpu_ratio base bare_base | median)"
 printf '  ES256 verified every time / bare axum   %.2f  (goal >= 0.95)\n' "$(ratio es0 bare_es | median)"
+printf '  unprotected, access log on / bare axum  %.2f  (CPU/request %.2fx; %.2f of the same without the log)\n' \
+    "$(ratio base_log bare_base | median)" "$(cpu_ratio base_log bare_base | median)" "$(ratio base_log base | median)"
 printf '  HS256 / its own unprotected route       %.2f\n' "$(ratio hs base | median)"
 printf '  HS256 / express (KeyObject)             %.1fx\n' "$(ratio hs node | median)"
 echo "jwtauth-server (HS256): resident memory ${RSS0} kB after start and one login, $(rss_kb "$PID_hs") kB after serving $SERVED_HS requests (goal < 32 MB after a million)"

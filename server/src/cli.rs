@@ -183,9 +183,16 @@ fn colour_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-fn init_logging(config: &Config) -> anyhow::Result<jwtauth_core::audit::FailureLogGuard> {
+/// What logging needs kept until the end: the failure log's writer, and the access-log
+/// lines still waiting for stderr (both written out when dropped).
+struct LogGuard {
+    _failures: jwtauth_core::audit::FailureLogGuard,
+    _stderr: jwtauth_server::logs::Flush,
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<LogGuard> {
     use tracing_subscriber::prelude::*;
-    let (failures, guard) = jwtauth_core::audit::file_layer(config.log())?;
+    let (failures, failures_guard) = jwtauth_core::audit::file_layer(config.log())?;
     // Failure events go to the failure log only. One filter whose directives are all
     // static, so the interest of each callsite is settled once, not on every event.
     let quiet_failures = format!("{}=off", jwtauth_core::audit::TARGET)
@@ -194,16 +201,31 @@ fn init_logging(config: &Config) -> anyhow::Result<jwtauth_core::audit::FailureL
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info".into())
         .add_directive(quiet_failures);
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(colour_stderr())
-        .with_filter(filter);
+    let (writer, stderr_guard) = jwtauth_server::logs::Stderr::new();
+    // Colours for a person at a terminal; elsewhere (a file, a pipe, journald) the
+    // plain layout, which writes access-log lines cheaply.
+    // One layer, boxed: an absent (`None`) layer would take an interest in every
+    // span and event, and the registry would record them all.
+    let stderr = if colour_stderr() {
+        let layer = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(true);
+        layer.with_filter(filter).boxed()
+    } else {
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_ansi(false)
+            .event_format(jwtauth_server::logs::Plain::default())
+            .fmt_fields(jwtauth_server::logs::PlainFields);
+        layer.with_filter(filter).boxed()
+    };
     tracing_subscriber::registry()
         .with(failures)
         .with(stderr)
         .try_init()
         .context("installing the logger")?;
-    Ok(guard)
+    Ok(LogGuard {
+        _failures: failures_guard,
+        _stderr: stderr_guard,
+    })
 }
 
 fn read_password() -> anyhow::Result<zeroizing::Password> {

@@ -7,6 +7,7 @@ pub mod accept;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod logs;
 pub mod oauth;
 pub mod observe;
 pub mod openapi;

@@ -413,6 +413,47 @@ impl Drop for DropSchema {
 }
 
 #[test]
+fn every_request_has_its_access_line_on_stderr_in_order_before_the_servers_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
+    let env = Env::new(dir.path(), &url, &[("RUST_LOG", "info")]);
+    let (code, _, err) = env.run(&["init"], "");
+    assert_eq!(code, 0, "{err}");
+    let s = env.serve();
+    let c = client();
+    let ids: Vec<String> = (0..20).map(|i| format!("access-{i}")).collect();
+    for id in &ids {
+        let r = c.get(s.url("/healthz")).header("x-request-id", id).send().unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // At once: access lines wait up to 100 ms for company, so the last of these
+    // are still waiting when the signal comes.
+    let stderr = s.stderr.clone();
+    assert_eq!(s.terminate(), 0);
+    // The pipe may still hold the end when the process is gone (bounded wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !stderr.lock().unwrap().contains("stopped") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = stderr.lock().unwrap().clone();
+    let access: Vec<&str> = text.lines().filter(|l| l.contains(" jwtauth::access: ")).collect();
+    let logged: Vec<String> = access
+        .iter()
+        .filter_map(|l| l.split("request_id=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .collect();
+    assert_eq!(logged, ids, "{text}");
+    for l in &access {
+        assert!(
+            l.contains(r#"method="GET" path="/healthz" status=200 micros="#) && l.contains(" INFO request{request_id="),
+            "{l}"
+        );
+    }
+    // The server's own lines keep their place after the requests'.
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.contains("stopped"), "{text}");
+}
+
+#[test]
 fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_logged() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("jwtauth.db").display());
