@@ -297,17 +297,17 @@ impl Done {
             .handles
             .record(route, route_index, metric_method(self.ctx.method()), status, elapsed);
         let ctx = &self.ctx;
-        self.span.in_scope(|| {
-            tracing::info!(
-                target: ACCESS_TARGET,
-                client = ctx.client().unwrap_or("-"),
-                method = ctx.method(),
-                path = ctx.path(),
-                status,
-                micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-                "request"
-            );
-        });
+        // In the request's span without entering it (what entering costs, twice).
+        tracing::info!(
+            target: ACCESS_TARGET,
+            parent: &self.span,
+            client = ctx.client().unwrap_or("-"),
+            method = ctx.method(),
+            path = ctx.path(),
+            status,
+            micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
         // Last, so that the id moves into the header when nothing else holds the context.
         response
             .headers_mut()
