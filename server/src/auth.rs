@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jwtauth_core::config::ServerConfig;
@@ -74,12 +74,7 @@ impl RequestCtx {
             .cloned()
             .unwrap_or_else(new_request_id);
         let peer_ip = peer.addr.ip().to_canonical();
-        // The header is looked at only when the peer is a trusted proxy.
-        let ip = if server.is_trusted_proxy(peer_ip) {
-            client_ip(peer_ip, headers.get_all(&FORWARDED_FOR).iter(), server)
-        } else {
-            peer_ip
-        };
+        let ip = client_ip(peer_ip, headers, server);
         let (client, client_ip) = if ip == peer_ip {
             (peer.text.clone(), peer.ip_text.clone())
         } else {
@@ -227,17 +222,16 @@ pub const MAX_FORWARDED_HOPS: usize = 16;
 /// The client's address. When the peer is a trusted proxy, it is the rightmost
 /// `X-Forwarded-For` entry that is not itself a trusted proxy: entries to its left
 /// were written by the client and prove nothing. Without trusted proxies the header
-/// is ignored. An unreadable entry stops the walk at the last address known good.
-pub fn client_ip<'a>(
-    peer: IpAddr,
-    forwarded_for: impl DoubleEndedIterator<Item = &'a HeaderValue>,
-    server: &ServerConfig,
-) -> IpAddr {
+/// is ignored (not even looked up). An unreadable entry stops the walk at the last
+/// address known good.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, server: &ServerConfig) -> IpAddr {
     let mut client = peer.to_canonical();
     if !server.is_trusted_proxy(client) {
         return client;
     }
-    let hops = forwarded_for
+    let hops = headers
+        .get_all(&FORWARDED_FOR)
+        .iter()
         .rev()
         .flat_map(|v| {
             // Lazily, so a long header is read no further than the bound.
@@ -471,9 +465,18 @@ mod tests {
             .clone()
     }
 
+    /// A header map with one `X-Forwarded-For` line per value, in order.
+    fn forwarded(values: impl IntoIterator<Item = HeaderValue>) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(&FORWARDED_FOR, v);
+        }
+        map
+    }
+
     fn client(peer: &str, headers: &[&[u8]], server: &ServerConfig) -> String {
-        let values: Vec<HeaderValue> = headers.iter().map(|h| HeaderValue::from_bytes(h).unwrap()).collect();
-        client_ip(peer.parse().unwrap(), values.iter(), server).to_string()
+        let map = forwarded(headers.iter().map(|h| HeaderValue::from_bytes(h).unwrap()));
+        client_ip(peer.parse().unwrap(), &map, server).to_string()
     }
 
     #[test]
@@ -539,9 +542,8 @@ mod tests {
         ) {
             let proxies = server("[\"127.0.0.1\", \"10.0.0.0/8\"]");
             let peer: IpAddr = if from_proxy { "127.0.0.1" } else { "203.0.113.9" }.parse().unwrap();
-            let values: Vec<HeaderValue> =
-                lines.iter().filter_map(|l| HeaderValue::from_str(&l.join(", ")).ok()).collect();
-            let ip = client_ip(peer, values.iter(), &proxies);
+            let map = forwarded(lines.iter().filter_map(|l| HeaderValue::from_str(&l.join(", ")).ok()));
+            let ip = client_ip(peer, &map, &proxies);
             let named: Vec<IpAddr> = lines.iter().flatten().filter_map(|h| parse_hop(h)).collect();
             if from_proxy {
                 proptest::prop_assert!(ip == peer || named.contains(&ip), "{ip} from {lines:?}");
