@@ -203,9 +203,9 @@ fn init_logging(config: &Config) -> anyhow::Result<LogGuard> {
         .add_directive(quiet_failures);
     let (writer, stderr_guard) = jwtauth_server::logs::Stderr::new();
     // Colours for a person at a terminal; elsewhere (a file, a pipe, journald) the
-    // plain layout, which writes access-log lines cheaply.
-    // One layer, boxed: an absent (`None`) layer would take an interest in every
-    // span and event, and the registry would record them all.
+    // plain layout, which writes access-log lines cheaply. Either one, boxed: an
+    // absent (`None`) layer would take an interest in every span and event, and the
+    // registry would build them all even with the log off.
     let stderr = if colour_stderr() {
         let layer = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(true);
         layer.with_filter(filter).boxed()

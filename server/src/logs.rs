@@ -55,7 +55,7 @@ struct State {
     waiting: Vec<u8>,
     // A line waits, and the flusher will write it within FLUSH_AFTER.
     due: bool,
-    // The program is ending: nothing waits any more.
+    // Nothing waits any more: the program is ending, or no flusher could start.
     closed: bool,
     out: Box<dyn Write + Send>,
 }
@@ -122,9 +122,10 @@ impl Shared {
                 .name("jwtauth-log-flush".into())
                 .spawn(move || shared.flush_loop());
             if started.is_err() {
-                // No thread: the lines wait no longer than the next batch or the end.
-                // Rare enough (out of threads) that writing at once is the fallback.
-                self.lock().closed = true;
+                // No thread (the process is out of them): lines are written at once.
+                let mut state = self.lock();
+                state.closed = true;
+                state.write_waiting();
             }
         });
     }
@@ -287,8 +288,8 @@ fn timestamp(writer: &mut Writer<'_>) -> fmt::Result {
 
 /// Fields as tracing-subscriber's default writes them without colours: the message
 /// first, unquoted, then `name=value` separated by spaces, strings quoted and
-/// escaped as Rust's `Debug` does. Control characters in a message are escaped
-/// too, so no field or message can start a line of its own.
+/// escaped as Rust's `Debug` does. Control characters in a message or in any other
+/// value are escaped too, so nothing logged can start a line of its own.
 #[derive(Default)]
 pub struct PlainFields;
 
@@ -355,19 +356,17 @@ impl Visit for PlainVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match self.start(field) {
-            None => {}
-            Some("message") => {
-                self.result = self.result.and_then(|()| {
-                    write!(
-                        Escaping {
-                            inner: &mut self.writer
-                        },
-                        "{value:?}"
-                    )
-                });
-            }
-            Some(_) => self.result = self.result.and_then(|()| write!(self.writer, "{value:?}")),
+        // Through the escaping: Debug escapes a string's control characters, but not
+        // those of a message's text or of a `%value`'s Display.
+        if self.start(field).is_some() {
+            self.result = self.result.and_then(|()| {
+                write!(
+                    Escaping {
+                        inner: &mut self.writer
+                    },
+                    "{value:?}"
+                )
+            });
         }
     }
 }
@@ -499,16 +498,18 @@ mod tests {
         tracing::subscriber::with_default(subscriber(stderr), || {
             access("/a\"b\\c\n2026-01-01T00:00:00.000000Z  WARN forged\u{1b}[2J");
             tracing::warn!("two\nlines \u{1b}[31m");
+            tracing::warn!(error = %"a\nb", "failed");
         });
         drop(flush);
         let text = sink.text();
-        assert_eq!(text.lines().count(), 2, "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
         assert!(
             text.contains(r#"path="/a\"b\\c\n2026-01-01T00:00:00.000000Z  WARN forged\u{1b}[2J""#),
             "{text}"
         );
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains(r"two\nlines \u{1b}[31m"), "{text}");
+        assert!(text.contains(r"failed error=a\nb"), "{text}");
     }
 
     #[test]

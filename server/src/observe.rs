@@ -297,7 +297,7 @@ impl Done {
             .handles
             .record(route, route_index, metric_method(self.ctx.method()), status, elapsed);
         let ctx = &self.ctx;
-        // In the request's span without entering it (what entering costs, twice).
+        // A child of the request's span, which need not be entered and left for it.
         tracing::info!(
             target: ACCESS_TARGET,
             parent: &self.span,
