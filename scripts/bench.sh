@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and latency of jwtauth-server under wrk, loopback only, bounded.
 #
-#   scripts/bench.sh            # ~6 minutes: jwtauth-server against a bare axum +
+#   scripts/bench.sh            # ~7 minutes: jwtauth-server against a bare axum +
 #                               # jsonwebtoken server (scripts/bench-bare) on HS256 with one
 #                               # and with 1,000 distinct tokens, ES256 verified every time,
 #                               # the unprotected route (also with the access log on,
