@@ -82,8 +82,8 @@ pub fn postgres() -> Option<Backend> {
 }
 
 /// Closes, from the server's side, every connection whose `application_name` is
-/// `name` (as a restart or an idle timeout would), waits until they are gone, and
-/// returns how many there were.
+/// `name` (as a restart or an idle timeout would), also those opened meanwhile, waits
+/// until they are gone, and returns how many there were at first.
 pub fn terminate_connections(name: &str) -> i64 {
     let mut admin = postgres::Client::connect(&pg_url(), postgres::NoTls).expect("admin connection");
     let killed: i64 = admin
@@ -107,6 +107,15 @@ pub fn terminate_connections(name: &str) -> i64 {
             return killed;
         }
         assert!(std::time::Instant::now() < deadline, "{left} backends still alive");
+        // One the pool was still opening in the background when the others were
+        // closed is alive and pooled too: close it as well (signalling a backend
+        // already on its way out again is harmless).
+        admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .expect("terminate");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
