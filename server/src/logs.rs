@@ -11,11 +11,13 @@
 //!   is the order of the events. The [`Flush`] guard writes what waits when the
 //!   program ends; a process killed outright loses at most the last
 //!   [`FLUSH_AFTER`] of access-log lines (failure events have a log of their own).
-//! - [`Plain`] and [`PlainFields`] lay an access-log line out as tracing-subscriber's
-//!   full format does without colours, without going through its styling for every
-//!   piece, and with the second of the timestamp formatted once per second. Other
-//!   events are laid out by tracing-subscriber itself. On a terminal the server keeps
-//!   tracing-subscriber's coloured format for everything.
+//! - [`Plain`] lays an access-log line out as tracing-subscriber's full format does
+//!   without colours, without going through its styling for every piece, and with
+//!   the second of the timestamp formatted once per second; other events it leaves
+//!   to tracing-subscriber's formatter. [`PlainFields`] writes the fields of every
+//!   event and span in that layout, and escapes control characters in every value.
+//!   On a terminal the server keeps tracing-subscriber's coloured format for
+//!   everything.
 
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
